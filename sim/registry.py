@@ -1,0 +1,525 @@
+"""The one parameter registry.
+
+Every scalar the model reads from a scenario is declared here once, with its unit, default, bounds,
+uncertainty distribution, bilingual label and source. The scenario schema takes its defaults and range
+checks from this table, the ensemble and SALib samplers take their distributions from it, the app builds
+its controls from it and ``citypeak params`` prints the documentation table from it (the PyPSA
+``component_attrs`` habit: one table drives defaults, validation and docs).
+
+Kinds:
+    ``uncertainty``: a fact about the world we do not control (growth, prices, technology). Sampled in
+    ensembles.
+    ``lever``: a policy choice. Fixed by the scenario; varied only in sweeps that ask for levers.
+    ``setting``: a model resolution or structural constant; never sampled.
+
+Sources: where the value is read from a document the ``source`` field names it; a value that is a
+modelling judgement starts with ``assumption:`` and gives the reasoning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["uncertainty", "lever", "setting"]
+Distribution = Literal["uniform", "triangular", "normal", "lognormal"]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One scalar model input.
+
+    Attributes:
+        name: identifier with its unit as a suffix (``gdp_growth_pct_per_yr``).
+        kind: ``uncertainty``, ``lever`` or ``setting``.
+        unit: human-readable unit.
+        default: central value used when a scenario does not set it.
+        low: smallest allowed value (validation and sampling lower bound).
+        high: largest allowed value (validation and sampling upper bound).
+        distribution: how an ensemble samples it between ``low`` and ``high``. ``triangular`` has its mode
+            at ``default``; ``normal`` is centred on ``default`` with ``sd`` and truncated to the bounds.
+        label_en: short English label for the app.
+        label_zh: short Chinese label for the app.
+        group: SALib group and app section.
+        source: where the number comes from, or ``assumption: why``.
+        sd: standard deviation for ``normal``.
+        guidance: what a realistic setting looks like (shown as a tooltip).
+        integer: whether the value is a whole number (years, counts).
+    """
+
+    name: str
+    kind: Kind
+    unit: str
+    default: float
+    low: float
+    high: float
+    distribution: Distribution
+    label_en: str
+    label_zh: str
+    group: str
+    source: str
+    sd: float | None = None
+    guidance: str = ""
+    integer: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.default <= self.high:
+            raise ValueError(f"registry entry {self.name}: default {self.default} outside [{self.low}, {self.high}]")
+        if self.distribution == "normal" and not (self.sd and self.sd > 0):
+            raise ValueError(f"registry entry {self.name}: normal distribution needs sd > 0")
+
+
+def _p(*args, **kwargs) -> Parameter:
+    return Parameter(*args, **kwargs)
+
+
+_ENTRIES: list[Parameter] = [
+    # ---------------------------------------------------------------- demand drivers
+    _p(
+        "population_growth_pct_per_yr",
+        "uncertainty",
+        "%/yr",
+        0.4,
+        -0.8,
+        1.2,
+        "triangular",
+        "Population growth",
+        "人口增长率",
+        "demand",
+        "assumption: bulletins give 489,000 (2023) and 492,900 (2024), +0.8%; long-run growth of a mature "
+        "resource city is taken lower, 0.4%/yr, with a wide range",
+    ),
+    _p(
+        "gdp_growth_pct_per_yr",
+        "uncertainty",
+        "%/yr",
+        5.0,
+        2.0,
+        7.5,
+        "triangular",
+        "GDP growth to 2030",
+        "2030年前GDP增速",
+        "demand",
+        "assumption: city GDP rose from 97.3 bn CNY (2020) to 118.81 bn CNY (2022), about 10%/yr nominal "
+        "in an oil-price upswing; real growth of 5%/yr is taken as central",
+    ),
+    _p(
+        "gdp_growth_decline_pct_pts_per_decade",
+        "uncertainty",
+        "%-pt/decade",
+        1.5,
+        0.5,
+        2.5,
+        "uniform",
+        "GDP growth slowdown per decade after 2030",
+        "2030年后GDP增速每十年下降",
+        "demand",
+        "assumption: convergence of growth as in national long-run projections",
+    ),
+    _p(
+        "refinery_throughput_growth_pct_per_yr",
+        "uncertainty",
+        "%/yr",
+        0.0,
+        -2.0,
+        1.5,
+        "triangular",
+        "Refinery crude-run growth",
+        "炼油加工量增速",
+        "industry",
+        "assumption: national refining capacity is capped (the plan's 'strict project access, implement "
+        "national capacity control'); crude runs held flat centrally",
+    ),
+    _p(
+        "industry_output_growth_pct_per_yr",
+        "uncertainty",
+        "%/yr",
+        4.5,
+        1.0,
+        7.0,
+        "triangular",
+        "Other industry output growth",
+        "其他工业产出增速",
+        "industry",
+        "assumption: the plan's chemicals, new-materials and computing build-out lets industry outside the "
+        "refineries grow near GDP",
+    ),
+    _p(
+        "industry_intensity_decline_pct_per_yr",
+        "uncertainty",
+        "%/yr",
+        2.0,
+        0.5,
+        3.5,
+        "uniform",
+        "Other industry energy-intensity decline",
+        "其他工业能耗强度下降率",
+        "industry",
+        "assumption: national 14th FYP energy-intensity target -13.5% over 5 years is ~2.9%/yr; industry "
+        "outside the modelled plants is taken a little below it",
+    ),
+    _p(
+        "car_ownership_saturation_per_1000",
+        "uncertainty",
+        "cars/1000 people",
+        400.0,
+        330.0,
+        480.0,
+        "triangular",
+        "Private car ownership at saturation",
+        "私家车保有量饱和水平",
+        "transport",
+        "assumption: a high-income city; Chinese cities with similar income reach 350-450 cars per 1000",
+    ),
+    _p(
+        "heating_degree_days_trend_pct_per_decade",
+        "uncertainty",
+        "%/decade",
+        -3.0,
+        -6.0,
+        0.0,
+        "uniform",
+        "Heating degree-day trend",
+        "采暖度日数变化趋势",
+        "buildings",
+        "assumption: warming trend of heating degree days in northern Xinjiang",
+    ),
+    # ---------------------------------------------------------------- prices
+    _p(
+        "coal_price_cny_per_gj",
+        "uncertainty",
+        "CNY/GJ",
+        14.0,
+        10.0,
+        22.0,
+        "triangular",
+        "Coal price",
+        "煤价",
+        "prices",
+        "assumption: Xinjiang thermal coal ~300 CNY/t delivered at ~21 GJ/t; national prices are higher",
+    ),
+    _p(
+        "gas_price_cny_per_gj",
+        "uncertainty",
+        "CNY/GJ",
+        50.0,
+        38.0,
+        70.0,
+        "triangular",
+        "Natural gas price",
+        "天然气价格",
+        "prices",
+        "assumption: non-residential gas ~1.8 CNY/m3 at 36 GJ per 1000 m3",
+    ),
+    _p(
+        "oil_price_index",
+        "uncertainty",
+        "x 2024",
+        1.0,
+        0.7,
+        1.5,
+        "triangular",
+        "Oil product price index",
+        "成品油价格指数",
+        "prices",
+        "assumption: multiplier on 2024 pump prices (gasoline ~8 CNY/L, diesel ~7.5 CNY/L)",
+    ),
+    _p(
+        "regional_power_price_cny_per_mwh",
+        "uncertainty",
+        "CNY/MWh",
+        250.0,
+        200.0,
+        350.0,
+        "triangular",
+        "Regional wholesale power price",
+        "区域电力批发价格",
+        "prices",
+        "assumption: Xinjiang coal benchmark tariff is 0.25 CNY/kWh",
+    ),
+    _p(
+        "regional_carbon_pass_through_t_per_mwh",
+        "uncertainty",
+        "t/MWh",
+        0.6,
+        0.3,
+        0.85,
+        "uniform",
+        "Carbon cost passed into the regional power price",
+        "区域电价中的碳成本传导",
+        "prices",
+        "assumption: Xinjiang's marginal plant is coal at ~0.83 t/MWh (fossil-only factor 0.8273, MEE-NBS 2023); "
+        "a partly regulated market passes on part of it",
+    ),
+    _p(
+        "northwest_grid_factor_decline_pct_per_yr",
+        "uncertainty",
+        "%/yr",
+        2.5,
+        1.0,
+        4.5,
+        "uniform",
+        "Northwest grid factor decline",
+        "西北电网排放因子下降率",
+        "power",
+        "assumption: the factor fell 0.5857 -> 0.5543 t/MWh from 2022 to 2023 (MEE-NBS notices), -5.4%; "
+        "a slower sustained decline is taken",
+    ),
+    # ---------------------------------------------------------------- technology
+    _p(
+        "ev_price_premium_decline_pct_per_yr",
+        "uncertainty",
+        "%/yr",
+        8.0,
+        3.0,
+        14.0,
+        "triangular",
+        "EV price premium decline",
+        "电动车价格溢价下降率",
+        "technology",
+        "assumption: battery pack costs fell ~10%/yr 2015-2024; premium over ICE shrinks a bit slower",
+    ),
+    _p(
+        "ev_kwh_per_100km",
+        "uncertainty",
+        "kWh/100 km",
+        20.0,
+        15.0,
+        25.0,
+        "uniform",
+        "EV consumption (cold climate)",
+        "电动车百公里电耗",
+        "technology",
+        "field tests: 15-25 kWh/100 km, cold weather at the high end (calibration-facts.md)",
+    ),
+    _p(
+        "car_real_world_uplift",
+        "uncertainty",
+        "x test",
+        1.37,
+        1.2,
+        1.5,
+        "uniform",
+        "Car fuel use, real-world over test",
+        "实际油耗与测试值之比",
+        "technology",
+        "real-world fuel use +37% over test cycle (calibration-facts.md, study); test 7.2 L/100 km (IEA 2019)",
+    ),
+    _p(
+        "heat_pump_seasonal_cop",
+        "uncertainty",
+        "-",
+        2.6,
+        1.8,
+        3.3,
+        "triangular",
+        "Heat pump seasonal COP",
+        "热泵季节性能系数",
+        "technology",
+        "field studies: 1.3-3.3 in deep cold, seasonal ~2.6-3.3 (calibration-facts.md)",
+    ),
+    _p(
+        "pv_cost_decline_pct_per_yr",
+        "uncertainty",
+        "%/yr",
+        3.5,
+        1.5,
+        6.0,
+        "uniform",
+        "PV system cost decline",
+        "光伏系统成本下降率",
+        "technology",
+        "Tsinghua: 4.13 CNY/W (2022) to ~3.2 CNY/W by 2030 is 3.1%/yr (calibration-facts.md)",
+    ),
+    _p(
+        "wind_capacity_factor",
+        "uncertainty",
+        "-",
+        0.26,
+        0.21,
+        0.31,
+        "uniform",
+        "Wind capacity factor",
+        "风电容量系数",
+        "power",
+        "assumption: northern Xinjiang wind ~2,300 full-load hours",
+    ),
+    _p(
+        "solar_capacity_factor",
+        "uncertainty",
+        "-",
+        0.17,
+        0.145,
+        0.19,
+        "uniform",
+        "Solar capacity factor",
+        "光伏容量系数",
+        "power",
+        "assumption: ~1,500 full-load hours in the Junggar basin",
+    ),
+    # ---------------------------------------------------------------- behaviour
+    _p(
+        "hurdle_rate_mean",
+        "uncertainty",
+        "1/yr",
+        0.12,
+        0.06,
+        0.20,
+        "triangular",
+        "Households' mean hurdle rate",
+        "居民平均贴现率",
+        "behaviour",
+        "assumption: implicit discount rates for durable purchases are 10-20%/yr in the literature",
+    ),
+    _p(
+        "peer_effect_strength",
+        "uncertainty",
+        "utils",
+        1.5,
+        0.0,
+        3.0,
+        "uniform",
+        "Peer-adoption effect",
+        "同伴效应强度",
+        "behaviour",
+        "assumption: utility gain from a neighbourhood adoption share of 100%; 0 switches peer effects off",
+    ),
+    _p(
+        "choice_cost_sensitivity",
+        "uncertainty",
+        "1/(10k CNY/yr)",
+        0.9,
+        0.5,
+        1.5,
+        "uniform",
+        "Sensitivity of choices to annual cost",
+        "选择对年成本的敏感度",
+        "behaviour",
+        "assumption: logit scale so that a 10,000 CNY/yr cost gap moves the odds by e^0.9",
+    ),
+    # ---------------------------------------------------------------- levers (issue: policy levers)
+    _p(
+        "carbon_price_start_cny_per_t",
+        "lever",
+        "CNY/t",
+        96.0,
+        0.0,
+        600.0,
+        "uniform",
+        "Carbon price in base year",
+        "基年碳价",
+        "carbon_price",
+        "national ETS average 95.96 CNY/t in 2024 (ICAP; calibration-facts.md)",
+        guidance="2024 national ETS average ~96 CNY/t; EU ETS ~500-700 CNY/t",
+    ),
+    _p(
+        "carbon_price_2030_cny_per_t",
+        "lever",
+        "CNY/t",
+        130.0,
+        0.0,
+        800.0,
+        "uniform",
+        "Carbon price in 2030",
+        "2030年碳价",
+        "carbon_price",
+        "assumption: current-policy path of the national ETS, rising slowly",
+        guidance="Most Chinese studies expect 100-200 CNY/t by 2030",
+    ),
+    _p(
+        "carbon_price_2060_cny_per_t",
+        "lever",
+        "CNY/t",
+        250.0,
+        0.0,
+        2000.0,
+        "uniform",
+        "Carbon price in 2060",
+        "2060年碳价",
+        "carbon_price",
+        "assumption: current-policy path",
+        guidance="Carbon-neutrality studies use 500-1500 CNY/t by 2060",
+    ),
+    _p(
+        "ev_subsidy_cny_per_vehicle",
+        "lever",
+        "CNY/vehicle",
+        0.0,
+        0.0,
+        60000.0,
+        "uniform",
+        "EV purchase subsidy",
+        "电动车购置补贴",
+        "subsidies",
+        "assumption: national purchase subsidy ended 2022; local subsidies have been 5,000-20,000 CNY",
+        guidance="0 = none; 10,000-20,000 CNY is a strong local programme",
+    ),
+    _p(
+        "coal_phase_out_year",
+        "lever",
+        "year",
+        2100.0,
+        2028.0,
+        2100.0,
+        "uniform",
+        "Coal condensing units retire by",
+        "纯凝煤电机组退出年份",
+        "power_policy",
+        "assumption: no phase-out date in current policy; 2100 means no mandate",
+        integer=True,
+        guidance="Pilot plan retrofits coal units but names no retirement date",
+    ),
+    # ---------------------------------------------------------------- settings
+    _p(
+        "resolution",
+        "setting",
+        "agents per real unit",
+        0.1,
+        0.001,
+        1.0,
+        "uniform",
+        "Resolution (agents per real household/vehicle/building)",
+        "分辨率(每个真实单位的智能体数)",
+        "settings",
+        "setting: 1 = one agent per real household, vehicle and building; weights scale the rest",
+    ),
+]
+
+REGISTRY: dict[str, Parameter] = {p.name: p for p in _ENTRIES}
+
+
+def parameters(kind: Kind | None = None) -> list[Parameter]:
+    """Return registry entries, optionally only those of one kind, in declaration order."""
+    return [p for p in _ENTRIES if kind is None or p.kind == kind]
+
+
+def defaults() -> dict[str, float]:
+    """Return ``{name: default}`` for every registry entry."""
+    return {p.name: p.default for p in _ENTRIES}
+
+
+def get(name: str) -> Parameter:
+    """Return one entry; unknown names raise ``KeyError`` with the closest known names."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, REGISTRY, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown parameter '{name}'{hint}") from None
+
+
+def markdown_table() -> str:
+    """Render the registry as the Markdown table used in ``docs/parameters.md``."""
+    lines = [
+        "| name | kind | unit | default | range | distribution | label (en / zh) | source |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for p in _ENTRIES:
+        lines.append(
+            f"| `{p.name}` | {p.kind} | {p.unit} | {p.default:g} | {p.low:g} - {p.high:g} | {p.distribution} "
+            f"| {p.label_en} / {p.label_zh} | {p.source} |"
+        )
+    return "\n".join(lines) + "\n"
