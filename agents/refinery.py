@@ -1,0 +1,153 @@
+"""Refineries: throughput, product slate, combustion and process CO2, and abatement decisions.
+
+Emission sources per tonne of crude: fired heaters on refinery gas and natural gas, FCC regenerator coke
+burn (booked as petroleum coke), grey hydrogen by steam methane reforming (natural gas feed and fuel), and
+purchased electricity. Dushanzi also runs a steam cracker, booked to ``petrochemicals``. The base-year
+intensities in the scenario are calibrated to the Tsinghua figure for Chinese refineries of 405 kg CO2e per
+tonne of crude (range 270-659), see ``docs/calibration.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from sim.constants import EMISSION_FACTOR_T_PER_TJ
+
+if TYPE_CHECKING:
+    from sim.inputs import AbatementOptionSpec, RefinerySpec
+
+    from sim.model import CityModel
+
+ELECTROLYSER_MWH_PER_T_H2 = 55.0
+"""Alkaline electrolysis system use, ~55 kWh/kg H2 (assumption: typical 2024 system figure)."""
+CAPTURE_ELECTRICITY_MWH_PER_T = {"ccus_smr": 0.12, "ccus_fcc": 0.15}
+"""Compression and auxiliaries (assumption); FCC flue gas also needs solvent-regeneration steam."""
+CAPTURE_STEAM_GJ_PER_T = {"ccus_smr": 0.0, "ccus_fcc": 2.6}
+"""Amine regeneration heat for dilute flue gas, ~2.6 GJ/t CO2 (assumption); SMR syngas is a pure stream."""
+ELECTRIC_HEAT_RATIO = 0.9 / 0.98
+"""Electricity per unit of fired-heater fuel replaced: furnace efficiency 0.9 vs electric 0.98 (assumption)."""
+
+
+class Refinery(mesa.Agent):
+    """A refinery that adopts abatement options when carbon price plus support beats their cost.
+
+    Each option's cost carries a site factor drawn once per run (lognormal, sd 0.15): plants differ, and
+    this is the stochastic part of the decision. Options are ranked by cost; those whose cost is at or
+    below the effective support are started while the year's capital budget lasts, and take effect after
+    their lead time.
+    """
+
+    def __init__(self, model: CityModel, spec: RefinerySpec, rng: np.random.Generator):
+        super().__init__(model)
+        self.spec = spec
+        self.name = spec.name
+        self.crude_run_mt = spec.crude_run_mt
+        self.chemicals_share = spec.chemicals_share
+        self.site_cost_factor = {o.name: float(np.exp(rng.normal(0.0, 0.15))) for o in spec.options}
+        self.started: dict[str, int] = {}
+        self.effective: dict[str, int] = {}
+        self.last_emissions_by_stream_t: dict[str, float] = {}
+        self.last_option_cost: dict[str, float] = {}
+
+    def option_cost_cny_per_t(self, option: AbatementOptionSpec, year: int) -> float:
+        decline = (1 - option.cost_decline_pct_per_yr / 100) ** (year - self.model.inputs.base_year)
+        return option.cost_cny_per_t_co2 * decline * self.site_cost_factor[option.name]
+
+    def share(self, kind: str, year: int) -> float:
+        """Share of the targeted stream abated by options of ``kind`` in effect in ``year``."""
+        total = 0.0
+        for o in self.spec.options:
+            if o.kind == kind and self.effective.get(o.name, 9999) <= year:
+                total += o.potential_share
+        return min(total, 1.0)
+
+    def step(self) -> None:
+        m = self.model
+        year = m.year
+        growth = m.params["refinery_throughput_growth_pct_per_yr"] / 100
+        self.crude_run_mt = min(
+            self.spec.crude_run_mt * (1 + growth) ** (year - m.inputs.base_year), self.spec.capacity_mt
+        )
+        self.chemicals_share = m.policies.refinery_chemicals_share(self, year)
+        carbon = m.policies.carbon_price("refining", year)
+        budget = self.spec.annual_capital_budget_mcny * 1e6
+        candidates = []
+        for o in self.spec.options:
+            if o.name in self.started:
+                continue
+            cost = self.option_cost_cny_per_t(o, year)
+            self.last_option_cost[o.name] = cost
+            support = carbon + m.policies.abatement_support_cny_per_t(o.kind, year)
+            if cost <= support:
+                candidates.append((cost, o))
+        candidates.sort(key=lambda t: t[0])
+        for _cost, o in candidates:
+            stream = self.last_emissions_by_stream_t.get(_STREAM[o.kind], 0.0)
+            capex = o.capex_cny_per_t_co2_yr * stream * o.potential_share
+            if capex > budget:
+                continue
+            budget -= capex
+            self.started[o.name] = year
+            self.effective[o.name] = year + o.lead_time_yr
+            m.policies.record_abatement_start(self, o, stream * o.potential_share, year)
+
+    def account(self, y: int) -> float:
+        """Book this year's energy, process CO2 and capture; return electricity use (MWh)."""
+        m = self.model
+        year = m.year
+        s = self.spec
+        crude_t = self.crude_run_mt * 1e6
+        slate = 1.0 + s.chemicals_energy_premium * (self.chemicals_share - s.chemicals_share)
+        eff = 1.0 - self.share("efficiency", year)
+        elec_heat = self.share("electrified_heat", year)
+        fired_rg_gj = crude_t * s.refinery_gas_gj_per_t * slate * eff
+        fired_ng_gj = crude_t * s.natural_gas_gj_per_t * slate * eff
+        coke_gj = crude_t * s.petroleum_coke_gj_per_t
+        electricity_mwh = crude_t * s.electricity_kwh_per_t * slate / 1e3
+        electricity_mwh += (fired_rg_gj + fired_ng_gj) * elec_heat * ELECTRIC_HEAT_RATIO / 3.6
+        fired_rg_gj *= 1 - elec_heat
+        fired_ng_gj *= 1 - elec_heat
+
+        h2_t = crude_t * s.hydrogen_t_per_t_crude * slate
+        green = self.share("green_h2", year)
+        smr_gas_gj = h2_t * (1 - green) * s.smr_gas_gj_per_t_h2
+        electricity_mwh += h2_t * green * ELECTROLYSER_MWH_PER_T_H2
+
+        ef_gas = EMISSION_FACTOR_T_PER_TJ["natural_gas"] / 1e3
+        smr_co2 = smr_gas_gj * ef_gas
+        fcc_co2 = coke_gj * EMISSION_FACTOR_T_PER_TJ["petroleum_coke"] / 1e3
+        captured = 0.0
+        extra_gas_gj = 0.0
+        for kind, stream_co2 in (("ccus_smr", smr_co2), ("ccus_fcc", fcc_co2)):
+            c = stream_co2 * self.share(kind, year)
+            captured += c
+            electricity_mwh += c * CAPTURE_ELECTRICITY_MWH_PER_T[kind]
+            extra_gas_gj += c * CAPTURE_STEAM_GJ_PER_T[kind]
+        extra_gas_gj /= 0.9
+        ledger = m.ledger
+        ledger.add_energy(y, "refining", "refinery_gas", fired_rg_gj / 1e3)
+        ledger.add_energy(y, "refining", "natural_gas", (fired_ng_gj + smr_gas_gj + extra_gas_gj) / 1e3)
+        ledger.add_energy(y, "refining", "petroleum_coke", coke_gj / 1e3)
+        ledger.add_energy(y, "refining", "electricity", electricity_mwh * 3.6 / 1e3)
+        ledger.add_captured(y, "refining", captured)
+        m.policies.record_capture(captured, year)
+
+        fired_co2 = fired_rg_gj * EMISSION_FACTOR_T_PER_TJ["refinery_gas"] / 1e3 + fired_ng_gj * ef_gas
+        self.last_emissions_by_stream_t = {"fired": fired_co2, "smr": smr_co2, "fcc": fcc_co2}
+
+        if s.ethylene_mt > 0:
+            cracker_gj = s.ethylene_mt * 1e6 * s.cracker_fuel_gj_per_t_ethylene * eff
+            ledger.add_energy(y, "petrochemicals", "refinery_gas", cracker_gj / 1e3)
+        return electricity_mwh
+
+
+_STREAM = {
+    "efficiency": "fired",
+    "electrified_heat": "fired",
+    "green_h2": "smr",
+    "ccus_smr": "smr",
+    "ccus_fcc": "fcc",
+}

@@ -1,0 +1,61 @@
+"""Carbon price: trajectory, sector coverage, free allocation and pass-through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from policies.schedule import Schedule
+
+DEFAULT_COVERAGE_START: dict[str, int] = {
+    # National ETS covers power since 2021 (MEE); steel, cement and aluminium were added in 2025. Refining
+    # and petrochemicals are expected in the next expansion; 2027 is an assumption.
+    "power_heat": 2021,
+    "refining": 2027,
+    "petrochemicals": 2027,
+}
+"""First year each sector faces the carbon price; sectors not listed are not covered."""
+FREE_ALLOCATION_SHARE = 0.95
+"""Share of covered emissions allocated free (assumption: the national ETS allocates almost all free by
+intensity benchmark); decisions still see the full price as opportunity cost, revenue only the rest."""
+
+
+@dataclass
+class CarbonPrice:
+    """A carbon price path applied to covered sectors.
+
+    Attributes:
+        schedule: CNY/t by year.
+        coverage_start: sector -> first covered year.
+        free_allocation_share: share of covered emissions not paid for (affects revenue only).
+    """
+
+    schedule: Schedule
+    coverage_start: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_COVERAGE_START))
+    free_allocation_share: float = FREE_ALLOCATION_SHARE
+
+    @classmethod
+    def from_params(cls, params: dict[str, float], base_year: int) -> CarbonPrice:
+        points = [
+            (base_year, params["carbon_price_start_cny_per_t"]),
+            (2030, params["carbon_price_2030_cny_per_t"]),
+            (2060, params["carbon_price_2060_cny_per_t"]),
+        ]
+        if base_year >= 2030:
+            points = points[1:]
+        return cls(Schedule(points))
+
+    def price(self, year: int) -> float:
+        return self.schedule(year)
+
+    def covered(self, sector: str, year: int) -> bool:
+        start = self.coverage_start.get(sector)
+        return start is not None and year >= start
+
+    def price_for(self, sector: str, year: int) -> float:
+        """Price the sector's decisions see in ``year`` (0 where not covered)."""
+        return self.schedule(year) if self.covered(sector, year) else 0.0
+
+    def revenue_cny(self, sector: str, year: int, emissions_t: float) -> float:
+        if not self.covered(sector, year):
+            return 0.0
+        return self.schedule(year) * max(emissions_t, 0.0) * (1 - self.free_allocation_share)

@@ -1,0 +1,32 @@
+"""Phase-in schedules: year/value pairs, linearly interpolated, flat outside the given years."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class Schedule:
+    """A piecewise-linear path through ``(year, value)`` points.
+
+    Before the first year the first value holds; after the last, the last value. Points must be in strictly
+    increasing year order (a scenario with unsorted points is rejected with the offending pair named).
+    """
+
+    def __init__(self, points: Sequence[tuple[float, float]]):
+        if not points:
+            raise ValueError("a schedule needs at least one (year, value) point")
+        years = [float(p[0]) for p in points]
+        for a, b in zip(years, years[1:], strict=False):
+            if b <= a:
+                raise ValueError(f"schedule years must increase: {a:g} is followed by {b:g}")
+        self.years = np.array(years)
+        self.values = np.array([float(p[1]) for p in points])
+
+    def __call__(self, year: float) -> float:
+        return float(np.interp(year, self.years, self.values))
+
+    def __repr__(self) -> str:
+        pts = ", ".join(f"({y:g}, {v:g})" for y, v in zip(self.years, self.values, strict=True))
+        return f"Schedule([{pts}])"

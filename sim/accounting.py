@@ -1,0 +1,136 @@
+"""Energy and emissions accounting for one run.
+
+Agents report what they burn and use; this ledger turns it into CO2 by year x sector x fuel x scope and
+checks that the electricity and district-heat balances close. It keeps plain numpy arrays during the
+run (no pandas in the year loop) and builds tidy tables once at the end.
+
+Conventions:
+    * ``energy_tj[y, sector, fuel]`` is energy *consumed* by a sector: final use for end-use sectors,
+      transformation input (fuel burned to make electricity and heat) for ``power_heat``.
+    * Direct CO2 is combustion (energy x IPCC factor) plus process CO2 reported under fuel ``process``.
+    * Indirect CO2 is the electricity trade adjustment: (imports - exports) x Northwest grid factor,
+      booked to ``power_heat``/``electricity``. Territorial inventories use ``direct`` only; the
+      consumption view adds ``indirect``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.constants import (
+    EMISSION_FACTOR_T_PER_TJ,
+    FUEL_INDEX,
+    FUELS,
+    GJ_PER_MWH,
+    SECTOR_INDEX,
+    SECTORS,
+)
+
+_FACTOR_VECTOR = np.array([EMISSION_FACTOR_T_PER_TJ.get(f, 0.0) for f in FUELS])
+ELECTRICITY_ITEMS: tuple[str, ...] = (
+    "generation_mwh",
+    "import_mwh",
+    "export_mwh",
+    "storage_loss_mwh",
+    "grid_loss_mwh",
+    "curtailment_mwh",
+    "demand_mwh",
+)
+HEAT_ITEMS: tuple[str, ...] = ("chp_heat_tj", "boiler_heat_tj", "network_loss_tj", "delivered_tj")
+
+
+class BalanceError(AssertionError):
+    """An energy balance failed to close: a model bug, never a user error."""
+
+
+@dataclass
+class Ledger:
+    """Arrays for one run; ``y`` indexes ``years``."""
+
+    years: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.years)
+        self.energy_tj = np.zeros((n, len(SECTORS), len(FUELS)))
+        self.process_co2_t = np.zeros((n, len(SECTORS)))
+        self.captured_co2_t = np.zeros((n, len(SECTORS)))
+        self.indirect_co2_t = np.zeros(n)
+        self.electricity = {k: np.zeros(n) for k in ELECTRICITY_ITEMS}
+        self.generation_by_tech_mwh: dict[str, np.ndarray] = {}
+        self.capacity_mw: dict[str, np.ndarray] = {}
+        self.heat = {k: np.zeros(n) for k in HEAT_ITEMS}
+        self.stocks: dict[tuple[str, str], np.ndarray] = {}
+        self.indicators: dict[str, np.ndarray] = {}
+        self.policy: dict[tuple[str, str], np.ndarray] = {}
+
+    # ------------------------------------------------------------------ recording
+    def add_energy(self, y: int, sector: str, fuel: str, tj: float) -> None:
+        """Book energy use; emissions follow from the fuel's factor."""
+        if tj < -1e-9:
+            raise BalanceError(f"negative energy {tj} TJ for {sector}/{fuel} in year {self.years[y]}")
+        self.energy_tj[y, SECTOR_INDEX[sector], FUEL_INDEX[fuel]] += tj
+
+    def add_process_co2(self, y: int, sector: str, t: float) -> None:
+        self.process_co2_t[y, SECTOR_INDEX[sector]] += t
+
+    def add_captured(self, y: int, sector: str, t: float) -> None:
+        """CO2 captured at the source (stored or used): subtracted from the sector's direct emissions."""
+        self.captured_co2_t[y, SECTOR_INDEX[sector]] += t
+
+    def add_series(self, table: dict, key, y: int, value: float) -> None:
+        if key not in table:
+            table[key] = np.zeros(len(self.years))
+        table[key][y] += value
+
+    # ------------------------------------------------------------------ derived
+    def direct_co2_t(self) -> np.ndarray:
+        """Direct CO2 by year x sector x fuel, t; process CO2 (net of capture) sits in fuel ``process``."""
+        co2 = self.energy_tj * _FACTOR_VECTOR[None, None, :]
+        co2[:, :, FUEL_INDEX["process"]] += self.process_co2_t
+        # Capture is booked against the process column so that totals stay consistent with the stream
+        # it was taken from being partly combustion; the sector total is what inventories report.
+        co2[:, :, FUEL_INDEX["process"]] -= self.captured_co2_t
+        return co2
+
+    def total_direct_mt(self) -> np.ndarray:
+        return self.direct_co2_t().sum(axis=(1, 2)) / 1e6
+
+    def total_with_indirect_mt(self) -> np.ndarray:
+        return self.total_direct_mt() + self.indirect_co2_t / 1e6
+
+    def electricity_consumption_mwh(self) -> np.ndarray:
+        """Electricity used by all sectors (power plants' own use is inside their net output)."""
+        return self.energy_tj[:, :, FUEL_INDEX["electricity"]].sum(axis=1) * 1e3 / GJ_PER_MWH
+
+    def check_balances(self, rtol: float = 1e-6) -> None:
+        """Raise :class:`BalanceError` unless electricity and heat balances close in every year.
+
+        Electricity: generation + imports - exports - storage losses - grid losses = consumption.
+        Heat: CHP heat + boiler heat - network losses = heat delivered = heat used by buildings.
+        """
+        e = self.electricity
+        supply = e["generation_mwh"] + e["import_mwh"] - e["export_mwh"] - e["storage_loss_mwh"] - e["grid_loss_mwh"]
+        use = self.electricity_consumption_mwh()
+        scale = np.maximum(np.abs(use), 1.0)
+        bad = np.abs(supply - use) > rtol * scale + 1e-6
+        if bad.any():
+            y = int(np.argmax(bad))
+            raise BalanceError(
+                f"electricity balance open in {self.years[y]}: supply {supply[y]:.3f} MWh vs use {use[y]:.3f} MWh"
+            )
+        gen_sum = sum(self.generation_by_tech_mwh.values()) if self.generation_by_tech_mwh else 0.0
+        if np.any(np.abs(gen_sum - e["generation_mwh"]) > rtol * np.maximum(e["generation_mwh"], 1.0) + 1e-6):
+            raise BalanceError("generation by technology does not add up to total generation")
+        h = self.heat
+        heat_use = self.energy_tj[:, :, FUEL_INDEX["heat"]].sum(axis=1)
+        heat_supply = h["chp_heat_tj"] + h["boiler_heat_tj"] - h["network_loss_tj"]
+        bad = np.abs(heat_supply - heat_use) > rtol * np.maximum(heat_use, 1.0) + 1e-9
+        if bad.any():
+            y = int(np.argmax(bad))
+            raise BalanceError(
+                f"heat balance open in {self.years[y]}: supply {heat_supply[y]} TJ vs use {heat_use[y]} TJ"
+            )
+        if (self.energy_tj < -1e-9).any():
+            raise BalanceError("negative energy use recorded")

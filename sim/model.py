@@ -1,0 +1,525 @@
+"""The city model: one run, one seed, annual steps from the base year to the horizon.
+
+Order within a year (decisions use last year's outcomes, then the year is accounted):
+    1. large emitters decide (power units retire or retrofit, the developer invests, refineries adopt
+       abatement), then households, vehicles and buildings decide in their kernels;
+    2. every sector books its energy use; electricity and district-heat demand are summed;
+    3. the power system is dispatched against that demand; plant fuel, heat supply, trade and the
+       electricity trade adjustment are booked;
+    4. indicators and policy revenues are recorded.
+The base year is accounted without decisions, so it shows the calibrated inventory.
+
+Randomness: the run's seed is expanded with :class:`numpy.random.SeedSequence` into one independent stream
+per component (Mesa's own RNG, weather, refineries, households, vehicles, buildings). A component draws the
+same numbers whatever the others do, which keeps scenario comparisons paired (common random numbers).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from agents.buildings import Buildings
+from agents.households import Households
+from agents.industry import IndustryBlock
+from agents.power import PowerPlant, RenewableDeveloper, dispatch
+from agents.refinery import Refinery
+from agents.vehicles import Vehicles
+from policies import PolicySet
+from sim.accounting import Ledger
+from sim.constants import FOSSIL_FUELS, FUEL_INDEX, FUELS, NORTHWEST_GRID_FACTOR_2023_T_PER_MWH, SECTORS
+from sim.peak import find_peak
+from sim.scenario import Scenario
+
+STREAMS = ("mesa", "weather", "refineries", "households", "vehicles", "buildings")
+RETAIL_PRICE_CNY_PER_MJ = {
+    # 2024 pump prices (assumption: Xinjiang averages): gasoline 8.0 CNY/L at 32.2 MJ/L, diesel 7.5 CNY/L at
+    # 35.9 MJ/L, CNG 4.5 CNY/m3 at 36 MJ/m3, hydrogen 35 CNY/kg at 120 MJ/kg.
+    "gasoline": 8.0 / 32.2,
+    "diesel": 7.5 / 35.9,
+    "natural_gas": 4.5 / 36.0,
+    "hydrogen": 35.0 / 120.0,
+}
+RESIDENTIAL_GAS_MARKUP = 1.3
+"""Residential gas tariff over the industrial gas price (assumption: ~2.3 vs 1.8 CNY/m3)."""
+XINJIANG_NON_FOSSIL_GENERATION_SHARE = 90.5 / 502.6
+"""Wind+solar share of Xinjiang generation 2023 (People's Daily; calibration-facts.md), for imports."""
+
+
+def seed_streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator]:
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
+    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, ss.spawn(len(STREAMS)), strict=True)}
+
+
+class CityModel(mesa.Model):
+    """Karamay (or any city described by a scenario) as a Mesa model.
+
+    Args:
+        scenario: validated scenario.
+        seed: integer seed or SeedSequence (ensembles pass children of one root SeedSequence).
+        overrides: registry parameter values for this run (sampled uncertainties, swept levers).
+        resolution: agents per real household/vehicle/building; defaults to the scenario's ``resolution``.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int | np.random.SeedSequence = 0,
+        overrides: dict[str, float] | None = None,
+        resolution: float | None = None,
+    ):
+        streams = seed_streams(seed)
+        super().__init__(rng=streams["mesa"])
+        self.streams = streams
+        self.inputs = scenario
+        self.params = scenario.parameter_values(overrides)
+        if resolution is not None:
+            self.params["resolution"] = float(resolution)
+        self.resolution = self.params["resolution"]
+        self.years = np.arange(scenario.base_year, scenario.horizon + 1)
+        self.year = scenario.base_year
+        self.ledger = Ledger(self.years)
+        self.policies = PolicySet(self, self.params)
+        self.last_curtailment_share = 0.0
+        self.last_curtailment_mwh = 0.0
+        self.appliance_standard = 1.0
+        self.running = True
+
+        self.power_units: list[PowerPlant] = []
+        for u in scenario.power.units:
+            self.add_power_unit(
+                u.name,
+                u.technology,
+                u.capacity_mw,
+                u.commissioned,
+                u.lifetime_yr,
+                heat_rate_gj_per_mwh=u.heat_rate_gj_per_mwh,
+                min_load_share=u.min_load_share,
+                heat_capacity_mw=u.heat_capacity_mw,
+                storage_hours=u.storage_hours,
+                fixed_om_cny_per_kw_yr=u.fixed_om_cny_per_kw_yr,
+            )
+        self.developer = RenewableDeveloper(self)
+        self.refineries = [Refinery(self, r, streams["refineries"]) for r in scenario.refineries]
+        self.industry = IndustryBlock(self, scenario.industry) if scenario.industry else None
+        city = scenario.city
+        self.households = (
+            Households(
+                self,
+                scenario.households,
+                city.population / city.persons_per_household,
+                self.resolution,
+                streams["households"],
+            )
+            if scenario.households
+            else None
+        )
+        self.vehicles = (
+            Vehicles(
+                self,
+                scenario.vehicles,
+                self.resolution,
+                streams["vehicles"],
+                self.households.n if self.households else 0,
+                self.households.live("neighbourhood") if self.households else None,
+            )
+            if scenario.vehicles
+            else None
+        )
+        if self.households is not None and self.vehicles is not None:
+            owner = self.vehicles.live("owner")
+            self.households.live("owns_car")[owner[owner >= 0]] = True
+        self.buildings = (
+            Buildings(self, scenario.buildings, self.resolution, streams["buildings"]) if scenario.buildings else None
+        )
+        self._weather_rng = streams["weather"]
+        self.weather_noise = {"hdd": 0.0, "wind": np.zeros((4, 1))}
+        self._step_index = 0
+
+    # ------------------------------------------------------------------ drivers and prices
+    def population(self, year: int) -> float:
+        return self.inputs.city.population * (1 + self.params["population_growth_pct_per_yr"] / 100) ** (
+            year - self.inputs.base_year
+        )
+
+    def activity_index(self, year: int) -> float:
+        """GDP index (base year = 1): growth as given to 2030, then slowing by the decline per decade."""
+        g0 = self.params["gdp_growth_pct_per_yr"] / 100
+        dec = self.params["gdp_growth_decline_pct_pts_per_decade"] / 100 / 10
+        idx = 1.0
+        for yr in range(self.inputs.base_year + 1, year + 1):
+            g = g0 if yr <= 2030 else max(g0 - dec * (yr - 2030), 0.005)
+            idx *= 1 + g
+        return idx
+
+    def residential_floor_per_person(self, year: int) -> float:
+        b = self.inputs.buildings
+        t = year - self.inputs.base_year
+        return b.residential_floor_m2_per_person_saturation - (
+            b.residential_floor_m2_per_person_saturation - b.residential_floor_m2_per_person
+        ) * np.exp(-0.04 * t)
+
+    def segment_target_stock(self, segment: str, base_stock: float, year: int) -> float:
+        t = year - self.inputs.base_year
+        pop_ratio = self.population(year) / self.inputs.city.population
+        if segment == "private_car":
+            c0 = self.inputs.city.cars_per_1000
+            sat = max(self.params["car_ownership_saturation_per_1000"], c0)
+            per_1000 = sat - (sat - c0) * np.exp(-0.06 * t)
+            return base_stock * pop_ratio * per_1000 / max(c0, 1e-9)
+        if segment in ("taxi", "bus"):
+            return base_stock * pop_ratio
+        return base_stock * self.activity_index(year) ** 0.5
+
+    def fuel_price_cny_per_gj(self, fuel: str, year: int) -> float:
+        if fuel == "coal":
+            return self.params["coal_price_cny_per_gj"]
+        if fuel == "natural_gas":
+            return self.params["gas_price_cny_per_gj"]
+        raise KeyError(fuel)
+
+    def retail_gas_price_cny_per_gj(self, year: int, sector: str) -> float:
+        carbon = self.policies.carbon_price(sector, year) * 56.1 / 1e3
+        return self.params["gas_price_cny_per_gj"] * RESIDENTIAL_GAS_MARKUP + carbon
+
+    def transport_fuel_price_cny_per_mj(self, fuel: str, year: int) -> float:
+        from sim.constants import EMISSION_FACTOR_T_PER_TJ
+
+        base = RETAIL_PRICE_CNY_PER_MJ[fuel]
+        if fuel in ("gasoline", "diesel"):
+            base *= self.params["oil_price_index"]
+        elif fuel == "natural_gas":
+            base *= self.params["gas_price_cny_per_gj"] / 50.0
+        pass_through = self.inputs.vehicles.carbon_pass_through if self.inputs.vehicles else 1.0
+        carbon = self.policies.carbon_price("transport", year) * EMISSION_FACTOR_T_PER_TJ.get(fuel, 0.0) / 1e6
+        return base + pass_through * carbon
+
+    def households_spec_power_price(self) -> float:
+        return self.inputs.households.retail_power_price_cny_per_kwh if self.inputs.households else 0.55
+
+    def regional_price_cny_per_mwh(self, year: int) -> float:
+        """Price of trade with the regional grid: base price plus the carbon cost its marginal coal plants
+        pass on (they face the same national carbon price)."""
+        return self.params["regional_power_price_cny_per_mwh"] + self.params[
+            "regional_carbon_pass_through_t_per_mwh"
+        ] * self.policies.carbon_price("power_heat", year)
+
+    def grid_factor_t_per_mwh(self, year: int) -> float:
+        d = self.params["northwest_grid_factor_decline_pct_per_yr"] / 100
+        return NORTHWEST_GRID_FACTOR_2023_T_PER_MWH * (1 - d) ** (year - 2023)
+
+    def policies_industry_electrification(self, year: int) -> float:
+        return 0.0
+
+    # ------------------------------------------------------------------ structure
+    def add_power_unit(
+        self, name: str, technology: str, capacity_mw: float, commissioned: int, lifetime_yr: int, **kw
+    ) -> PowerPlant:
+        unit = PowerPlant(self, name, technology, capacity_mw, commissioned, lifetime_yr, **kw)
+        self.power_units.append(unit)
+        return unit
+
+    # ------------------------------------------------------------------ the year
+    def step(self) -> None:
+        y = self._step_index
+        if y >= len(self.years):
+            self.running = False
+            return
+        self.year = int(self.years[y])
+        if y > 0:
+            self._decide()
+        self._account(y)
+        self._step_index += 1
+        if self._step_index >= len(self.years):
+            self.running = False
+
+    def _decide(self) -> None:
+        year = self.year
+        # Weather comes from its own stream, so it is the same at any resolution and in any scenario.
+        self.weather_noise = {
+            "hdd": self._weather_rng.standard_normal(),
+            "wind": self._weather_rng.standard_normal((4, 1)),
+        }
+        gain = (self.inputs.households.appliance_efficiency_gain_pct_per_yr / 100) if self.inputs.households else 0
+        self.appliance_standard = (1 - gain) ** (year - self.inputs.base_year)
+        self.agents_by_type[PowerPlant].shuffle_do("step")
+        self.developer.step()
+        for r in self.refineries:
+            r.step()
+        if self.households is not None:
+            self.households.grow_to(self.population(year) / self.inputs.city.persons_per_household, self.households.rng)
+            self.households.step(year)
+        if self.vehicles is not None:
+            self.vehicles.step(year)
+        if self.buildings is not None:
+            self.buildings.step(year)
+
+    def _account(self, y: int) -> None:
+        year = self.year
+        ledger = self.ledger
+        elec_mwh = 0.0
+        heating_mwh = 0.0
+        district_tj = 0.0
+        rooftop_mw = 0.0
+        if self.households is not None:
+            h = self.households.account(y)
+            elec_mwh += h["electricity_mwh"]
+            rooftop_mw = h["rooftop_mw"]
+        if self.vehicles is not None:
+            elec_mwh += self.vehicles.account(y)
+        if self.buildings is not None:
+            b = self.buildings.account(y)
+            elec_mwh += b["other_electricity_mwh"]
+            heating_mwh += b["heating_electricity_mwh"]
+            district_tj += b["district_tj"]
+        for r in self.refineries:
+            elec_mwh += r.account(y)
+        if self.industry is not None:
+            elec_mwh += self.industry.account(y)
+        elec_mwh += self.inputs.power.other_load_mw * 8760.0
+        ledger.add_energy(y, "industry", "electricity", self.inputs.power.other_load_mw * 8760.0 * 3.6 / 1e3)
+
+        spec = self.inputs.power
+        units = [u for u in self.power_units if u.active]
+        mc = {}
+        for u in units:
+            fuel = u.fuel
+            if fuel is None:
+                mc[u.unique_id] = 0.0
+            else:
+                mc[u.unique_id] = u.marginal_cost_cny_per_mwh(
+                    self.fuel_price_cny_per_gj(fuel, year), self.policies.carbon_price("power_heat", year)
+                )
+        loss = spec.heat_network_loss_share
+        # Wind-year variation (assumption: 8% sd by season); the base year is the observed year.
+        weather = 1.0 + 0.08 * self.weather_noise["wind"]
+        res = dispatch(
+            units,
+            elec_mwh,
+            heating_mwh,
+            district_tj / (1 - loss),
+            self.params["wind_capacity_factor"],
+            self.params["solar_capacity_factor"],
+            rooftop_mw,
+            mc,
+            self.regional_price_cny_per_mwh(year),
+            spec.export_limit_mw,
+            spec.import_limit_mw,
+            spec.grid_loss_share,
+            spec.chp_fuel_gj_per_gj_heat,
+            spec.heat_only_boiler_efficiency,
+            np.maximum(weather, 0.5),
+        )
+        for u in units:
+            r = res["units"][u.unique_id]
+            if u.fuel:
+                ledger.add_energy(y, "power_heat", u.fuel, r["fuel_tj"])
+            ledger.add_series(ledger.generation_by_tech_mwh, u.technology, y, r["generation_mwh"])
+            margin = r["generation_mwh"] * (self.regional_price_cny_per_mwh(year) - mc[u.unique_id]) - (
+                u.fixed_om_cny_per_kw_yr * 1e3 * u.capacity_mw
+            )
+            u.last_generation_mwh = r["generation_mwh"]
+            u.last_margin_cny = margin
+            u.loss_years = u.loss_years + 1 if margin < 0 else 0
+        ledger.add_series(ledger.generation_by_tech_mwh, "rooftop_solar", y, res["rooftop_generation_mwh"])
+        ledger.add_energy(y, "power_heat", "coal", res["boiler_fuel_tj"])
+        for k in (
+            "import_mwh",
+            "export_mwh",
+            "storage_loss_mwh",
+            "grid_loss_mwh",
+            "curtailment_mwh",
+            "demand_mwh",
+            "generation_mwh",
+        ):
+            ledger.electricity[k][y] = res[k]
+        ledger.heat["chp_heat_tj"][y] = res["chp_heat_tj"]
+        ledger.heat["boiler_heat_tj"][y] = res["boiler_heat_tj"]
+        ledger.heat["network_loss_tj"][y] = (res["chp_heat_tj"] + res["boiler_heat_tj"]) * loss
+        ledger.heat["delivered_tj"][y] = district_tj
+        ledger.indirect_co2_t[y] = (res["import_mwh"] - res["export_mwh"]) * self.grid_factor_t_per_mwh(year)
+        self.last_curtailment_mwh = res["curtailment_mwh"]
+        self.last_curtailment_share = res["curtailment_mwh"] / max(res["re_available_mwh"], 1.0)
+
+        for u in self.power_units:
+            if u.active:
+                ledger.add_series(ledger.capacity_mw, u.technology, y, u.capacity_mw)
+        ledger.add_series(ledger.capacity_mw, "rooftop_solar", y, rooftop_mw)
+        self._indicators(y, res)
+        self.policies.end_of_year(y)
+
+    def _indicators(self, y: int, res: dict) -> None:
+        """Pilot-plan indicators (DESIGN.md section 7), with the definitions stated in docs/calibration.md."""
+        ledger = self.ledger
+        cap = {k: v[y] for k, v in ledger.capacity_mw.items()}
+        non_fossil_cap = cap.get("wind", 0) + cap.get("solar", 0) + cap.get("rooftop_solar", 0)
+        fossil_cap = cap.get("coal", 0) + cap.get("coal_chp", 0) + cap.get("gas", 0)
+        ind = ledger.indicators
+        ind.setdefault("non_fossil_capacity_share", np.zeros(len(self.years)))[y] = non_fossil_cap / max(
+            non_fossil_cap + fossil_cap, 1e-9
+        )
+        gen = ledger.generation_by_tech_mwh
+        re_mwh = sum(gen[k][y] for k in ("wind", "solar", "rooftop_solar") if k in gen)
+        fossil_tj = ledger.energy_tj[y][:, [FUEL_INDEX[f] for f in FOSSIL_FUELS]].sum()
+        net_import = res["import_mwh"] - res["export_mwh"]
+        non_fossil_tj = (re_mwh + max(net_import, 0.0) * XINJIANG_NON_FOSSIL_GENERATION_SHARE) * 3.6 / 1e3
+        total_tj = fossil_tj + (re_mwh + max(net_import, 0.0)) * 3.6 / 1e3
+        ind.setdefault("non_fossil_energy_share", np.zeros(len(self.years)))[y] = non_fossil_tj / max(total_tj, 1e-9)
+        final = ledger.energy_tj[y][1:, :]  # end-use sectors
+        final_total = final[:, [FUEL_INDEX[f] for f in FUELS if f != "process"]].sum()
+        ind.setdefault("electricity_share_of_final_energy", np.zeros(len(self.years)))[y] = final[
+            :, FUEL_INDEX["electricity"]
+        ].sum() / max(final_total, 1e-9)
+        if self.households is not None:
+            ind.setdefault("green_travel_share", np.zeros(len(self.years)))[y] = self.households.green_travel_share()
+        ind.setdefault("curtailment_share", np.zeros(len(self.years)))[y] = self.last_curtailment_share
+        ind.setdefault("grid_factor_t_per_mwh", np.zeros(len(self.years)))[y] = self.grid_factor_t_per_mwh(self.year)
+
+    def run(self) -> RunResult:
+        t0 = time.perf_counter()
+        while self.running:
+            self.step()
+        self.ledger.check_balances()
+        return RunResult.from_model(self, time.perf_counter() - t0)
+
+
+@dataclass
+class RunResult:
+    """Outcome of one run: arrays plus tidy tables built on demand.
+
+    Attributes:
+        years: simulated years.
+        ledger: the run's accounting arrays.
+        params: parameter values used.
+        seconds: wall time of the year loop.
+    """
+
+    years: np.ndarray
+    ledger: Ledger
+    params: dict[str, float]
+    seconds: float
+    units: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def from_model(cls, model: CityModel, seconds: float) -> RunResult:
+        units = [
+            {
+                "name": u.name,
+                "technology": u.technology,
+                "capacity_mw": u.capacity_mw,
+                "commissioned": u.commissioned,
+                "retired_year": u.retired_year,
+                "retired_reason": u.retired_reason,
+                "efficiency_retrofit_year": u.efficiency_retrofit_year,
+                "flex_retrofit_year": u.flex_retrofit_year,
+            }
+            for u in model.power_units
+        ]
+        return cls(model.years, model.ledger, dict(model.params), seconds, units)
+
+    def total_mt(self, scope: str = "direct") -> np.ndarray:
+        """Total CO2 by year: ``direct`` (territorial) or ``total`` (direct + electricity trade adjustment)."""
+        if scope == "direct":
+            return self.ledger.total_direct_mt()
+        if scope == "total":
+            return self.ledger.total_with_indirect_mt()
+        raise ValueError(f"scope must be 'direct' or 'total', got {scope!r}")
+
+    def sector_mt(self) -> pd.DataFrame:
+        """Direct CO2 by year (rows) x sector (columns), Mt."""
+        co2 = self.ledger.direct_co2_t().sum(axis=2) / 1e6
+        return pd.DataFrame(co2, index=pd.Index(self.years, name="year"), columns=list(SECTORS))
+
+    def peak(self, scope: str = "direct", tolerance: float = 0.02):
+        return find_peak(self.years, self.total_mt(scope), tolerance)
+
+    def yearly_frame(self) -> pd.DataFrame:
+        """Tidy table: year, sector, fuel, scope, emissions_mt, energy_pj (non-zero rows only)."""
+        co2 = self.ledger.direct_co2_t()
+        energy = self.ledger.energy_tj
+        Y, S, F = co2.shape
+        yi, si, fi = np.meshgrid(np.arange(Y), np.arange(S), np.arange(F), indexing="ij")
+        keep = (np.abs(co2) > 0) | (energy > 0)
+        df = pd.DataFrame(
+            {
+                "year": self.years[yi[keep]].astype(np.int16),
+                "sector": pd.Categorical(np.array(SECTORS)[si[keep]], categories=SECTORS),
+                "fuel": pd.Categorical(np.array(FUELS)[fi[keep]], categories=FUELS),
+                "scope": pd.Categorical(["direct"] * int(keep.sum()), categories=["direct", "indirect"]),
+                "emissions_mt": co2[keep] / 1e6,
+                "energy_pj": energy[keep] / 1e3,
+            }
+        )
+        ind = pd.DataFrame(
+            {
+                "year": self.years.astype(np.int16),
+                "sector": pd.Categorical(["power_heat"] * Y, categories=SECTORS),
+                "fuel": pd.Categorical(["electricity"] * Y, categories=FUELS),
+                "scope": pd.Categorical(["indirect"] * Y, categories=["direct", "indirect"]),
+                "emissions_mt": self.ledger.indirect_co2_t / 1e6,
+                "energy_pj": 0.0,
+            }
+        )
+        return pd.concat([df, ind], ignore_index=True).sort_values(
+            ["year", "scope", "sector", "fuel"], ignore_index=True
+        )
+
+    def series_frame(self) -> pd.DataFrame:
+        """Tidy table of everything else by year: table, item, key, value (with units in the item name)."""
+        L = self.ledger
+        rows = []
+
+        def add(table: str, item: str, key: str, values: np.ndarray) -> None:
+            rows.append(pd.DataFrame({"year": self.years, "table": table, "item": item, "key": key, "value": values}))
+
+        for k, v in L.electricity.items():
+            add("electricity", k, "", v)
+        for k, v in L.generation_by_tech_mwh.items():
+            add("generation_mwh", k, "", v)
+        for k, v in L.capacity_mw.items():
+            add("capacity_mw", k, "", v)
+        for k, v in L.heat.items():
+            add("heat", k, "", v)
+        for (pop, cat), v in L.stocks.items():
+            add("stock", pop, cat, v)
+        for k, v in L.indicators.items():
+            add("indicator", k, "", v)
+        for (lever, item), v in L.policy.items():
+            add("policy", lever, item, v)
+        return pd.concat(rows, ignore_index=True)
+
+    def summary(self, scope: str = "direct") -> dict:
+        """One row of per-run outcomes (what ``summary.parquet`` holds)."""
+        total = self.total_mt(scope)
+        pk = self.peak(scope)
+        years = self.years
+        out = {
+            "peak_year": pk.peak_year,
+            "peak_mt": pk.peak_mt,
+            "plateau_year": pk.plateau_year,
+            "peaked": pk.peaked,
+            "cumulative_mt": float(total[(years >= 2025)].sum()),
+            "emissions_base_mt": float(total[0]),
+        }
+        for yr in (2025, 2030, 2035, 2060):
+            if yr in years:
+                out[f"emissions_{yr}_mt"] = float(total[years == yr][0])
+        for k, v in self.ledger.indicators.items():
+            for yr in (2025, 2030):
+                if yr in years:
+                    out[f"{k}_{yr}"] = float(v[years == yr][0])
+        return out
+
+
+def run(
+    scenario: Scenario,
+    seed: int | np.random.SeedSequence = 0,
+    overrides: dict[str, float] | None = None,
+    resolution: float | None = None,
+) -> RunResult:
+    """Build and run one :class:`CityModel`; the public entry point for one run."""
+    return CityModel(scenario, seed, overrides, resolution).run()

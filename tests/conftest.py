@@ -1,0 +1,61 @@
+"""Shared fixtures: the baseline scenario and a tiny one-coal-unit city."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.scenario import Scenario, load_scenario, scenario_from_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+TINY = {
+    "name": "tiny",
+    "base_year": 2024,
+    "horizon": 2030,
+    "city": {
+        "population": 1000,
+        "persons_per_household": 2.5,
+        "sources": {"population": "test", "persons_per_household": "test"},
+    },
+    "power": {
+        "units": [
+            {
+                "name": "coal_a",
+                "technology": "coal",
+                "capacity_mw": 1000,
+                "commissioned": 2020,
+                "lifetime_yr": 40,
+                "heat_rate_gj_per_mwh": 9.0,
+                "source": "test",
+            }
+        ],
+        "other_load_mw": 500,
+        "coal_efficiency_retrofit_cny_per_kw": 1e9,
+        "sources": {"other_load_mw": "test", "coal_efficiency_retrofit_cny_per_kw": "test: never retrofit"},
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def baseline() -> Scenario:
+    return load_scenario(SCENARIOS / "karamay_baseline.yaml")
+
+
+@pytest.fixture()
+def tiny_dict() -> dict:
+    return copy.deepcopy(TINY)
+
+
+@pytest.fixture()
+def tiny(tiny_dict) -> Scenario:
+    return scenario_from_dict(tiny_dict, "tiny")
+
+
+def write_yaml(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
