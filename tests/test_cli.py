@@ -1,0 +1,51 @@
+"""citypeak run / validate / params from the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+
+from sim.cli import main
+from tests.conftest import SCENARIOS, write_yaml
+
+
+def test_run_writes_tidy_parquet_and_prints_peak_year(tmp_path, capsys):
+    out = tmp_path / "res"
+    code = main(
+        ["run", str(SCENARIOS / "karamay_baseline.yaml"), "--seed", "1", "--resolution", "0.02", "--out", str(out)]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "peak year 20" in text and "power_heat" in text
+    yearly = pd.read_parquet(out / "yearly.parquet")
+    assert {"year", "sector", "fuel", "scope", "emissions_mt", "energy_pj"} <= set(yearly.columns)
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert int(summary.loc[0, "peak_year"]) in range(2024, 2061)
+    assert not list(out.glob(".tmp-*"))
+
+
+def test_validate_exits_2_with_field_message_and_no_traceback(tmp_path, tiny_dict):
+    tiny_dict["power"]["units"][0]["technology"] = "nuclear_fusion"
+    bad = write_yaml(tmp_path / "bad.yaml", tiny_dict)
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", "validate", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "power.units.0.technology" in proc.stderr and "nuclear_fusion" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_run_with_bad_override_exits_2(capsys):
+    code = main(["run", str(SCENARIOS / "karamay_baseline.yaml"), "--set", "carbon_price_2030_cny_per_t=-5"])
+    assert code == 2
+    assert "outside the allowed range [0, 800]" in capsys.readouterr().err
+
+
+def test_missing_scenario_file_exits_2(capsys):
+    assert main(["run", "no/such/file.yaml"]) == 2
+    assert "cannot read scenario file" in capsys.readouterr().err
+
+
+def test_params_prints_registry_table(capsys):
+    assert main(["params"]) == 0
+    assert "| `carbon_price_2030_cny_per_t` | lever | CNY/t |" in capsys.readouterr().out
