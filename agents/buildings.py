@@ -155,11 +155,10 @@ class Buildings(Population):
             OWNER_DISCOUNT_RATE, 30
         )
         rate = spec.retrofit_base_rate_per_yr * 2.0 / (1.0 + np.exp(-3.0 * (saving_cny_per_m2 / max(cost, 1e-6) - 1.0)))
-        rate = np.minimum(rate + m.policies.retrofit_mandate_rate(year), 1.0)
         retro = candidates & (rng.random(self.n) < rate)
         heat[retro] *= 1 - spec.retrofit_saving_share
         self.live("retrofitted")[retro] = True
-        m.policies.record_retrofits(float((floor[retro]).sum()) * self.weight, year)
+        m.policies.record_retrofits(float((floor[retro]).sum()) * self.weight, year, spec.retrofit_cost_cny_per_m2)
         # new floor area
         new_rows = self._build(year)
         rows = np.concatenate([np.flatnonzero(fail & (floor > 0)), new_rows])

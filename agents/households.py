@@ -128,9 +128,7 @@ class Households(Population):
         if len(idx):
             u = np.empty((len(idx), 2))
             u[:, GAS] = -k * gas_cost + GAS_STOVE_HABIT_UTILS + p["peer_effect_strength"] * (1 - peer_ind[idx])
-            u[:, INDUCTION] = (
-                -k * ind_cost + p["peer_effect_strength"] * peer_ind[idx] + m.policies.induction_bonus_utils(year)
-            )
+            u[:, INDUCTION] = -k * ind_cost + p["peer_effect_strength"] * peer_ind[idx]
             stove[idx] = logit_choice(rng, u)
         # Rooftop PV
         pv = self.live("pv_kw")

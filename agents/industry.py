@@ -30,11 +30,13 @@ class IndustryBlock:
         p = m.params
         s = self.spec
         t = m.year - m.inputs.base_year
-        scale = (1 + p["industry_output_growth_pct_per_yr"] / 100) ** t * (
-            1 - p["industry_intensity_decline_pct_per_yr"] / 100
-        ) ** t
+        scale = (
+            (1 + p["industry_output_growth_pct_per_yr"] / 100) ** t
+            * (1 - p["industry_intensity_decline_pct_per_yr"] / 100) ** t
+            * m.policies.efficiency_extra_factor(m.year)
+        )
         shift = min(
-            s.electrification_pct_pts_per_yr / 100 * t + m.policies_industry_electrification(m.year),
+            s.electrification_pct_pts_per_yr / 100 * t + m.policies.industry_electrification_share(m.year),
             MAX_ELECTRIFIED_SHARE,
         )
         fossil = {"natural_gas": s.natural_gas_pj, "coal": s.coal_pj, "diesel": s.diesel_pj}

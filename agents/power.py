@@ -63,6 +63,7 @@ class PowerPlant(mesa.Agent):
     Decisions each year, from last year's outcome:
         * retire at end of life, at a mandated phase-out date (condensing coal), or after three years in
           which dispatch revenue did not cover fuel, carbon and fixed O&M;
+        * wind and solar farms are repowered at end of life when new plant pays; batteries are replaced;
         * coal efficiency retrofit ("节能降碳改造") when the present value of fuel and carbon saved over the
           remaining life beats its cost;
         * CHP flexibility retrofit ("灵活性改造") when wind/solar curtailment is material and the value of
@@ -124,6 +125,19 @@ class PowerPlant(mesa.Agent):
         age = year - self.commissioned
         if age >= self.lifetime_yr:
             self._retire(year, "end of life")
+            # Wind and solar sites are repowered when new plant pays: site and grid connection exist, so
+            # this is outside the yearly build limit.
+            if self.technology in ("wind", "solar") and m.developer.profitability_index(self.technology, year) > 1.0:
+                m.add_power_unit(f"{self.name}_repowered_{year}", self.technology, self.capacity_mw, year, 25)
+            elif self.technology == "battery":
+                m.add_power_unit(
+                    f"{self.name}_replaced_{year}",
+                    "battery",
+                    self.capacity_mw,
+                    year,
+                    15,
+                    storage_hours=self.storage_hours,
+                )
             return
         if self.technology == "coal" and year >= m.policies.coal_phase_out_year:
             self._retire(year, "phase-out mandate")
@@ -143,26 +157,31 @@ class PowerPlant(mesa.Agent):
         spec = m.inputs.power
         remaining = max(self.lifetime_yr - age, 1)
         annuity = 1.0 / crf(spec.discount_rate, remaining)
-        if self.efficiency_retrofit_year is None and self.last_generation_mwh > 0:
+        mandated = m.policies.coal_retrofit_mandated(year)
+        if self.efficiency_retrofit_year is None:
             fuel_price = m.fuel_price_cny_per_gj("coal", year)
             carbon = m.policies.carbon_price("power_heat", year)
             saved_gj = self.last_generation_mwh * self.heat_rate_gj_per_mwh * spec.coal_efficiency_retrofit_gain
             value = saved_gj * (fuel_price + carbon * EMISSION_FACTOR_T_PER_TJ["coal"] / 1e3) * annuity
-            if value > spec.coal_efficiency_retrofit_cny_per_kw * 1e3 * self.capacity_mw:
+            cost = spec.coal_efficiency_retrofit_cny_per_kw * 1e3 * self.capacity_mw
+            if mandated or value > cost:
                 self.heat_rate_gj_per_mwh *= 1.0 - spec.coal_efficiency_retrofit_gain
                 self.efficiency_retrofit_year = year
+                m.policies.record_coal_retrofit(cost, year)
         if (
             self.technology == "coal_chp"
             and self.flex_retrofit_year is None
             and self.min_load_share > spec.coal_flex_min_load_share
-            and m.last_curtailment_share > 0.03
         ):
             freed_share = (self.min_load_share - spec.coal_flex_min_load_share) / max(self.min_load_share, 1e-9)
             n_chp = max(sum(1 for u in m.power_units if u.technology == "coal_chp" and u.active), 1)
             value_per_yr = m.last_curtailment_mwh / n_chp * freed_share * m.regional_price_cny_per_mwh(year) * 0.5
-            if value_per_yr * annuity > spec.coal_flex_retrofit_cny_per_kw * 1e3 * self.capacity_mw:
+            cost = spec.coal_flex_retrofit_cny_per_kw * 1e3 * self.capacity_mw
+            economic = m.last_curtailment_share > 0.03 and value_per_yr * annuity > cost
+            if mandated or economic:
                 self.min_load_share = spec.coal_flex_min_load_share
                 self.flex_retrofit_year = year
+                m.policies.record_coal_retrofit(cost, year)
 
 
 class RenewableDeveloper(mesa.Agent):
@@ -199,11 +218,9 @@ class RenewableDeveloper(mesa.Agent):
         cf = m.params[f"{tech}_capacity_factor"]
         price = m.regional_price_cny_per_mwh(year) * spec.renewable_price_factor
         marginal_curtailment = min(2.0 * m.last_curtailment_share, 1.0)  # marginal ~2x average
-        revenue = (
-            cf * 8760 * (1 - marginal_curtailment) * price + m.policies.renewable_support_cny_per_mwh(year) * cf * 8760
-        )
+        revenue = cf * 8760 * (1 - marginal_curtailment) * price
         capex = self.capex_cny_per_kw(tech, year) * 1e3
-        storage = spec.storage_share_of_new_re * self.capex_cny_per_kw("battery", year) * 1e3
+        storage = m.params["storage_share_of_new_re"] * self.capex_cny_per_kw("battery", year) * 1e3
         cost = (capex + storage) * (crf(spec.discount_rate, 25) + 0.02)
         return revenue / cost
 
@@ -211,17 +228,18 @@ class RenewableDeveloper(mesa.Agent):
         m = self.model
         year = m.year
         spec = m.inputs.power
+        required_each = m.policies.required_re_build_mw(year, m) / 2
         for tech, cap in (("wind", spec.max_wind_build_mw_per_yr), ("solar", spec.max_solar_build_mw_per_yr)):
-            if cap <= 0:
-                continue
-            pi = self.profitability_index(tech, year)
-            build = cap * float(np.clip((pi - 1.0) / 0.5, 0.0, 1.0)) * self.grid_access(m.last_curtailment_share)
-            build = max(build, m.policies.required_re_build_mw(tech, year, m))
+            market = 0.0
+            if cap > 0:
+                pi = self.profitability_index(tech, year)
+                market = cap * float(np.clip((pi - 1.0) / 0.5, 0.0, 1.0)) * self.grid_access(m.last_curtailment_share)
+            build = max(market, required_each)
             if build <= 1e-6:
                 continue
             m.add_power_unit(f"{tech}_{year}", tech, build, year, 25)
             self.built_mw[tech] += build
-            storage = build * spec.storage_share_of_new_re
+            storage = build * m.params["storage_share_of_new_re"]
             if storage > 0:
                 m.add_power_unit(
                     f"battery_{tech}_{year}",

@@ -36,8 +36,8 @@ class Refinery(mesa.Agent):
 
     Each option's cost carries a site factor drawn once per run (lognormal, sd 0.15): plants differ, and
     this is the stochastic part of the decision. Options are ranked by cost; those whose cost is at or
-    below the effective support are started while the year's capital budget lasts, and take effect after
-    their lead time.
+    below the effective support are started while the year's capital budget lasts (capex is spread over
+    the lead time), and take effect after their lead time.
     """
 
     def __init__(self, model: CityModel, spec: RefinerySpec, rng: np.random.Generator):
@@ -51,6 +51,8 @@ class Refinery(mesa.Agent):
         self.effective: dict[str, int] = {}
         self.last_emissions_by_stream_t: dict[str, float] = {}
         self.last_option_cost: dict[str, float] = {}
+        self.start_cost: dict[str, float] = {}
+        """Abatement cost (CNY/t CO2) of each option when it was started; booked on the tonnes it abates."""
 
     def option_cost_cny_per_t(self, option: AbatementOptionSpec, year: int) -> float:
         decline = (1 - option.cost_decline_pct_per_yr / 100) ** (year - self.model.inputs.base_year)
@@ -84,15 +86,25 @@ class Refinery(mesa.Agent):
             if cost <= support:
                 candidates.append((cost, o))
         candidates.sort(key=lambda t: t[0])
+        for o in self.spec.options:
+            # A CCUS mandate starts the hydrogen-unit capture project in time to be in service by its date,
+            # whatever it costs and outside the capital budget (it is an order, not an investment choice).
+            if o.kind == "ccus_smr" and o.name not in self.started and m.policies.ccus_mandated(year + o.lead_time_yr):
+                self.started[o.name] = year
+                self.effective[o.name] = year + o.lead_time_yr
+                self.start_cost[o.name] = self.option_cost_cny_per_t(o, year)
         for _cost, o in candidates:
+            if o.name in self.started:
+                continue
             stream = self.last_emissions_by_stream_t.get(_STREAM[o.kind], 0.0)
-            capex = o.capex_cny_per_t_co2_yr * stream * o.potential_share
+            # Capital is spent over the lead time, so the budget limits the yearly outlay.
+            capex = o.capex_cny_per_t_co2_yr * stream * o.potential_share / max(o.lead_time_yr, 1)
             if capex > budget:
                 continue
             budget -= capex
             self.started[o.name] = year
             self.effective[o.name] = year + o.lead_time_yr
-            m.policies.record_abatement_start(self, o, stream * o.potential_share, year)
+            self.start_cost[o.name] = _cost
 
     def account(self, y: int) -> float:
         """Book this year's energy, process CO2 and capture; return electricity use (MWh)."""
@@ -113,6 +125,7 @@ class Refinery(mesa.Agent):
 
         h2_t = crude_t * s.hydrogen_t_per_t_crude * slate
         green = self.share("green_h2", year)
+        m.policies.record_green_h2(h2_t * green, year)
         smr_gas_gj = h2_t * (1 - green) * s.smr_gas_gj_per_t_h2
         electricity_mwh += h2_t * green * ELECTROLYSER_MWH_PER_T_H2
 
@@ -137,6 +150,25 @@ class Refinery(mesa.Agent):
 
         fired_co2 = fired_rg_gj * EMISSION_FACTOR_T_PER_TJ["refinery_gas"] / 1e3 + fired_ng_gj * ef_gas
         self.last_emissions_by_stream_t = {"fired": fired_co2, "smr": smr_co2, "fcc": fcc_co2}
+        # Private abatement cost: each option in service abates its potential share of its stream before
+        # abatement (fired heat and hydrogen streams are rebuilt without options), at its cost when started.
+        pre = {
+            "fired": (
+                crude_t
+                * slate
+                * (
+                    s.refinery_gas_gj_per_t * EMISSION_FACTOR_T_PER_TJ["refinery_gas"]
+                    + s.natural_gas_gj_per_t * EMISSION_FACTOR_T_PER_TJ["natural_gas"]
+                )
+                / 1e3
+            ),
+            "smr": h2_t * s.smr_gas_gj_per_t_h2 * ef_gas,
+            "fcc": fcc_co2,
+        }
+        for o in s.options:
+            if self.effective.get(o.name, 9999) <= year:
+                abated = pre[_STREAM[o.kind]] * o.potential_share
+                m.policies.record_abatement_cost(o.kind, abated * self.start_cost.get(o.name, 0.0), year)
 
         if s.ethylene_mt > 0:
             cracker_gj = s.ethylene_mt * 1e6 * s.cracker_fuel_gj_per_t_ethylene * eff

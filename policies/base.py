@@ -1,4 +1,9 @@
-"""The policy set that agents consult, and its neutral defaults."""
+"""The policy set that agents consult: every lever's hooks in one place.
+
+Each lever is read from the run's parameter values (the registry) and the scenario's ``policies``
+section (timing, explicit schedules). A lever left at its registry default is the current policy and
+answers with the neutral value, so the baseline needs no special cases.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from policies.carbon_price import CarbonPrice
-from policies.subsidies import VehicleSubsidy
+from policies.mandates import enforce_share
+from policies.schedule import Schedule
+from policies.subsidies import Subsidy
 
 if TYPE_CHECKING:
     from agents.buildings import Buildings
@@ -15,102 +22,223 @@ if TYPE_CHECKING:
     from agents.vehicles import Vehicles
     from sim.model import CityModel
 
+SMR_CO2_T_PER_T_H2 = 9.26
+"""CO2 of grey hydrogen avoided per tonne of green hydrogen: 165 GJ gas per t H2 x 56.1 t/TJ."""
+DEFAULT_SUBSIDY_YEARS = (2025, 2030)
+SEGMENT_MANDATES = {
+    "bus": "bus_electric_sales_share",
+    "taxi": "taxi_electric_sales_share",
+    "light_truck": "light_truck_electric_sales_share",
+    "heavy_truck": "heavy_truck_electric_sales_share",
+}
+SUBSIDY_PARAMS = {
+    "ev": ("ev_subsidy_cny_per_vehicle", "ev_subsidy_budget_mcny"),
+    "heat_pump": ("heat_pump_subsidy_cny_per_m2", "heat_pump_subsidy_budget_mcny"),
+    "rooftop_pv": ("rooftop_pv_subsidy_cny_per_w", "rooftop_pv_subsidy_budget_mcny"),
+    "retrofit": ("retrofit_subsidy_cny_per_m2", "retrofit_subsidy_budget_mcny"),
+    "green_h2": ("green_h2_subsidy_cny_per_kg", "green_h2_subsidy_budget_mcny"),
+    "ccus": ("ccus_subsidy_cny_per_t", "ccus_subsidy_budget_mcny"),
+}
+
 
 class PolicySet:
-    """All levers of one run, built from the run's parameter values.
+    """All levers of one run.
 
-    Methods are the hooks agents call; a lever that is not set answers with the neutral value (no support,
-    no constraint), so the baseline needs no special cases.
+    Methods are the hooks agents call when they decide, and ``record_*`` methods book fiscal cost
+    (subsidies paid), carbon revenue and private abatement cost per lever and year.
     """
 
     def __init__(self, model: CityModel, params: dict[str, float]):
+        from sim.registry import REGISTRY
+
         self.model = model
-        self.carbon = CarbonPrice.from_params(params, model.inputs.base_year)
-        self.ev_subsidy = VehicleSubsidy.from_params(params)
+        self.params = params
+        spec = model.inputs.policies
+        self.spec = spec
+        base = model.inputs.base_year
+        self.carbon = CarbonPrice.from_params(params, base, spec.schedules.get("carbon_price_cny_per_t"))
         self.coal_phase_out_year = int(params["coal_phase_out_year"])
+        self.subsidies = {}
+        for fam, (amount, budget) in SUBSIDY_PARAMS.items():
+            first, last = spec.subsidy_years.get(fam, DEFAULT_SUBSIDY_YEARS)
+            self.subsidies[fam] = Subsidy(fam, params[amount], params[budget] * 1e6, first, last)
+        # Phase-in levers: explicit schedule, else a ramp from the neutral value to the scenario's value.
+        self.ramps: dict[str, Schedule] = {}
+        for name, p in REGISTRY.items():
+            if p.kind != "lever" or not p.extra.get("phase_in"):
+                continue
+            if name in spec.schedules:
+                self.ramps[name] = Schedule(spec.schedules[name])
+            else:
+                self.ramps[name] = Schedule([(spec.start_year, p.default), (spec.target_year, params[name])])
+        self.export_cut_mw = 0.0
+        self.mandate_switches: dict[str, int] = {}
+
+    def value(self, name: str, year: int) -> float:
+        """A lever's value in ``year`` (phase-in levers follow their schedule)."""
+        ramp = self.ramps.get(name)
+        return ramp(year) if ramp is not None else self.params[name]
 
     # ---------------------------------------------------------------- prices and support
     def carbon_price(self, sector: str, year: int) -> float:
         return self.carbon.price_for(sector, year)
 
-    def renewable_support_cny_per_mwh(self, year: int) -> float:
-        return 0.0
+    def pass_through(self) -> float:
+        return self.params["carbon_pass_through_share"]
 
     def abatement_support_cny_per_t(self, kind: str, year: int) -> float:
+        if kind.startswith("ccus"):
+            return self.subsidies["ccus"].rate(year)
+        if kind == "green_h2":
+            return self.subsidies["green_h2"].rate(year) * 1e3 / SMR_CO2_T_PER_T_H2
         return 0.0
 
     def pv_subsidy_cny_per_w(self, year: int) -> float:
-        return 0.0
+        return self.subsidies["rooftop_pv"].rate(year)
 
     def heating_subsidy_cny_per_m2(self, year: int) -> np.ndarray:
-        return np.zeros(5)
+        from agents.buildings import HEAT_PUMP, HEATING_SYSTEMS
+
+        out = np.zeros(len(HEATING_SYSTEMS))
+        out[HEAT_PUMP] = self.subsidies["heat_pump"].rate(year)
+        return out
 
     def retrofit_subsidy_cny_per_m2(self, year: int) -> float:
-        return 0.0
+        return self.subsidies["retrofit"].rate(year)
 
     def vehicle_subsidy_matrix(self, year: int) -> np.ndarray:
-        return self.ev_subsidy.matrix(year)
+        from agents.vehicles import POWERTRAINS, SEGMENTS
 
-    def induction_bonus_utils(self, year: int) -> float:
-        return 0.0
+        out = np.zeros((len(SEGMENTS), len(POWERTRAINS)))
+        rate = self.subsidies["ev"].rate(year)
+        for pt in ("bev", "fcev"):
+            out[:, POWERTRAINS.index(pt)] = rate
+        return out
 
     def transit_service_utils(self, year: int) -> float:
-        return 0.0
+        return self.value("transit_service_improvement_utils", year)
+
+    def industry_electrification_share(self, year: int) -> float:
+        """Extra share of industrial fuel use electrified by ``year`` (cumulative from the start year)."""
+        years = max(year - self.spec.start_year + 1, 0)
+        return self.params["industry_electrification_extra_pct_pts_per_yr"] / 100 * years
+
+    def efficiency_extra_factor(self, year: int) -> float:
+        """Multiplier (<= 1) on energy use from equipment standards tightened since the start year."""
+        years = max(year - self.spec.start_year + 1, 0)
+        return (1 - self.params["efficiency_standard_extra_pct_per_yr"] / 100) ** years
 
     # ---------------------------------------------------------------- constraints
-    def required_re_build_mw(self, tech: str, year: int, model: CityModel) -> float:
-        return 0.0
+    def required_re_build_mw(self, year: int, model: CityModel) -> float:
+        """Wind+solar MW needed this year to stay on a linear path to the 2030 capacity target."""
+        target_mw = self.params["renewable_capacity_target_gw_2030"] * 1e3
+        if target_mw <= 0 or year < self.spec.start_year:
+            return 0.0
+        base = model.inputs.base_year
+        base_mw = sum(u.capacity_mw for u in model.inputs.power.units if u.technology in ("wind", "solar"))
+        frac = min((year - base) / max(2030 - base, 1), 1.0)
+        path_mw = base_mw + (target_mw - base_mw) * frac
+        have = sum(u.capacity_mw for u in model.power_units if u.active and u.technology in ("wind", "solar"))
+        return max(path_mw - have, 0.0)
 
     def refinery_chemicals_share(self, refinery: Refinery, year: int) -> float:
-        return refinery.spec.chemicals_share
+        shift = self.value("refinery_chemicals_shift_pct_pts", year) / 100
+        return min(refinery.spec.chemicals_share + shift, 0.9)
 
-    def retrofit_mandate_rate(self, year: int) -> float:
-        return 0.0
+    def coal_retrofit_mandated(self, year: int) -> bool:
+        return year >= self.params["coal_retrofit_mandate_year"]
+
+    def ccus_mandated(self, year: int) -> bool:
+        return year >= self.params["ccus_mandate_year"]
+
+    def export_limit_mw(self, limit_mw: float) -> float:
+        return max(limit_mw - self.export_cut_mw, 0.0)
 
     def apply_vehicle_mandates(
         self, pop: Vehicles, rows: np.ndarray, choice: np.ndarray, year: int, rng: np.random.Generator
     ) -> np.ndarray:
+        from agents.vehicles import ELECTRIC, POWERTRAINS, SEGMENTS
+
+        seg = pop.live("segment")[rows]
+        bev = POWERTRAINS.index("bev")
+        fcev = POWERTRAINS.index("fcev")
+        for name, lever in SEGMENT_MANDATES.items():
+            share = self.value(lever, year)
+            if share <= 0:
+                continue
+            i = SEGMENTS.index(name)
+            replacement = bev if pop.available[i, bev] else fcev
+            choice, n = enforce_share(rng, choice, seg == i, ELECTRIC[choice], share, replacement)
+            if n:
+                self.mandate_switches[lever] = self.mandate_switches.get(lever, 0) + n
         return choice
 
     def apply_heating_mandates(
         self, pop: Buildings, rows: np.ndarray, choice: np.ndarray, year: int, rng: np.random.Generator
     ) -> np.ndarray:
+        from agents.buildings import ELECTRIC_BOILER, HEAT_PUMP
+
+        share = self.value("electric_heating_share_of_installs", year)
+        if share <= 0:
+            return choice
+        electric = np.isin(choice, (ELECTRIC_BOILER, HEAT_PUMP))
+        replacement = HEAT_PUMP if pop.offered[HEAT_PUMP] else ELECTRIC_BOILER
+        choice, n = enforce_share(rng, choice, np.ones(len(rows), dtype=bool), electric, share, replacement)
+        if n:
+            self.mandate_switches["electric_heating_share_of_installs"] = (
+                self.mandate_switches.get("electric_heating_share_of_installs", 0) + n
+            )
         return choice
 
     # ---------------------------------------------------------------- fiscal records
     def _book(self, lever: str, item: str, year: int, cny: float) -> None:
-        ledger = self.model.ledger
-        ledger.add_series(ledger.policy, (lever, item), year - self.model.inputs.base_year, cny)
+        if cny:
+            ledger = self.model.ledger
+            ledger.add_series(ledger.policy, (lever, item), year - self.model.inputs.base_year, cny)
 
     def record_vehicle_purchases(self, pop: Vehicles, rows: np.ndarray, choice: np.ndarray, year: int) -> None:
-        cost = self.ev_subsidy.pay(pop, rows, choice, year)
-        if cost:
-            self._book("ev_subsidy", "fiscal_cost_cny", year, cost)
+        from agents.vehicles import POWERTRAINS
+
+        n = float(np.isin(choice, (POWERTRAINS.index("bev"), POWERTRAINS.index("fcev"))).sum()) * pop.weight
+        self._book("ev_subsidy", "fiscal_cost_cny", year, self.subsidies["ev"].pay(n, year))
 
     def record_heating_purchases(self, pop: Buildings, rows: np.ndarray, choice: np.ndarray, year: int) -> None:
-        return None
+        from agents.buildings import HEAT_PUMP
 
-    def record_retrofits(self, floor_m2: float, year: int) -> None:
-        return None
+        m2 = float(pop.live("floor_m2")[rows][choice == HEAT_PUMP].sum()) * pop.weight
+        self._book("heat_pump_subsidy", "fiscal_cost_cny", year, self.subsidies["heat_pump"].pay(m2, year))
+
+    def record_retrofits(self, floor_m2: float, year: int, cost_cny_per_m2: float = 0.0) -> None:
+        self._book("retrofit_subsidy", "fiscal_cost_cny", year, self.subsidies["retrofit"].pay(floor_m2, year))
+        self._book("building_retrofits", "private_cost_cny", year, floor_m2 * cost_cny_per_m2)
 
     def record_pv_adoptions(self, kw: float, year: int) -> None:
-        return None
+        self._book("rooftop_pv_subsidy", "fiscal_cost_cny", year, self.subsidies["rooftop_pv"].pay(kw * 1e3, year))
 
-    def record_abatement_start(self, refinery: Refinery, option, tonnes_per_yr: float, year: int) -> None:
-        return None
+    def record_abatement_cost(self, kind: str, cny: float, year: int) -> None:
+        self._book(f"refinery_{kind}", "private_cost_cny", year, cny)
+
+    def record_green_h2(self, tonnes_h2: float, year: int) -> None:
+        self._book("green_h2_subsidy", "fiscal_cost_cny", year, self.subsidies["green_h2"].pay(tonnes_h2 * 1e3, year))
 
     def record_capture(self, tonnes: float, year: int) -> None:
-        return None
+        self._book("ccus_subsidy", "fiscal_cost_cny", year, self.subsidies["ccus"].pay(tonnes, year))
+
+    def record_coal_retrofit(self, cny: float, year: int) -> None:
+        self._book("coal_retrofits", "private_cost_cny", year, cny)
 
     def end_of_year(self, y: int) -> None:
-        """Book carbon revenue: price x covered emissions x (1 - free allocation share)."""
+        """Book carbon revenue, mandate compliance and the emissions cap's response for next year."""
+        from sim.constants import SECTORS
+
         m = self.model
         year = m.year
         co2 = m.ledger.direct_co2_t()[y].sum(axis=1)
-        from sim.constants import SECTORS
-
-        revenue = 0.0
-        for i, s in enumerate(SECTORS):
-            revenue += self.carbon.revenue_cny(s, year, co2[i])
-        if revenue:
-            self._book("carbon_price", "revenue_cny", year, revenue)
+        revenue = sum(self.carbon.revenue_cny(s, year, co2[i]) for i, s in enumerate(SECTORS))
+        self._book("carbon_price", "revenue_cny", year, revenue)
+        cap_mt = self.params["emissions_cap_mt"]
+        if year >= self.spec.emissions_cap_start_year and cap_mt < 100:
+            excess_t = co2.sum() - cap_mt * 1e6
+            # Administrative curtailment of coal exports (dual control): cut the export ties by the MW of
+            # coal output that would emit the excess, assuming 0.83 t/MWh; relax when under the cap.
+            self.export_cut_mw = max(self.export_cut_mw + excess_t / (0.83 * 8760.0), 0.0)

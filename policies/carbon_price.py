@@ -34,15 +34,23 @@ class CarbonPrice:
     free_allocation_share: float = FREE_ALLOCATION_SHARE
 
     @classmethod
-    def from_params(cls, params: dict[str, float], base_year: int) -> CarbonPrice:
-        points = [
-            (base_year, params["carbon_price_start_cny_per_t"]),
-            (2030, params["carbon_price_2030_cny_per_t"]),
-            (2060, params["carbon_price_2060_cny_per_t"]),
-        ]
-        if base_year >= 2030:
-            points = points[1:]
-        return cls(Schedule(points))
+    def from_params(cls, params: dict[str, float], base_year: int, schedule=None) -> CarbonPrice:
+        """Build from the registry levers, or from an explicit schedule of (year, CNY/t) points."""
+        if schedule:
+            path = Schedule(schedule)
+        else:
+            points = [
+                (base_year, params["carbon_price_start_cny_per_t"]),
+                (2030, params["carbon_price_2030_cny_per_t"]),
+                (2060, params["carbon_price_2060_cny_per_t"]),
+            ]
+            path = Schedule(points[1:] if base_year >= 2030 else points)
+        coverage = dict(DEFAULT_COVERAGE_START)
+        for sector in ("industry", "transport", "buildings"):
+            year = int(params[f"carbon_coverage_{sector}_year"])
+            if year < 2100:
+                coverage[sector] = year
+        return cls(path, coverage, params["carbon_free_allocation_share"])
 
     def price(self, year: int) -> float:
         return self.schedule(year)

@@ -183,7 +183,7 @@ class CityModel(mesa.Model):
         raise KeyError(fuel)
 
     def retail_gas_price_cny_per_gj(self, year: int, sector: str) -> float:
-        carbon = self.policies.carbon_price(sector, year) * 56.1 / 1e3
+        carbon = self.policies.carbon_price(sector, year) * 56.1 / 1e3 * self.policies.pass_through()
         return self.params["gas_price_cny_per_gj"] * RESIDENTIAL_GAS_MARKUP + carbon
 
     def transport_fuel_price_cny_per_mj(self, fuel: str, year: int) -> float:
@@ -194,7 +194,7 @@ class CityModel(mesa.Model):
             base *= self.params["oil_price_index"]
         elif fuel == "natural_gas":
             base *= self.params["gas_price_cny_per_gj"] / 50.0
-        pass_through = self.inputs.vehicles.carbon_pass_through if self.inputs.vehicles else 1.0
+        pass_through = self.policies.pass_through()
         carbon = self.policies.carbon_price("transport", year) * EMISSION_FACTOR_T_PER_TJ.get(fuel, 0.0) / 1e6
         return base + pass_through * carbon
 
@@ -211,9 +211,6 @@ class CityModel(mesa.Model):
     def grid_factor_t_per_mwh(self, year: int) -> float:
         d = self.params["northwest_grid_factor_decline_pct_per_yr"] / 100
         return NORTHWEST_GRID_FACTOR_2023_T_PER_MWH * (1 - d) ** (year - 2023)
-
-    def policies_industry_electrification(self, year: int) -> float:
-        return 0.0
 
     # ------------------------------------------------------------------ structure
     def add_power_unit(
@@ -245,7 +242,9 @@ class CityModel(mesa.Model):
             "wind": self._weather_rng.standard_normal((4, 1)),
         }
         gain = (self.inputs.households.appliance_efficiency_gain_pct_per_yr / 100) if self.inputs.households else 0
-        self.appliance_standard = (1 - gain) ** (year - self.inputs.base_year)
+        self.appliance_standard = (1 - gain) ** (year - self.inputs.base_year) * self.policies.efficiency_extra_factor(
+            year
+        )
         self.agents_by_type[PowerPlant].shuffle_do("step")
         self.developer.step()
         for r in self.refineries:
@@ -307,7 +306,7 @@ class CityModel(mesa.Model):
             rooftop_mw,
             mc,
             self.regional_price_cny_per_mwh(year),
-            spec.export_limit_mw,
+            self.policies.export_limit_mw(spec.export_limit_mw),
             spec.import_limit_mw,
             spec.grid_loss_share,
             spec.chp_fuel_gj_per_gj_heat,

@@ -110,7 +110,6 @@ class PowerSpec(_Sourced):
     max_wind_build_mw_per_yr: PosFloat = 0.0
     max_solar_build_mw_per_yr: PosFloat = 0.0
     storage_hours_new: Annotated[float, Field(gt=0, le=24)] = 4.0
-    storage_share_of_new_re: Share = 0.15
     discount_rate: Annotated[float, Field(gt=0, le=0.3)] = 0.07
     coal_efficiency_retrofit_cny_per_kw: PosFloat = 80.0
     coal_efficiency_retrofit_gain: Share = 0.03
@@ -249,7 +248,6 @@ class VehicleSpec(_Strict):
     segments: dict[str, SegmentSpec]
     charger_base_index: Share = 0.3
     charger_per_ev_share: Annotated[float, Field(ge=0, le=10)] = 2.0
-    carbon_pass_through: Share = 1.0
 
     @field_validator("segments")
     @classmethod
@@ -307,6 +305,65 @@ class BuildingSpec(_Sourced):
         return self
 
 
+# ---------------------------------------------------------------------------------------------- policies
+SUBSIDY_FAMILIES = ("ev", "heat_pump", "rooftop_pv", "retrofit", "green_h2", "ccus")
+CARBON_PRICE_SCHEDULE = "carbon_price_cny_per_t"
+
+
+class PoliciesSpec(_Strict):
+    """Timing of the levers whose values come from the parameter registry.
+
+    Attributes:
+        start_year: phase-in levers start ramping from their neutral value in this year.
+        target_year: ... and reach the scenario's value in this year.
+        subsidy_years: subsidy family -> [first year, last year] in which it is paid (budget permitting).
+        schedules: explicit year/value points for a phase-in lever (or ``carbon_price_cny_per_t`` for the
+            whole carbon price path), linearly interpolated; overrides the ramp. Not sampled by sweeps.
+        emissions_cap_start_year: first year the territorial CO2 cap applies.
+    """
+
+    start_year: Year = 2025
+    target_year: Year = 2030
+    subsidy_years: dict[str, tuple[Year, Year]] = Field(default_factory=dict)
+    schedules: dict[str, list[tuple[float, float]]] = Field(default_factory=dict)
+    emissions_cap_start_year: Year = 2030
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.target_year < self.start_year:
+            raise ValueError(f"target_year {self.target_year} is before start_year {self.start_year}")
+        for fam, (first, last) in self.subsidy_years.items():
+            if fam not in SUBSIDY_FAMILIES:
+                raise ValueError(f"subsidy_years: unknown subsidy '{fam}'; allowed: {', '.join(SUBSIDY_FAMILIES)}")
+            if last < first:
+                raise ValueError(f"subsidy_years.{fam}: last year {last} is before first year {first}")
+        for name, points in self.schedules.items():
+            if name == CARBON_PRICE_SCHEDULE:
+                low, high = 0.0, 2000.0
+            else:
+                try:
+                    p = registry.get(name)
+                except KeyError as e:
+                    raise ValueError(f"schedules: {e.args[0]}") from None
+                if p.kind != "lever" or not p.extra.get("phase_in"):
+                    raise ValueError(
+                        f"schedules.{name}: only phase-in levers (or {CARBON_PRICE_SCHEDULE}) take a schedule"
+                    )
+                low, high = p.low, p.high
+            if not points:
+                raise ValueError(f"schedules.{name}: needs at least one [year, value] point")
+            years = [pt[0] for pt in points]
+            for a, b in zip(years, years[1:], strict=False):
+                if b <= a:
+                    raise ValueError(f"schedules.{name}: years must increase, but {a:g} is followed by {b:g}")
+            for y, v in points:
+                if not math.isfinite(v) or not low <= v <= high:
+                    raise ValueError(
+                        f"schedules.{name}: value {v!r} in {y:g} outside the allowed range [{low:g}, {high:g}]"
+                    )
+        return self
+
+
 # ---------------------------------------------------------------------------------------------- scenario
 class ParameterValue(_Strict):
     value: float
@@ -331,9 +388,17 @@ class Scenario(_Strict):
     households: HouseholdSpec | None = None
     vehicles: VehicleSpec | None = None
     buildings: BuildingSpec | None = None
+    policies: PoliciesSpec = Field(default_factory=PoliciesSpec)
 
     @model_validator(mode="after")
     def _check(self):
+        for name, points in self.policies.schedules.items():
+            for y, _ in points:
+                if not self.base_year <= y <= self.horizon:
+                    raise ValueError(
+                        f"policies.schedules.{name}: year {y:g} outside the simulated years "
+                        f"{self.base_year}-{self.horizon}"
+                    )
         if self.horizon <= self.base_year + 1:
             raise ValueError(f"horizon {self.horizon} must be at least 2 years after base_year {self.base_year}")
         for name, v in self.parameters.items():

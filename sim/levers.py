@@ -1,0 +1,161 @@
+"""What each lever achieves and costs: emissions avoided against the same run without it.
+
+For each lever family set away from current policy in a scenario, the scenario is run twice with the same
+seed (common random numbers: the same weather, the same household, vehicle and building draws where
+decisions do not diverge): once as it is, once with that family reset to its registry defaults (current
+policy). The difference gives cumulative CO2 avoided, the change in fiscal cost (subsidies paid), in
+private abatement cost (refinery options, coal retrofits, building retrofits) and in carbon revenue; cost
+per tonne avoided = (fiscal + private cost change) / tonnes avoided. Carbon revenue is a transfer and is
+reported beside it, not netted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim import registry
+from sim.model import RunResult, run
+from sim.scenario import Scenario
+
+LEVER_FAMILIES: dict[str, tuple[str, ...]] = {
+    "carbon_price": (
+        "carbon_price_start_cny_per_t",
+        "carbon_price_2030_cny_per_t",
+        "carbon_price_2060_cny_per_t",
+        "carbon_coverage_industry_year",
+        "carbon_coverage_transport_year",
+        "carbon_coverage_buildings_year",
+        "carbon_free_allocation_share",
+        "carbon_pass_through_share",
+    ),
+    "ev_subsidy": ("ev_subsidy_cny_per_vehicle", "ev_subsidy_budget_mcny"),
+    "heat_pump_subsidy": ("heat_pump_subsidy_cny_per_m2", "heat_pump_subsidy_budget_mcny"),
+    "rooftop_pv_subsidy": ("rooftop_pv_subsidy_cny_per_w", "rooftop_pv_subsidy_budget_mcny"),
+    "retrofit_subsidy": ("retrofit_subsidy_cny_per_m2", "retrofit_subsidy_budget_mcny"),
+    "green_h2_subsidy": ("green_h2_subsidy_cny_per_kg", "green_h2_subsidy_budget_mcny"),
+    "ccus_subsidy": ("ccus_subsidy_cny_per_t", "ccus_subsidy_budget_mcny"),
+    "bus_mandate": ("bus_electric_sales_share",),
+    "taxi_mandate": ("taxi_electric_sales_share",),
+    "light_truck_mandate": ("light_truck_electric_sales_share",),
+    "heavy_truck_mandate": ("heavy_truck_electric_sales_share",),
+    "electric_heating_mandate": ("electric_heating_share_of_installs",),
+    "industry_electrification": ("industry_electrification_extra_pct_pts_per_yr",),
+    "coal_phase_out": ("coal_phase_out_year",),
+    "coal_retrofits": ("coal_retrofit_mandate_year",),
+    "renewable_target": ("renewable_capacity_target_gw_2030",),
+    "storage_requirement": ("storage_share_of_new_re",),
+    "ccus_mandate": ("ccus_mandate_year",),
+    "chemicals_shift": ("refinery_chemicals_shift_pct_pts",),
+    "efficiency_standards": ("efficiency_standard_extra_pct_per_yr",),
+    "green_travel": ("transit_service_improvement_utils",),
+    "emissions_cap": ("emissions_cap_mt",),
+}
+"""Each lever family and the registry levers it owns; together they cover every lever in the registry."""
+
+
+def _costs(result: RunResult) -> dict[str, float]:
+    out = {"fiscal_cost_cny": 0.0, "private_cost_cny": 0.0, "revenue_cny": 0.0}
+    for (_, item), values in result.ledger.policy.items():
+        out[item] = out.get(item, 0.0) + float(np.sum(values))
+    return out
+
+
+def active_families(scenario: Scenario, overrides: dict[str, float] | None = None) -> list[str]:
+    """Lever families the scenario (plus overrides) sets away from their registry defaults."""
+    values = scenario.parameter_values(overrides)
+    active = []
+    for family, names in LEVER_FAMILIES.items():
+        if any(values[n] != registry.get(n).default for n in names) or any(
+            n in scenario.policies.schedules for n in names
+        ):
+            active.append(family)
+    if "carbon_price_cny_per_t" in scenario.policies.schedules and "carbon_price" not in active:
+        active.append("carbon_price")
+    return active
+
+
+def lever_effects(
+    scenario: Scenario,
+    seed: int = 1,
+    resolution: float | None = None,
+    families: list[str] | None = None,
+    overrides: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """Emissions avoided, costs and cost per tonne of each active lever family (one row per family).
+
+    Cumulative figures run from 2025 to the horizon. A lever that avoids less than 1 kt is reported with
+    an undefined (NaN) cost per tonne rather than a meaningless ratio.
+    """
+    base_overrides = dict(overrides or {})
+    full = run(scenario, seed, base_overrides, resolution)
+    years = full.years
+    window = years >= 2025
+    full_cum = float(full.total_mt()[window].sum())
+    full_cost = _costs(full)
+    rows = []
+    for family in families or active_families(scenario, base_overrides):
+        reset = {n: registry.get(n).default for n in LEVER_FAMILIES[family]}
+        without_scenario = scenario
+        if family == "carbon_price" and "carbon_price_cny_per_t" in scenario.policies.schedules:
+            schedules = {k: v for k, v in scenario.policies.schedules.items() if k != "carbon_price_cny_per_t"}
+            without_scenario = scenario.model_copy(
+                update={"policies": scenario.policies.model_copy(update={"schedules": schedules})}
+            )
+        schedules = without_scenario.policies.schedules
+        if any(n in schedules for n in LEVER_FAMILIES[family]):
+            kept = {k: v for k, v in schedules.items() if k not in LEVER_FAMILIES[family]}
+            without_scenario = without_scenario.model_copy(
+                update={"policies": without_scenario.policies.model_copy(update={"schedules": kept})}
+            )
+        without = run(without_scenario, seed, {**base_overrides, **reset}, resolution)
+        cost = _costs(without)
+        avoided_mt = float(without.total_mt()[window].sum()) - full_cum
+        d_fiscal = full_cost["fiscal_cost_cny"] - cost["fiscal_cost_cny"]
+        d_private = full_cost["private_cost_cny"] - cost["private_cost_cny"]
+        d_revenue = full_cost["revenue_cny"] - cost["revenue_cny"]
+        per_t = (d_fiscal + d_private) / (avoided_mt * 1e6) if abs(avoided_mt) >= 1e-3 else float("nan")
+        rows.append(
+            {
+                "lever": family,
+                "avoided_mt": avoided_mt,
+                "fiscal_cost_mcny": d_fiscal / 1e6,
+                "private_cost_mcny": d_private / 1e6,
+                "carbon_revenue_mcny": d_revenue / 1e6,
+                "cost_per_t_cny": per_t,
+                "peak_year_with": full.peak().peak_year,
+                "peak_year_without": without.peak().peak_year,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+PILOT_TARGETS_2025: dict[str, tuple[float, str]] = {
+    "non_fossil_capacity_share": (0.70, "about 70% by 2025"),
+    "non_fossil_energy_share": (0.06, "about 6% by 2025"),
+    "electricity_share_of_final_energy": (0.12, "about 12% by 2025"),
+    "green_travel_share": (0.75, "75% by 2025 (central city)"),
+}
+"""The pilot implementation plan's 2025 indicators (plan section 2; DESIGN.md section 7)."""
+
+
+def indicator_scorecard(result: RunResult, year: int = 2025) -> pd.DataFrame:
+    """Projected indicator values in ``year`` against the pilot plan's targets."""
+    rows = []
+    years = list(result.years)
+    for name, (target, text) in PILOT_TARGETS_2025.items():
+        series = result.ledger.indicators.get(name)
+        if series is None or year not in years:
+            continue
+        value = float(series[years.index(year)])
+        rows.append(
+            {
+                "indicator": name,
+                "year": year,
+                "value": value,
+                "target": target,
+                "target_text": text,
+                "met": value >= target * 0.98,
+            }
+        )
+    return pd.DataFrame(rows)
