@@ -166,6 +166,193 @@ def _cmd_params(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------------------------------- ensembles
+
+_SHOW_YEARS = (2025, 2030, 2035, 2040, 2050, 2060)
+
+
+def _add_ensemble(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ensemble",
+        help="run a Monte Carlo ensemble of one scenario into a batch folder (resumable)",
+        description="Sample the scenario's uncertain parameters, run every member and stream results to "
+        "Parquet shards in --out. Results do not depend on --workers or --executor.",
+    )
+    p.add_argument("scenario", type=Path, help="scenario YAML file")
+    p.add_argument("--runs", type=int, default=None, metavar="N", help="ensemble size (required for a new batch)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="batch folder to create or resume")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="W",
+        help="worker processes (default: all CPUs; 2 for a Dask LocalCluster)",
+    )
+    p.add_argument("--executor", choices=("local", "dask"), default="local", help="where runs execute")
+    p.add_argument("--scheduler", default=None, metavar="ADDR", help="Dask scheduler address (with --executor dask)")
+    p.add_argument("--resume", action="store_true", help="continue the batch in --out, running only missing runs")
+    p.add_argument("--seed", type=int, default=None, metavar="S", help="root seed (default 1; resume: the batch's)")
+    p.add_argument(
+        "--resolution", type=float, default=None, metavar="R", help="agents per real unit (default: scenario's)"
+    )
+    p.add_argument("--method", choices=("lhs", "mc"), default=None, help="Latin hypercube (default) or plain MC")
+    p.add_argument("--batch-size", type=int, default=None, metavar="K", help="runs per task (default: automatic)")
+    p.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
+    p.set_defaults(func=_cmd_ensemble)
+
+
+def _cmd_ensemble(args: argparse.Namespace) -> int:
+    from sim.ensemble import EnsembleError, run_ensemble
+    from sim.store import FAILURES_FILE, StoreError
+
+    t0 = time.perf_counter()
+    try:
+        store = run_ensemble(
+            args.scenario,
+            args.runs,
+            args.out,
+            root_seed=args.seed,
+            executor=args.executor,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            resolution=args.resolution,
+            method=args.method,
+            resume=args.resume,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
+        )
+    except (EnsembleError, StoreError) as e:
+        raise UserError(str(e)) from None
+    except ImportError as e:
+        raise UserError(str(e)) from None
+    except KeyboardInterrupt:
+        print(f"interrupted: finished runs are saved in {args.out}; continue with --resume", file=sys.stderr)
+        return EXIT_FAILURE
+    seconds = time.perf_counter() - t0
+    done, failed = len(store.completed_run_ids()), len(store.pending_run_ids())
+    print(f"{done} of {done + failed} runs complete in {args.out} ({seconds:.1f} s); see: citypeak summary {args.out}")
+    if failed:
+        print(
+            f"citypeak ensemble: {failed} run(s) failed; their parameters and errors are in "
+            f"{store.path / FAILURES_FILE}; rerun with --resume to retry them",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _open_batch(folder: Path):
+    from sim.store import BatchStore, StoreError
+
+    if not folder.is_dir():
+        raise UserError(f"{folder}: batch folder not found")
+    try:
+        return BatchStore.open(folder)
+    except StoreError as e:
+        raise UserError(str(e)) from None
+
+
+def _pct(p: float) -> str:
+    return f"{100 * p:.1f}%"
+
+
+def _add_summary(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("summary", help="print the peak-year distribution and percentile bands of a batch")
+    p.add_argument("batch", type=Path, metavar="DIR", help="batch folder written by citypeak ensemble")
+    p.add_argument("--year", type=int, default=2030, help="target year of P(peak <= year) (default 2030)")
+    p.add_argument(
+        "--years", type=int, nargs="+", default=None, help="years of the percentile bands (default: 2025 ... 2060)"
+    )
+    p.set_defaults(func=_cmd_summary)
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from sim.ensemble import ensemble_statistics
+
+    store = _open_batch(args.batch)
+    try:
+        st = ensemble_statistics(store, args.year)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    m = store.manifest
+    n_done = int(st["share_not_peaked"]["n_runs"].iloc[0])
+    n_planned = int(m.get("n_runs", n_done))
+    print(
+        f"batch {args.batch}: scenario {m.get('scenario_name', '?')}, {n_done} of {n_planned} runs complete, "
+        f"root seed {m.get('root_seed')}, {m.get('method', '?')} sampling, resolution {m.get('resolution', '?')}"
+    )
+    if n_done < n_planned:
+        print(f"note: {n_planned - n_done} runs are missing (failed or not yet run); statistics use completed runs")
+
+    dist = st["peak_year_distribution"][["outcome", "n_runs", "probability"]].copy()
+    dist["probability"] = dist["probability"].map(_pct)
+    print("\nPeak year of direct CO2 emissions")
+    print(dist.to_string(index=False))
+
+    ci = st["p_peak_by"].iloc[0]
+    print(
+        f"\nP(peak <= {args.year}) = {_pct(ci['p'])} (95% Wilson interval {_pct(ci['lo'])} - {_pct(ci['hi'])}; "
+        f"{int(ci['n_peaked'])} of {int(ci['n_runs'])} runs)"
+    )
+    print(f"not peaked by the horizon: {_pct(float(st['share_not_peaked']['share_not_peaked'].iloc[0]))} of runs")
+    q = st["outcome_quantiles"].set_index("outcome")
+    for col, label in ((f"emissions_{args.year}_mt", f"{args.year} emissions"), ("peak_mt", "peak emissions")):
+        if col in q.index:
+            r = q.loc[col]
+            print(f"{label}: median {r['p50']:.2f} Mt CO2 (P5-P95 {r['p5']:.2f} - {r['p95']:.2f})")
+
+    bands = st["bands_direct"]
+    first = int(bands["year"].min())
+    years = args.years or [first, *(y for y in _SHOW_YEARS if y > first)]
+    shown = bands[bands["year"].isin(years)]
+    print("\nDirect CO2 emissions across runs, Mt")
+    print(shown.round(2).to_string(index=False))
+    return EXIT_OK
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="compare two batches run by run (paired, common random numbers)")
+    p.add_argument("batch_a", type=Path, metavar="DIR_A", help="batch A")
+    p.add_argument("batch_b", type=Path, metavar="DIR_B", help="batch B")
+    p.add_argument("--year", type=int, default=2030, help="target year (default 2030)")
+    p.set_defaults(func=_cmd_compare)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from sim.ensemble import compare_batches
+
+    a, b = _open_batch(args.batch_a), _open_batch(args.batch_b)
+    try:
+        res = compare_batches(a, b, args.year)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    for w in res["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
+    if res["warnings"]:
+        print("warning: pairs are not common-random-number pairs; differences include sampling noise", file=sys.stderr)
+    pr = res["pairs"]
+    name_a, name_b = a.manifest.get("scenario_name", "?"), b.manifest.get("scenario_name", "?")
+    print(f"A: {args.batch_a} ({name_a})\nB: {args.batch_b} ({name_b})\npairs (same run_id): {pr['n_pairs']}")
+    print(f"\nP(A peaks earlier than B) = {_pct(pr['p_a_peaks_earlier'])}")
+    print(f"P(same peak year)         = {_pct(pr['p_same_year'])}")
+    print(f"P(B peaks earlier than A) = {_pct(pr['p_b_peaks_earlier'])}")
+    for k in ("A", "B"):
+        c = res["p_peak_by"][k]
+        print(f"P(peak <= {args.year}), {k}: {_pct(c['p'])} (95% Wilson {_pct(c['lo'])} - {_pct(c['hi'])})")
+    print("\nPaired differences A - B, Mt CO2 (negative: A emits less)")
+    for key, label in (
+        (f"emissions_{args.year}", f"{args.year} emissions"),
+        ("peak", "peak emissions"),
+        ("cumulative", "cumulative 2025-horizon"),
+    ):
+        med = pr.get(f"median_{key}_diff_mt")
+        if med is None:
+            continue
+        lo, hi = pr[f"p5_{key}_diff_mt"], pr[f"p95_{key}_diff_mt"]
+        print(f"  {label}: median {med:+.2f} (P5 {lo:+.2f}, P95 {hi:+.2f})")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="citypeak", description="When will the city's CO2 emissions peak?")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_SUBCOMMANDS = [_add_run, _add_validate, _add_params]
+_SUBCOMMANDS = [_add_run, _add_validate, _add_params, _add_ensemble, _add_summary, _add_compare]
 
 
 def main(argv: list[str] | None = None) -> int:
