@@ -9,7 +9,9 @@ year each agent:
     * if its roof allows and it has no PV, adopts rooftop PV with a probability rising with the ratio of
       bill savings to annualised cost at its own hurdle rate and with neighbours' adoption;
     * moves its share of trips by walking, cycling and public transport towards a target set by transit
-      service, car ownership and neighbours' habits.
+      service, car ownership and neighbours' habits;
+    * if it does not yet sort its waste, starts with a probability that rises with the sorting campaign
+      and the share of sorting neighbours.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Household(RowAgent):
         "green_travel_share",
         "green_travel_base",
         "owns_car",
+        "sorts_waste",
     )
 
 
@@ -88,6 +91,8 @@ class Households(Population):
         # Intercept per agent so that today's habits are each agent's equilibrium at base-year service.
         logit_g = np.log(np.clip(g, 1e-3, 1 - 1e-3) / np.clip(1 - g, 1e-3, 1))
         self.add_column("travel_intercept", logit_g)
+        sorting0 = model.inputs.waste.sorting_share if model.inputs.waste is not None else 0.0
+        self.add_column("sorts_waste", rng.random(n) < sorting0)
 
     def grow_to(self, n_real: float, rng: np.random.Generator) -> None:
         """Add agents for new households; they copy the traits of randomly chosen existing ones."""
@@ -169,6 +174,15 @@ class Households(Population):
         )
         target = 1.0 / (1.0 + np.exp(-target_logit))
         g += spec.green_travel_drift_per_yr * (target - g)
+        # Waste sorting: adoption rises with the sorting campaign and with neighbours who already sort.
+        sorts = self.live("sorts_waste")
+        peer_sort = group_share(groups, sorts, self.n_groups)
+        x = (
+            -2.0
+            + m.policies.value("waste_sorting_push_utils", year)
+            + 2.0 * p["peer_effect_strength"] / 1.5 * peer_sort
+        )
+        sorts |= (~sorts) & (rng.random(n) < 0.15 / (1.0 + np.exp(-x)))
 
     def account(self, y: int) -> dict[str, float]:
         """Book cooking gas and appliance electricity; return electricity use and rooftop capacity."""
@@ -194,6 +208,9 @@ class Households(Population):
             float((self.live("pv_kw") > 0).sum()) * w,
         )
         return {"electricity_mwh": appliance_mwh + induction_mwh, "rooftop_mw": rooftop_mw}
+
+    def sorting_share(self) -> float:
+        return float(self.live("sorts_waste").mean()) if self.n else 0.0
 
     def green_travel_share(self) -> float:
         return float(self.live("green_travel_share").mean()) if self.n else 0.0

@@ -100,6 +100,9 @@ class PowerPlant(mesa.Agent):
         self.efficiency_retrofit_year: int | None = None
         self.flex_retrofit_year: int | None = None
         self.loss_years = 0
+        self.ccs_year: int | None = None
+        self.capture_rate = 0.0
+        self.last_emissions_t = 0.0
         self.last_generation_mwh = 0.0
         self.last_margin_cny = 0.0
 
@@ -111,11 +114,18 @@ class PowerPlant(mesa.Agent):
     def fuel(self) -> str | None:
         return FUEL_OF.get(self.technology)
 
-    def marginal_cost_cny_per_mwh(self, fuel_price_cny_per_gj: float, carbon_price_cny_per_t: float) -> float:
+    def marginal_cost_cny_per_mwh(
+        self, fuel_price_cny_per_gj: float, carbon_price_cny_per_t: float, capture_net_cost_cny_per_t: float = 0.0
+    ) -> float:
+        """Fuel plus carbon cost per MWh; with capture, the captured share pays the capture cost net of
+        support instead of the carbon price."""
         if self.fuel is None:
             return 0.0
         ef = EMISSION_FACTOR_T_PER_TJ[self.fuel] / 1e3
-        return self.heat_rate_gj_per_mwh * (fuel_price_cny_per_gj + carbon_price_cny_per_t * ef)
+        r = self.capture_rate
+        return self.heat_rate_gj_per_mwh * (
+            fuel_price_cny_per_gj + ef * ((1 - r) * carbon_price_cny_per_t + r * capture_net_cost_cny_per_t)
+        )
 
     def step(self) -> None:
         m = self.model
@@ -147,6 +157,34 @@ class PowerPlant(mesa.Agent):
             return
         if self.technology in ("coal", "coal_chp"):
             self._consider_retrofits(year, age)
+            self._consider_ccs(year)
+
+    def capture_cost_cny_per_t(self, year: int) -> float:
+        s = self.model.inputs.ccus
+        return s.power_capture_cost_cny_per_t * (1 - s.power_capture_cost_decline_pct_per_yr / 100) ** (
+            year - self.model.inputs.base_year
+        )
+
+    def _consider_ccs(self, year: int) -> None:
+        """Fit post-combustion capture: the named demonstration unit when its lever date comes, any coal unit
+        when carbon price plus CCUS support beats the capture cost and the network has room for its CO2."""
+        m = self.model
+        spec = m.inputs.ccus
+        if self.ccs_year is not None or spec is None or m.ccus_network is None:
+            return
+        demo = self.name == spec.power_demo_unit and year >= m.params["ccus_power_demo_year"]
+        support = m.policies.carbon_price("power_heat", year) + m.policies.abatement_support_cny_per_t(
+            "ccus_power", year
+        )
+        headroom_t = m.ccus_network.capacity_mt(year) * 1e6 - m.ccus_network.granted_t
+        economic = (
+            self.capture_cost_cny_per_t(year) <= support
+            and headroom_t >= self.last_emissions_t * spec.power_capture_rate
+        )
+        if demo or economic:
+            self.ccs_year = year
+            self.capture_rate = spec.power_capture_rate
+            self.heat_rate_gj_per_mwh *= 1 + spec.power_energy_penalty_share
 
     def _retire(self, year: int, reason: str) -> None:
         self.retired_year = year
@@ -195,6 +233,7 @@ class RenewableDeveloper(mesa.Agent):
     def __init__(self, model: CityModel):
         super().__init__(model)
         self.built_mw: dict[str, float] = {"wind": 0.0, "solar": 0.0, "battery": 0.0}
+        self.built_for_data_centres_mw = 0.0
 
     @staticmethod
     def grid_access(curtailment_share: float) -> float:
@@ -229,12 +268,15 @@ class RenewableDeveloper(mesa.Agent):
         year = m.year
         spec = m.inputs.power
         required_each = m.policies.required_re_build_mw(year, m) / 2
+        # Renewables contracted by data centres under the green-power lever come on top of the market build.
+        dc_each = m.data_centre_green_gap_mw(year) / 2
+        self.built_for_data_centres_mw += 2 * dc_each
         for tech, cap in (("wind", spec.max_wind_build_mw_per_yr), ("solar", spec.max_solar_build_mw_per_yr)):
             market = 0.0
             if cap > 0:
                 pi = self.profitability_index(tech, year)
                 market = cap * float(np.clip((pi - 1.0) / 0.5, 0.0, 1.0)) * self.grid_access(m.last_curtailment_share)
-            build = max(market, required_each)
+            build = max(market, required_each) + dc_each
             if build <= 1e-6:
                 continue
             m.add_power_unit(f"{tech}_{year}", tech, build, year, 25)
@@ -259,7 +301,7 @@ def dispatch(
     district_heat_tj: float,
     wind_cf: float,
     solar_cf: float,
-    rooftop_mw: float,
+    distributed_mw: dict[str, float],
     mc: dict[int, float],
     regional_price: float,
     export_limit_mw: float,
@@ -277,7 +319,8 @@ def dispatch(
         heating_load_mwh: electricity for space heating (MWh), spread over heating-season hours.
         district_heat_tj: heat the network must inject (TJ, after network losses).
         wind_cf, solar_cf: annual capacity factors this year.
-        rooftop_mw: distributed PV capacity (household rooftops).
+        distributed_mw: distributed PV capacity by kind (household rooftops, PV for oil extraction); it
+            follows the solar profile and is curtailed pro rata with utility solar.
         mc: marginal cost per unit id (CNY/MWh).
         regional_price: price at which the city trades with the regional grid (CNY/MWh).
         weather: 4 x 24 multiplicative noise on wind (row 0-3) for this year's weather.
@@ -292,6 +335,7 @@ def dispatch(
     L = demand / (1.0 - grid_loss_share)
 
     wind_cap = sum(u.capacity_mw for u in units if u.technology == "wind")
+    rooftop_mw = sum(distributed_mw.values())
     solar_cap = sum(u.capacity_mw for u in units if u.technology == "solar") + rooftop_mw
     wind_avail = wind_cap * wind_cf * (PROFILES["wind"] * weather).ravel()
     solar_avail = solar_cap * solar_cf * PROFILES["solar"].ravel()
@@ -406,7 +450,9 @@ def dispatch(
     exports = float(((export_re + export_thermal) * w).sum())
     result.update(
         generation_mwh=total_gen,
-        rooftop_generation_mwh=rooftop_gen,
+        distributed_generation_mwh={
+            k: rooftop_gen * v / rooftop_mw if rooftop_mw > 0 else 0.0 for k, v in distributed_mw.items()
+        },
         import_mwh=imports,
         export_mwh=exports,
         unserved_mwh=float((unserved * w).sum()),

@@ -52,6 +52,11 @@ class Refinery(mesa.Agent):
         self.last_emissions_by_stream_t: dict[str, float] = {}
         self.last_option_cost: dict[str, float] = {}
         self.start_cost: dict[str, float] = {}
+        for o in spec.options:
+            if o.in_service_year is not None:
+                self.started[o.name] = min(o.in_service_year, model.inputs.base_year)
+                self.effective[o.name] = o.in_service_year
+                self.start_cost[o.name] = o.cost_cny_per_t_co2
         """Abatement cost (CNY/t CO2) of each option when it was started; booked on the tonnes it abates."""
 
     def option_cost_cny_per_t(self, option: AbatementOptionSpec, year: int) -> float:
@@ -126,7 +131,9 @@ class Refinery(mesa.Agent):
         h2_t = crude_t * s.hydrogen_t_per_t_crude * slate
         green = self.share("green_h2", year)
         m.policies.record_green_h2(h2_t * green, year)
-        smr_gas_gj = h2_t * (1 - green) * s.smr_gas_gj_per_t_h2
+        # Hydrogen bought from the city's green plants replaces SMR output after the refinery's own electrolysis.
+        bought_t = m.hydrogen_market.take(h2_t * (1 - green))
+        smr_gas_gj = (h2_t * (1 - green) - bought_t) * s.smr_gas_gj_per_t_h2
         electricity_mwh += h2_t * green * ELECTROLYSER_MWH_PER_T_H2
 
         ef_gas = EMISSION_FACTOR_T_PER_TJ["natural_gas"] / 1e3
@@ -136,6 +143,8 @@ class Refinery(mesa.Agent):
         extra_gas_gj = 0.0
         for kind, stream_co2 in (("ccus_smr", smr_co2), ("ccus_fcc", fcc_co2)):
             c = stream_co2 * self.share(kind, year)
+            if m.ccus_network is not None:  # capture runs only as far as the network can take the CO2
+                c = m.ccus_network.request(c)
             captured += c
             electricity_mwh += c * CAPTURE_ELECTRICITY_MWH_PER_T[kind]
             extra_gas_gj += c * CAPTURE_STEAM_GJ_PER_T[kind]

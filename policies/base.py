@@ -224,6 +224,9 @@ class PolicySet:
     def record_capture(self, tonnes: float, year: int) -> None:
         self._book("ccus_subsidy", "fiscal_cost_cny", year, self.subsidies["ccus"].pay(tonnes, year))
 
+    def record_private_cost(self, lever: str, cny: float, year: int) -> None:
+        self._book(lever, "private_cost_cny", year, cny)
+
     def record_coal_retrofit(self, cny: float, year: int) -> None:
         self._book("coal_retrofits", "private_cost_cny", year, cny)
 

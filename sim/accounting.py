@@ -57,6 +57,11 @@ class Ledger:
         self.process_co2_t = np.zeros((n, len(SECTORS)))
         self.captured_co2_t = np.zeros((n, len(SECTORS)))
         self.indirect_co2_t = np.zeros(n)
+        self.ch4_co2e_t = np.zeros((n, len(SECTORS)))
+        self.sink_co2_t = np.zeros(n)
+        """Removals by carbon sinks, t CO2 per year (positive number; reported as negative emissions)."""
+        self.ccus: dict[str, np.ndarray] = {}
+        """CO2 chain by year, t: captured, injected_eor, injected_saline, stored, eor_released."""
         self.electricity = {k: np.zeros(n) for k in ELECTRICITY_ITEMS}
         self.generation_by_tech_mwh: dict[str, np.ndarray] = {}
         self.capacity_mw: dict[str, np.ndarray] = {}
@@ -99,6 +104,14 @@ class Ledger:
 
     def total_with_indirect_mt(self) -> np.ndarray:
         return self.total_direct_mt() + self.indirect_co2_t / 1e6
+
+    def net_mt(self) -> np.ndarray:
+        """Direct CO2 minus sink removals (net territorial CO2)."""
+        return self.total_direct_mt() - self.sink_co2_t / 1e6
+
+    def ghg_mt(self) -> np.ndarray:
+        """Direct CO2 plus landfill methane as CO2e (gross greenhouse gases)."""
+        return self.total_direct_mt() + self.ch4_co2e_t.sum(axis=1) / 1e6
 
     def electricity_consumption_mwh(self) -> np.ndarray:
         """Electricity used by all sectors (power plants' own use is inside their net output)."""

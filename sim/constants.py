@@ -11,7 +11,18 @@ TJ_PER_TCE = 0.0293076
 GJ_PER_MWH = 3.6
 PJ_PER_TJ = 1e-3
 
-SECTORS: tuple[str, ...] = ("power_heat", "refining", "petrochemicals", "industry", "transport", "buildings")
+SECTORS: tuple[str, ...] = (
+    "power_heat",
+    "refining",
+    "petrochemicals",
+    "industry",
+    "transport",
+    "buildings",
+    "oilfield",
+    "hydrogen",
+    "data_centres",
+    "waste",
+)
 """Emitting sectors, in the order of the accounting arrays."""
 
 FUELS: tuple[str, ...] = (
@@ -55,9 +66,15 @@ EMISSION_FACTOR_T_PER_TJ: dict[str, float] = {
 }
 """IPCC 2006 Vol. 2 Table 1.4 default CO2 factors, t CO2/TJ."""
 
-SCOPES: tuple[str, ...] = ("direct", "indirect")
+SCOPES: tuple[str, ...] = ("direct", "indirect", "ch4_co2e", "sink")
 """``direct``: territorial combustion and process CO2. ``indirect``: net imported electricity times the
-Northwest grid factor (negative when the city is a net exporter, the consumption-based correction)."""
+Northwest grid factor (negative when the city is a net exporter, the consumption-based correction).
+``ch4_co2e``: landfill methane as CO2-equivalent at ``GWP100_CH4`` (kept out of the CO2 totals, shown beside
+them). ``sink``: removals by afforestation and greening (negative), reported apart from gross emissions."""
+
+GWP100_CH4 = 27.9
+"""IPCC AR6 WG1 Table 7.15, 100-year GWP of non-fossil methane (27.0) and fossil (29.8); 27.9 is the AR6
+value for methane used in UNFCCC reporting from 2024 (assumption: landfill gas treated at this value)."""
 
 NORTHWEST_GRID_FACTOR_2023_T_PER_MWH = 0.5543
 """MEE-NBS notice on 2023 grid emission factors, Northwest regional grid (calibration-facts.md)."""

@@ -50,6 +50,15 @@ LEVER_FAMILIES: dict[str, tuple[str, ...]] = {
     "efficiency_standards": ("efficiency_standard_extra_pct_per_yr",),
     "green_travel": ("transit_service_improvement_utils",),
     "emissions_cap": ("emissions_cap_mt",),
+    "oilfield_steam_electrification": ("oilfield_steam_electrification_share",),
+    "pv_for_oil": ("pv_for_oil_share",),
+    "ccus_cluster": ("ccus_cluster_mt_2030",),
+    "ccus_power_demo": ("ccus_power_demo_year",),
+    "green_h2_plants": ("green_h2_plant_kt_2030",),
+    "data_centre_green_power": ("data_centre_green_power_share",),
+    "waste_sorting": ("waste_sorting_push_utils",),
+    "waste_incineration": ("waste_incineration_share_target",),
+    "afforestation": ("afforestation_ha_per_yr",),
 }
 """Each lever family and the registry levers it owns; together they cover every lever in the registry."""
 
@@ -135,6 +144,7 @@ PILOT_TARGETS_2025: dict[str, tuple[float, str]] = {
     "non_fossil_energy_share": (0.06, "about 6% by 2025"),
     "electricity_share_of_final_energy": (0.12, "about 12% by 2025"),
     "green_travel_share": (0.75, "75% by 2025 (central city)"),
+    "waste_resource_utilisation_share": (0.60, ">= 60% by end-2025"),
 }
 """The pilot implementation plan's 2025 indicators (plan section 2; DESIGN.md section 7)."""
 

@@ -24,14 +24,28 @@ import numpy as np
 import pandas as pd
 
 from agents.buildings import Buildings
+from agents.ccus import CCUSNetwork
+from agents.datacentre import DataCentre
 from agents.households import Households
+from agents.hydrogen import HydrogenMarket, HydrogenPlant
 from agents.industry import IndustryBlock
+from agents.oilfield import OilfieldBlock
 from agents.power import PowerPlant, RenewableDeveloper, dispatch
 from agents.refinery import Refinery
+from agents.sinks import CarbonSink
 from agents.vehicles import Vehicles
+from agents.waste import WasteOperator
 from policies import PolicySet
 from sim.accounting import Ledger
-from sim.constants import FOSSIL_FUELS, FUEL_INDEX, FUELS, NORTHWEST_GRID_FACTOR_2023_T_PER_MWH, SECTORS
+from sim.constants import (
+    EMISSION_FACTOR_T_PER_TJ,
+    FOSSIL_FUELS,
+    FUEL_INDEX,
+    FUELS,
+    NORTHWEST_GRID_FACTOR_2023_T_PER_MWH,
+    SCOPES,
+    SECTORS,
+)
 from sim.peak import find_peak
 from sim.scenario import Scenario
 
@@ -138,6 +152,25 @@ class CityModel(mesa.Model):
         )
         self._weather_rng = streams["weather"]
         self.weather_noise = {"hdd": 0.0, "wind": np.zeros((4, 1))}
+        # The rest of the city: oilfield, CO2 network, hydrogen, data centres, waste, sinks.
+        self.oilfield = [OilfieldBlock(self, b, streams["refineries"]) for b in scenario.oilfield]
+        self.ccus_network = CCUSNetwork(self, scenario.ccus) if scenario.ccus is not None else None
+        self.hydrogen_plants = [
+            HydrogenPlant(
+                self,
+                h.name,
+                h.capacity_kt_h2,
+                h.commissioned,
+                h.electricity_mwh_per_t_h2,
+                h.load_factor,
+                h.dedicated_re,
+            )
+            for h in scenario.hydrogen_plants
+        ]
+        self.hydrogen_market = HydrogenMarket(self)
+        self.data_centres = [DataCentre(self, d) for d in scenario.data_centres]
+        self.waste = WasteOperator(self, scenario.waste) if scenario.waste is not None else None
+        self.sinks = CarbonSink(self, scenario.sinks) if scenario.sinks is not None else None
         self._step_index = 0
 
     # ------------------------------------------------------------------ drivers and prices
@@ -256,18 +289,58 @@ class CityModel(mesa.Model):
             self.vehicles.step(year)
         if self.buildings is not None:
             self.buildings.step(year)
+        for block in self.oilfield:
+            block.step()
+        for dc in self.data_centres:
+            dc.step()
+        if self.waste is not None:
+            self.waste.step()
+        if self.sinks is not None:
+            self.sinks.step()
+        self._build_hydrogen_plants(year)
+
+    def _build_hydrogen_plants(self, year: int) -> None:
+        """Add dedicated-renewable electrolysis to follow the green-hydrogen capacity lever's path."""
+        target_kt = self.policies.value("green_h2_plant_kt_2030", year)
+        base_kt = sum(h.capacity_kt_h2 for h in self.inputs.hydrogen_plants)
+        added = sum(p.capacity_kt for p in self.hydrogen_plants) - base_kt
+        if target_kt - added > 1e-9:
+            ref = self.inputs.hydrogen_plants[0] if self.inputs.hydrogen_plants else None
+            self.hydrogen_plants.append(
+                HydrogenPlant(
+                    self,
+                    f"green_h2_{year}",
+                    target_kt - added,
+                    year + 1,
+                    ref.electricity_mwh_per_t_h2 if ref else 55.0,
+                    ref.load_factor if ref else 0.45,
+                    True,
+                )
+            )
+
+    def data_centre_green_gap_mw(self, year: int) -> float:
+        """Wind+solar MW still missing to match the data-centre green-power share of last year's use."""
+        share = self.policies.value("data_centre_green_power_share", year)
+        if share <= 0 or not self.data_centres:
+            return 0.0
+        mwh = sum(dc.electricity_mwh() for dc in self.data_centres) * share
+        cf = (self.params["wind_capacity_factor"] + self.params["solar_capacity_factor"]) / 2
+        return max(mwh / (cf * 8760.0) - self.developer.built_for_data_centres_mw, 0.0)
 
     def _account(self, y: int) -> None:
         year = self.year
         ledger = self.ledger
+        if self.ccus_network is not None:
+            self.ccus_network.begin_year(year)
+        self.hydrogen_market.begin_year(year, self.hydrogen_plants)
         elec_mwh = 0.0
         heating_mwh = 0.0
         district_tj = 0.0
-        rooftop_mw = 0.0
+        distributed_mw = {"rooftop_solar": 0.0, "oilfield_solar": 0.0}
         if self.households is not None:
             h = self.households.account(y)
             elec_mwh += h["electricity_mwh"]
-            rooftop_mw = h["rooftop_mw"]
+            distributed_mw["rooftop_solar"] = h["rooftop_mw"]
         if self.vehicles is not None:
             elec_mwh += self.vehicles.account(y)
         if self.buildings is not None:
@@ -279,34 +352,55 @@ class CityModel(mesa.Model):
             elec_mwh += r.account(y)
         if self.industry is not None:
             elec_mwh += self.industry.account(y)
+        for block in self.oilfield:
+            o = block.account(y)
+            elec_mwh += o["electricity_mwh"]
+            distributed_mw["oilfield_solar"] += o["captive_pv_mw"]
+        for dc in self.data_centres:
+            elec_mwh += dc.account(y)
+        elec_mwh += self.hydrogen_market.settle(y, self.hydrogen_plants)
+        waste_to_energy_mwh = self.waste.account(y) if self.waste is not None else 0.0
         elec_mwh += self.inputs.power.other_load_mw * 8760.0
         ledger.add_energy(y, "industry", "electricity", self.inputs.power.other_load_mw * 8760.0 * 3.6 / 1e3)
 
         spec = self.inputs.power
         units = [u for u in self.power_units if u.active]
+        carbon = self.policies.carbon_price("power_heat", year)
+        capture_net = 0.0
+        cc = self.inputs.ccus
+        if cc is not None:
+            # Dispatch sees the running cost of capture only (capital is sunk once built), plus transport and
+            # storage, less what the oilfield pays for CO2 and any CCUS support per tonne.
+            capture_net = (
+                cc.transport_storage_cny_per_t
+                - cc.eor_co2_price_cny_per_t
+                - self.policies.abatement_support_cny_per_t("ccus_power", year)
+            )
         mc = {}
         for u in units:
-            fuel = u.fuel
-            if fuel is None:
+            if u.fuel is None:
                 mc[u.unique_id] = 0.0
             else:
-                mc[u.unique_id] = u.marginal_cost_cny_per_mwh(
-                    self.fuel_price_cny_per_gj(fuel, year), self.policies.carbon_price("power_heat", year)
-                )
+                opex = u.capture_cost_cny_per_t(year) * cc.capture_opex_share if u.capture_rate > 0 else 0.0
+                net = capture_net + opex
+                mc[u.unique_id] = u.marginal_cost_cny_per_mwh(self.fuel_price_cny_per_gj(u.fuel, year), carbon, net)
         loss = spec.heat_network_loss_share
         # Wind-year variation (assumption: 8% sd by season); the base year is the observed year.
         weather = 1.0 + 0.08 * self.weather_noise["wind"]
+        # Waste-to-energy runs flat out (must-take): it serves load before dispatch.
         res = dispatch(
             units,
-            elec_mwh,
+            max(elec_mwh - waste_to_energy_mwh, 0.0),
             heating_mwh,
             district_tj / (1 - loss),
             self.params["wind_capacity_factor"],
             self.params["solar_capacity_factor"],
-            rooftop_mw,
+            distributed_mw,
             mc,
             self.regional_price_cny_per_mwh(year),
-            self.policies.export_limit_mw(spec.export_limit_mw),
+            self.policies.export_limit_mw(
+                spec.export_limit_mw + self.params["export_tie_growth_mw_per_yr"] * (year - self.inputs.base_year)
+            ),
             spec.import_limit_mw,
             spec.grid_loss_share,
             spec.chp_fuel_gj_per_gj_heat,
@@ -317,6 +411,13 @@ class CityModel(mesa.Model):
             r = res["units"][u.unique_id]
             if u.fuel:
                 ledger.add_energy(y, "power_heat", u.fuel, r["fuel_tj"])
+                u.last_emissions_t = r["fuel_tj"] * EMISSION_FACTOR_T_PER_TJ[u.fuel]
+                if u.capture_rate > 0:
+                    want = u.last_emissions_t * u.capture_rate
+                    got = self.ccus_network.request(want) if self.ccus_network is not None else want
+                    ledger.add_captured(y, "power_heat", got)
+                    self.policies.record_capture(got, year)
+                    self.policies.record_private_cost("power_ccs", got * u.capture_cost_cny_per_t(year), year)
             ledger.add_series(ledger.generation_by_tech_mwh, u.technology, y, r["generation_mwh"])
             margin = r["generation_mwh"] * (self.regional_price_cny_per_mwh(year) - mc[u.unique_id]) - (
                 u.fixed_om_cny_per_kw_yr * 1e3 * u.capacity_mw
@@ -324,18 +425,14 @@ class CityModel(mesa.Model):
             u.last_generation_mwh = r["generation_mwh"]
             u.last_margin_cny = margin
             u.loss_years = u.loss_years + 1 if margin < 0 else 0
-        ledger.add_series(ledger.generation_by_tech_mwh, "rooftop_solar", y, res["rooftop_generation_mwh"])
+        for kind, mwh in res["distributed_generation_mwh"].items():
+            ledger.add_series(ledger.generation_by_tech_mwh, kind, y, mwh)
+        ledger.add_series(ledger.generation_by_tech_mwh, "waste_to_energy", y, waste_to_energy_mwh)
         ledger.add_energy(y, "power_heat", "coal", res["boiler_fuel_tj"])
-        for k in (
-            "import_mwh",
-            "export_mwh",
-            "storage_loss_mwh",
-            "grid_loss_mwh",
-            "curtailment_mwh",
-            "demand_mwh",
-            "generation_mwh",
-        ):
+        for k in ("import_mwh", "export_mwh", "storage_loss_mwh", "grid_loss_mwh", "curtailment_mwh"):
             ledger.electricity[k][y] = res[k]
+        ledger.electricity["demand_mwh"][y] = res["demand_mwh"] + waste_to_energy_mwh
+        ledger.electricity["generation_mwh"][y] = res["generation_mwh"] + waste_to_energy_mwh
         ledger.heat["chp_heat_tj"][y] = res["chp_heat_tj"]
         ledger.heat["boiler_heat_tj"][y] = res["boiler_heat_tj"]
         ledger.heat["network_loss_tj"][y] = (res["chp_heat_tj"] + res["boiler_heat_tj"]) * loss
@@ -343,11 +440,16 @@ class CityModel(mesa.Model):
         ledger.indirect_co2_t[y] = (res["import_mwh"] - res["export_mwh"]) * self.grid_factor_t_per_mwh(year)
         self.last_curtailment_mwh = res["curtailment_mwh"]
         self.last_curtailment_share = res["curtailment_mwh"] / max(res["re_available_mwh"], 1.0)
+        if self.ccus_network is not None:
+            self.ccus_network.settle(y)
+        if self.sinks is not None:
+            self.sinks.account(y)
 
         for u in self.power_units:
             if u.active:
                 ledger.add_series(ledger.capacity_mw, u.technology, y, u.capacity_mw)
-        ledger.add_series(ledger.capacity_mw, "rooftop_solar", y, rooftop_mw)
+        for kind, mw in distributed_mw.items():
+            ledger.add_series(ledger.capacity_mw, kind, y, mw)
         self._indicators(y, res)
         self.policies.end_of_year(y)
 
@@ -355,14 +457,14 @@ class CityModel(mesa.Model):
         """Pilot-plan indicators (DESIGN.md section 7), with the definitions stated in docs/calibration.md."""
         ledger = self.ledger
         cap = {k: v[y] for k, v in ledger.capacity_mw.items()}
-        non_fossil_cap = cap.get("wind", 0) + cap.get("solar", 0) + cap.get("rooftop_solar", 0)
+        non_fossil_cap = sum(cap.get(k, 0) for k in ("wind", "solar", "rooftop_solar", "oilfield_solar"))
         fossil_cap = cap.get("coal", 0) + cap.get("coal_chp", 0) + cap.get("gas", 0)
         ind = ledger.indicators
         ind.setdefault("non_fossil_capacity_share", np.zeros(len(self.years)))[y] = non_fossil_cap / max(
             non_fossil_cap + fossil_cap, 1e-9
         )
         gen = ledger.generation_by_tech_mwh
-        re_mwh = sum(gen[k][y] for k in ("wind", "solar", "rooftop_solar") if k in gen)
+        re_mwh = sum(gen[k][y] for k in ("wind", "solar", "rooftop_solar", "oilfield_solar") if k in gen)
         fossil_tj = ledger.energy_tj[y][:, [FUEL_INDEX[f] for f in FOSSIL_FUELS]].sum()
         net_import = res["import_mwh"] - res["export_mwh"]
         non_fossil_tj = (re_mwh + max(net_import, 0.0) * XINJIANG_NON_FOSSIL_GENERATION_SHARE) * 3.6 / 1e3
@@ -420,13 +522,20 @@ class RunResult:
         ]
         return cls(model.years, model.ledger, dict(model.params), seconds, units)
 
+    TOTALS = ("direct", "total", "net", "ghg")
+
     def total_mt(self, scope: str = "direct") -> np.ndarray:
-        """Total CO2 by year: ``direct`` (territorial) or ``total`` (direct + electricity trade adjustment)."""
+        """Total by year, Mt: ``direct`` territorial CO2 (what the peak is about); ``total`` adds the
+        electricity trade adjustment; ``net`` subtracts sink removals; ``ghg`` adds landfill CH4 as CO2e."""
         if scope == "direct":
             return self.ledger.total_direct_mt()
         if scope == "total":
             return self.ledger.total_with_indirect_mt()
-        raise ValueError(f"scope must be 'direct' or 'total', got {scope!r}")
+        if scope == "net":
+            return self.ledger.net_mt()
+        if scope == "ghg":
+            return self.ledger.ghg_mt()
+        raise ValueError(f"scope must be one of {', '.join(self.TOTALS)}, got {scope!r}")
 
     def sector_mt(self) -> pd.DataFrame:
         """Direct CO2 by year (rows) x sector (columns), Mt."""
@@ -437,35 +546,50 @@ class RunResult:
         return find_peak(self.years, self.total_mt(scope), tolerance)
 
     def yearly_frame(self) -> pd.DataFrame:
-        """Tidy table: year, sector, fuel, scope, emissions_mt, energy_pj (non-zero rows only)."""
+        """Tidy table: year, sector, fuel, scope, emissions_mt, energy_pj.
+
+        ``direct`` rows are CO2 by sector and fuel (non-zero rows only); one ``indirect`` row per year is the
+        electricity trade adjustment; ``ch4_co2e`` rows are landfill methane in CO2e; ``sink`` rows (sector
+        ``sinks``) are removals as negative numbers. Summing ``direct`` gives the territorial CO2 total.
+        """
+        sectors = [*SECTORS, "sinks"]
         co2 = self.ledger.direct_co2_t()
         energy = self.ledger.energy_tj
         Y, S, F = co2.shape
         yi, si, fi = np.meshgrid(np.arange(Y), np.arange(S), np.arange(F), indexing="ij")
         keep = (np.abs(co2) > 0) | (energy > 0)
-        df = pd.DataFrame(
-            {
-                "year": self.years[yi[keep]].astype(np.int16),
-                "sector": pd.Categorical(np.array(SECTORS)[si[keep]], categories=SECTORS),
-                "fuel": pd.Categorical(np.array(FUELS)[fi[keep]], categories=FUELS),
-                "scope": pd.Categorical(["direct"] * int(keep.sum()), categories=["direct", "indirect"]),
-                "emissions_mt": co2[keep] / 1e6,
-                "energy_pj": energy[keep] / 1e3,
-            }
-        )
-        ind = pd.DataFrame(
-            {
-                "year": self.years.astype(np.int16),
-                "sector": pd.Categorical(["power_heat"] * Y, categories=SECTORS),
-                "fuel": pd.Categorical(["electricity"] * Y, categories=FUELS),
-                "scope": pd.Categorical(["indirect"] * Y, categories=["direct", "indirect"]),
-                "emissions_mt": self.ledger.indirect_co2_t / 1e6,
-                "energy_pj": 0.0,
-            }
-        )
-        return pd.concat([df, ind], ignore_index=True).sort_values(
-            ["year", "scope", "sector", "fuel"], ignore_index=True
-        )
+        parts = [
+            (
+                self.years[yi[keep]],
+                np.array(SECTORS)[si[keep]],
+                np.array(FUELS)[fi[keep]],
+                "direct",
+                co2[keep] / 1e6,
+                energy[keep] / 1e3,
+            )
+        ]
+        parts.append((self.years, "power_heat", "electricity", "indirect", self.ledger.indirect_co2_t / 1e6, 0.0))
+        ch4 = self.ledger.ch4_co2e_t
+        for s in np.flatnonzero(ch4.sum(axis=0) > 0):
+            parts.append((self.years, SECTORS[s], "process", "ch4_co2e", ch4[:, s] / 1e6, 0.0))
+        if self.ledger.sink_co2_t.any():
+            parts.append((self.years, "sinks", "process", "sink", -self.ledger.sink_co2_t / 1e6, 0.0))
+        frames = []
+        for years, sector, fuel, scope, mt, pj in parts:
+            n = len(years)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "year": np.asarray(years).astype(np.int16),
+                        "sector": pd.Categorical(np.broadcast_to(sector, n), categories=sectors),
+                        "fuel": pd.Categorical(np.broadcast_to(fuel, n), categories=FUELS),
+                        "scope": pd.Categorical(np.broadcast_to(scope, n), categories=list(SCOPES)),
+                        "emissions_mt": np.asarray(mt, dtype=float),
+                        "energy_pj": np.broadcast_to(np.asarray(pj, dtype=float), n),
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True).sort_values(["year", "scope", "sector", "fuel"], ignore_index=True)
 
     def series_frame(self) -> pd.DataFrame:
         """Tidy table of everything else by year: table, item, key, value (with units in the item name)."""
@@ -489,6 +613,10 @@ class RunResult:
             add("indicator", k, "", v)
         for (lever, item), v in L.policy.items():
             add("policy", lever, item, v)
+        for k, v in L.ccus.items():
+            add("ccus", k, "", v)
+        add("sinks", "removals_t", "", L.sink_co2_t)
+        add("ch4", "landfill_ch4_co2e_t", "", L.ch4_co2e_t.sum(axis=1))
         return pd.concat(rows, ignore_index=True)
 
     def summary(self, scope: str = "direct") -> dict:

@@ -17,16 +17,38 @@ import copy
 import difflib
 import hashlib
 import math
+import re
+import stat
+import types
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sim import registry
 
 MAX_SCENARIO_BYTES = 2_000_000
 """Scenario files are text of a few tens of kB; anything this large is not a scenario."""
+
+MAX_YAML_ALIAS_NODES = 100_000
+"""How many nodes YAML aliases may add when expanded. A scenario reuses a block or two (the baseline's
+refinery options add about 100 nodes); a "billion laughs" file expands a few lines into billions."""
+
+MAX_YAML_DEPTH = 64
+"""Deepest nesting a scenario file may have. Real scenarios nest about six levels; the YAML parser recurses
+once per level, so a file of a few thousand ``[`` would otherwise end in a RecursionError traceback."""
+
+MAX_PROBLEMS_SHOWN = 30
+"""Problems listed per file; a list of 10,000 wrong items should not print 10,000 lines."""
 
 
 class ScenarioError(ValueError):
@@ -40,6 +62,46 @@ Year = Annotated[int, Field(ge=1990, le=2100)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_yes_no_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse true/false where a number belongs.
+
+        YAML 1.1 reads ``yes``, ``no``, ``on``, ``off``, ``true`` and ``false`` as booleans and pydantic would
+        quietly turn them into 1 and 0, so ``capacity_mw: on`` would build a 1 MW plant.
+        """
+        flags = [value] if isinstance(value, bool) else []
+        if isinstance(value, dict):
+            flags = [v for v in value.values() if isinstance(v, bool)]
+        if flags and info.field_name and _expects_number(cls.model_fields[info.field_name].annotation, value):
+            raise ValueError("expected a number; YAML reads yes/no/on/off/true/false as true or false")
+        return value
+
+    @field_validator("source", check_fields=False)
+    @classmethod
+    def _source_is_not_blank(cls, value: str) -> str:
+        """A source of spaces passes the length check but names no document."""
+        if not value.strip():
+            raise ValueError("source is blank; allowed: the document the numbers come from, or 'assumption: <why>'")
+        return value
+
+
+def _expects_number(annotation: Any, value: Any) -> bool:
+    """Whether a field typed ``annotation`` wants a number (or, for a mapping ``value``, numbers as values)."""
+    ann = _unwrap(annotation)
+    if get_origin(ann) in (Union, types.UnionType):
+        return any(_expects_number(a, value) for a in get_args(ann) if a is not type(None))
+    if isinstance(value, dict):
+        return get_origin(ann) is dict and _expects_number(get_args(ann)[1], 0)
+    return ann in (int, float)
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip ``Annotated[...]`` layers to get at the type."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
 
 
 class _Sourced(_Strict):
@@ -65,7 +127,20 @@ class _Sourced(_Strict):
             )
         for k, v in self.sources.items():
             if not str(v).strip():
-                raise ValueError(f"source for '{k}' is empty")
+                raise ValueError(
+                    f"sources.{k}: source is empty; allowed: the document it comes from, or 'assumption: <why>'"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _sources_name_fields(self):
+        """A source filed under a misspelt name documents nothing and hides the typo."""
+        fields = [f for f in type(self).model_fields if f != "sources"]
+        for key in self.sources:
+            if key not in fields:
+                close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(fields)}"
+                raise ValueError(f"sources.{key}: '{key}' is not a field of this section; {hint}")
         return self
 
 
@@ -134,6 +209,8 @@ class AbatementOptionSpec(_Strict):
     potential_share: Share
     lead_time_yr: Annotated[int, Field(ge=0, le=10)] = 2
     capex_cny_per_t_co2_yr: PosFloat = 0.0
+    in_service_year: Year | None = None
+    """Set for a project already running or under construction: in service from this year whatever it costs."""
     source: str = Field(min_length=3)
 
 
@@ -305,6 +382,72 @@ class BuildingSpec(_Sourced):
         return self
 
 
+# ---------------------------------------------------------------------------------------------- rest of city
+class OilfieldBlockSpec(_Strict):
+    """A group of oilfield blocks in the city with one recovery method."""
+
+    name: str
+    oil_mt: PosFloat
+    steam_gas_gj_per_t_oil: PosFloat = 0.0
+    other_gas_gj_per_t_oil: PosFloat = 0.0
+    electricity_kwh_per_t_oil: PosFloat = 0.0
+    diesel_gj_per_t_oil: PosFloat = 0.0
+    captive_pv_share: Share = 0.0
+    source: str = Field(min_length=3)
+
+
+class CCUSSpec(_Sourced):
+    existing_capacity_mt_base_year: PosFloat = 0.0
+    existing_capacity_mt_2025: PosFloat = 0.0
+    eor_demand_mt: PosFloat = 0.0
+    transport_storage_cny_per_t: PosFloat = 60.0
+    eor_co2_price_cny_per_t: PosFloat = 0.0
+    capture_opex_share: Share = 0.3
+    power_capture_cost_cny_per_t: PosFloat = 350.0
+    power_capture_cost_decline_pct_per_yr: Annotated[float, Field(ge=0, le=15)] = 2.0
+    power_capture_rate: Share = 0.9
+    power_energy_penalty_share: Annotated[float, Field(ge=0, le=0.6)] = 0.25
+    power_demo_unit: str = ""
+
+
+class HydrogenPlantSpec(_Strict):
+    name: str
+    capacity_kt_h2: PosFloat
+    commissioned: Year
+    electricity_mwh_per_t_h2: Annotated[float, Field(gt=30, le=80)] = 55.0
+    load_factor: Share = 0.45
+    dedicated_re: bool = True
+    source: str = Field(min_length=3)
+
+
+class DataCentreSpec(_Strict):
+    name: str
+    racks: PosFloat
+    kw_per_rack: Annotated[float, Field(gt=0, le=100)]
+    utilisation: Share
+    pue: Annotated[float, Field(ge=1.0, le=3.0)]
+    commissioned: Year
+    source: str = Field(min_length=3)
+
+
+class WasteSpec(_Sourced):
+    kg_per_person_day: Annotated[float, Field(gt=0, le=5)]
+    recycling_share: Share
+    sorting_share: Share = 0.0
+    incinerator_capacity_kt: PosFloat = 0.0
+    ch4_t_per_t_landfilled: Annotated[float, Field(ge=0, le=0.2)] = 0.05
+    landfill_gas_capture_share: Share = 0.0
+    incineration_fossil_co2_t_per_t: Annotated[float, Field(ge=0, le=2)] = 0.4
+    incineration_mwh_per_t: Annotated[float, Field(ge=0, le=2)] = 0.4
+
+
+class SinkSpec(_Sourced):
+    shelterbelt_ha: PosFloat = 0.0
+    shelterbelt_t_co2_per_ha_yr: PosFloat = 0.0
+    greening_ha: PosFloat = 0.0
+    greening_t_co2_per_ha_yr: PosFloat = 0.0
+
+
 # ---------------------------------------------------------------------------------------------- policies
 SUBSIDY_FAMILIES = ("ev", "heat_pump", "rooftop_pv", "retrofit", "green_h2", "ccus")
 CARBON_PRICE_SCHEDULE = "carbon_price_cny_per_t"
@@ -331,7 +474,10 @@ class PoliciesSpec(_Strict):
     @model_validator(mode="after")
     def _check(self):
         if self.target_year < self.start_year:
-            raise ValueError(f"target_year {self.target_year} is before start_year {self.start_year}")
+            raise ValueError(
+                f"target_year: {self.target_year} is before start_year {self.start_year}; "
+                f"allowed: {self.start_year} or later"
+            )
         for fam, (first, last) in self.subsidy_years.items():
             if fam not in SUBSIDY_FAMILIES:
                 raise ValueError(f"subsidy_years: unknown subsidy '{fam}'; allowed: {', '.join(SUBSIDY_FAMILIES)}")
@@ -388,6 +534,12 @@ class Scenario(_Strict):
     households: HouseholdSpec | None = None
     vehicles: VehicleSpec | None = None
     buildings: BuildingSpec | None = None
+    oilfield: list[OilfieldBlockSpec] = Field(default_factory=list)
+    ccus: CCUSSpec | None = None
+    hydrogen_plants: list[HydrogenPlantSpec] = Field(default_factory=list)
+    data_centres: list[DataCentreSpec] = Field(default_factory=list)
+    waste: WasteSpec | None = None
+    sinks: SinkSpec | None = None
     policies: PoliciesSpec = Field(default_factory=PoliciesSpec)
 
     @model_validator(mode="after")
@@ -400,7 +552,10 @@ class Scenario(_Strict):
                         f"{self.base_year}-{self.horizon}"
                     )
         if self.horizon <= self.base_year + 1:
-            raise ValueError(f"horizon {self.horizon} must be at least 2 years after base_year {self.base_year}")
+            raise ValueError(
+                f"horizon: {self.horizon} is less than 2 years after base_year {self.base_year}; "
+                f"allowed: {self.base_year + 2} to 2100"
+            )
         for name, v in self.parameters.items():
             try:
                 p = registry.get(name)
@@ -422,6 +577,59 @@ class Scenario(_Strict):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"power.units: duplicate unit names {sorted(dup)}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_consistency(self):
+        """Cross-field checks that keep a run meaningful.
+
+        * Power units are the base-year fleet: the model runs every listed unit from the base year on, so a
+          unit commissioned later would produce power before it exists (new capacity comes from the
+          developer and the renewable target). Hydrogen plants and data centres may be commissioned later:
+          their agents wait for the year.
+        * Named lists merge by name under inheritance, so a name used twice makes a child's override land on
+          one of the two silently.
+        * Levers that start ramping after the horizon never act: almost surely a typo. ``target_year``
+          may lie beyond a short horizon (the run then stops part-way up the ramp).
+        * An uncertain parameter listed twice would be sampled twice; the ensemble refuses that, so
+          ``validate`` does too.
+        * Registry entries that are whole numbers (years) must get whole numbers.
+        """
+        for i, u in enumerate(self.power.units):
+            if u.commissioned > self.base_year:
+                raise ValueError(
+                    f"power.units.{i}.commissioned: unit '{u.name}' is commissioned in {u.commissioned}, after "
+                    f"base_year {self.base_year}; allowed: {self.base_year} or earlier (the units are the base-year "
+                    "fleet; new capacity comes from the developer and renewable_capacity_target_gw_2030)"
+                )
+        named: list[tuple[str, list]] = []
+        for field_name in type(self).model_fields:
+            items = getattr(self, field_name)
+            if isinstance(items, list) and items and all(isinstance(getattr(x, "name", None), str) for x in items):
+                named.append((field_name, items))
+        for i, r in enumerate(self.refineries):
+            named.append((f"refineries.{i}.options", list(r.options)))
+        for where, items in named:
+            names = [x.name for x in items]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(
+                    f"{where}: duplicate names {dup}; allowed: each name once (inheritance merges items by name)"
+                )
+        if self.policies.start_year > self.horizon:
+            raise ValueError(
+                f"policies.start_year: {self.policies.start_year} is after horizon {self.horizon}, so the levers "
+                f"would never act; allowed: {self.horizon} or earlier"
+            )
+        listed = self.uncertain or []
+        twice = sorted({n for n in listed if listed.count(n) > 1})
+        if twice:
+            raise ValueError(f"uncertain: {twice} listed more than once; allowed: each parameter once")
+        for name, v in self.parameters.items():
+            p = registry.get(name)
+            value = v.value if isinstance(v, ParameterValue) else v
+            if p.integer and value != round(value):
+                raise ValueError(f"parameters.{name}: value {value!r} is not a whole number; allowed: whole {p.unit}s")
         return self
 
     def parameter_values(self, overrides: dict[str, float] | None = None) -> dict[str, float]:
@@ -476,23 +684,110 @@ def _merge(base: Any, over: Any) -> Any:
 
 
 def _read_yaml(path: Path) -> dict:
+    """Read one scenario file as plain data, refusing anything that is not a small YAML mapping.
+
+    Each guard closes a way a file could crash or hang the program instead of getting a message:
+
+    * only regular files: a folder raises ``IsADirectoryError``, and a device such as ``/dev/zero``
+      (reachable through ``inherits:``) reports size 0 and never ends;
+    * at most :data:`MAX_SCENARIO_BYTES` are read, whatever ``stat`` says;
+    * ``yaml.compose`` builds the node graph without constructing any object, so nesting depth, alias
+      expansion ("billion laughs"), recursive aliases and duplicate keys (YAML silently keeps the last
+      one) are checked before ``yaml.safe_load``, which builds plain data only and refuses ``!!python/...``
+      tags.
+    """
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as e:
         raise ScenarioError(f"{path}: cannot read scenario file ({e.strerror})") from None
-    if size > MAX_SCENARIO_BYTES:
-        raise ScenarioError(f"{path}: file is {size:,} bytes; scenario files are limited to {MAX_SCENARIO_BYTES:,}")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a device, pipe or socket"
+        raise ScenarioError(f"{path}: cannot read scenario file (it is {kind}, not a regular file)")
+    if st.st_size > MAX_SCENARIO_BYTES:
+        raise ScenarioError(
+            f"{path}: file is {st.st_size:,} bytes; scenario files are limited to {MAX_SCENARIO_BYTES:,}"
+        )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not UTF-8 text") from None
+        with path.open("rb") as f:
+            raw = f.read(MAX_SCENARIO_BYTES + 1)
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot read scenario file ({e.strerror})") from None
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"{path}: file is over {MAX_SCENARIO_BYTES:,} bytes, the limit for scenario files")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ScenarioError(
+            f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} on line {line}); save the file as UTF-8"
+        ) from None
+    try:
+        _check_yaml_graph(yaml.compose(text, Loader=yaml.SafeLoader), path)
+        data = yaml.safe_load(text)
+    except RecursionError:
+        raise ScenarioError(f"{path}: YAML nested more than {MAX_YAML_DEPTH} levels deep") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ScenarioError(f"{path}: invalid YAML{where}: {getattr(e, 'problem', e)}") from None
+        problem = getattr(e, "problem", None) or str(e)
+        tag = re.search(r"constructor for the tag '([^']*)'", problem)
+        if tag:
+            shown = tag.group(1).replace("tag:yaml.org,2002:", "!!")
+            problem = f"tag '{shown}' is not allowed; scenario files hold plain data (mappings, lists, text, numbers)"
+        raise ScenarioError(f"{path}: invalid YAML{where}: {problem}") from None
+    if data is None:
+        raise ScenarioError(f"{path}: file is empty; a scenario is a mapping of fields (name, city, power, ...)")
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: top level must be a mapping of scenario fields, got {type(data).__name__}")
     return data
+
+
+def _check_yaml_graph(root: yaml.Node | None, path: Path) -> None:
+    """Check the composed YAML node graph: depth, alias expansion, recursive aliases, duplicate keys.
+
+    An alias is the same node object met again, so the expanded size of every node is counted once
+    (memoised): linear in the file even when the expansion is astronomically large.
+    """
+    sizes: dict[int, int] = {}
+
+    def line(node: yaml.Node) -> int:
+        return node.start_mark.line + 1
+
+    def expanded(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            if sizes[key] < 0:
+                raise ScenarioError(f"{path}: recursive YAML alias at line {line(node)} (a block that contains itself)")
+            return sizes[key]
+        if depth > MAX_YAML_DEPTH:
+            raise ScenarioError(f"{path}: YAML nested more than {MAX_YAML_DEPTH} levels deep at line {line(node)}")
+        sizes[key] = -1
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                    if (k.tag, k.value) in first:
+                        raise ScenarioError(
+                            f"{path}: duplicate key '{k.value}' at line {line(k)} (first at line "
+                            f"{first[(k.tag, k.value)]}); YAML would keep only the last one: remove one"
+                        )
+                    first[(k.tag, k.value)] = line(k)
+                children += (k, v)
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        total = 1 + sum(expanded(c, depth + 1) for c in children)
+        sizes[key] = total
+        return total
+
+    if root is None:
+        return
+    added = expanded(root, 0) - len(sizes)
+    if added > MAX_YAML_ALIAS_NODES:
+        raise ScenarioError(
+            f"{path}: YAML aliases expand to {added:,} extra nodes; allowed: {MAX_YAML_ALIAS_NODES:,} "
+            "(is this a 'billion laughs' file?)"
+        )
 
 
 def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
@@ -514,47 +809,125 @@ def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
     return _merge(base, data)
 
 
+_PATH_PREFIX = re.compile(r"^([A-Za-z_]\w*(?:\.\w+)*): (.+)$", re.DOTALL)
+
+
+def _schema_path(loc: tuple, root: type[BaseModel] | None = None) -> tuple[list[str], Any, tuple | None]:
+    """Follow an error location through the schema of ``root`` (default :class:`Scenario`).
+
+    Returns:
+        The parts to show (pydantic's union-member tags such as ``float`` or ``ParameterValue`` dropped),
+        the type reached (``None`` past an unknown key), and, when the location went through a union, the
+        location of the union, the member tag taken and whether that member is a model.
+    """
+    ann: Any = root or Scenario
+    shown: list[str] = []
+    branch = None
+    for i, part in enumerate(loc):
+        ann = _unwrap(ann)
+        if get_origin(ann) in (Union, types.UnionType):
+            members = [m for m in get_args(ann) if m is not type(None)]
+            if len(members) == 1:
+                ann = _unwrap(members[0])
+            else:
+                match = [m for m in members if getattr(_unwrap(m), "__name__", None) == part]
+                ann = _unwrap(match[0]) if match else None
+                is_model = isinstance(ann, type) and issubclass(ann, BaseModel)
+                branch = (loc[:i], str(part), is_model)
+                continue
+        shown.append(str(part))
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            field = ann.model_fields.get(str(part))
+            ann = field.annotation if field is not None else None
+        elif get_origin(ann) is dict:
+            ann = get_args(ann)[1]
+        elif get_origin(ann) in (list, tuple) and get_args(ann):
+            args = get_args(ann)
+            ann = args[part] if get_origin(ann) is tuple and isinstance(part, int) and part < len(args) else args[0]
+        else:
+            ann = None
+    ann = _unwrap(ann)
+    if get_origin(ann) in (Union, types.UnionType):
+        members = [m for m in get_args(ann) if m is not type(None)]
+        ann = _unwrap(members[0]) if len(members) == 1 else ann
+    return shown, ann, branch
+
+
 def _did_you_mean(model: type[BaseModel], loc: tuple) -> str:
     """Suggest a field name for an unknown key by walking the schema along ``loc``."""
-    cls: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = getattr(cls, "model_fields", {}).get(part)
-        if field is None:
-            return ""
-        ann = field.annotation
-        for cand in getattr(ann, "__args__", ()) or (ann,):
-            inner = getattr(cand, "__args__", None)
-            if inner:
-                cand = inner[-1]
-            if isinstance(cand, type) and issubclass(cand, BaseModel):
-                cls = cand
-                break
-        else:
-            return ""
-    names = list(getattr(cls, "model_fields", {}))
+    _, cls, _ = _schema_path(loc[:-1], model)
+    if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+        return ""
+    names = list(cls.model_fields)
     close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else f"; allowed keys: {', '.join(names)}"
 
 
+def _one_branch_per_union(errors: list[dict]) -> list[dict]:
+    """Keep the errors of the union member the input was meant for.
+
+    ``parameters`` values are a number or ``{value, source}``; pydantic reports both members' failures. A
+    mapping was meant as ``{value, source}``, anything else as a number.
+    """
+    scalar_input: dict[tuple, Any] = {}
+    for e in errors:
+        branch = _schema_path(tuple(e["loc"]))[2]
+        if branch and not branch[2]:
+            scalar_input[branch[0]] = e.get("input")
+    kept = []
+    for e in errors:
+        branch = _schema_path(tuple(e["loc"]))[2]
+        if branch and branch[0] in scalar_input and branch[2] != isinstance(scalar_input[branch[0]], dict):
+            continue
+        kept.append(e)
+    return kept
+
+
+def _allowed_parameter(shown: list[str]) -> str:
+    """What a ``parameters.<name>`` entry may be, from the registry."""
+    if len(shown) >= 2 and shown[0] == "parameters" and shown[1] in registry.REGISTRY:
+        p = registry.get(shown[1])
+        return f"; allowed: a number from {p.low:g} to {p.high:g} {p.unit}, or {{value: <number>, source: <text>}}"
+    return ""
+
+
 def format_validation_error(err: ValidationError, source: str) -> str:
-    lines = [f"{source}: {err.error_count()} problem(s) in scenario"]
-    for e in err.errors():
+    """One line per problem: field path, what is wrong or allowed, and the value found.
+
+    Checks that span fields raise from model validators, whose location is the model; their messages
+    start with the path inside it (``schedules.x: ...``), which is joined to the location here so every
+    line starts with the full field path.
+    """
+    errors = _one_branch_per_union(err.errors())
+    errors.sort(key=lambda e: e["type"] != "extra_forbidden")  # a misspelt key first, then what it left missing
+    lines = [f"{source}: {len(errors)} problem(s) in scenario"]
+    for e in errors[:MAX_PROBLEMS_SHOWN]:
         loc = tuple(e["loc"])
-        path = ".".join(str(p) for p in loc) or "(top level)"
-        value = e.get("input")
-        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+        shown, ann, _ = _schema_path(loc)
         msg = e["msg"]
+        value = e.get("input")
+        got = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+        if len(got) > 80:
+            got = got[:77] + "..."
         if e["type"] == "extra_forbidden":
             msg = f"unknown field '{loc[-1]}'" + _did_you_mean(Scenario, loc)
         elif e["type"] == "missing":
-            msg = "required field is missing"
-        else:
+            msg, got = "required field is missing", None
+        elif e["type"] == "value_error":
             msg = msg.removeprefix("Value error, ")
-        lines.append(f"  - {path}: {msg} (got {shown})" if e["type"] != "missing" else f"  - {path}: {msg}")
+            m = _PATH_PREFIX.match(msg)
+            fields = ann.model_fields if isinstance(ann, type) and issubclass(ann, BaseModel) else {}
+            if m and m.group(1).split(".")[0] in fields:
+                shown = [*shown, *m.group(1).split(".")]
+                msg = m.group(2)
+            if isinstance(value, dict | list):
+                got = None  # the message names the values; the whole section would say nothing
+        else:
+            msg += _allowed_parameter(shown)
+        path = ".".join(shown) or "(top level)"
+        lines.append(f"  - {path}: {msg}" + (f" (got {got})" if got is not None else ""))
+    if len(errors) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"  ... and {len(errors) - MAX_PROBLEMS_SHOWN} more")
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ TINY = {
     "name": "tiny",
     "base_year": 2024,
     "horizon": 2030,
+    "parameters": {"export_tie_growth_mw_per_yr": {"value": 0, "source": "test: an isolated system, no trade"}},
     "city": {
         "population": 1000,
         "persons_per_household": 2.5,

@@ -248,5 +248,6 @@ def test_scorecard_reports_2025_indicators_against_targets():
         "non_fossil_energy_share",
         "electricity_share_of_final_energy",
         "green_travel_share",
+        "waste_resource_utilisation_share",
     }
-    assert card.target.tolist() == [0.70, 0.06, 0.12, 0.75]
+    assert card.target.tolist() == [0.70, 0.06, 0.12, 0.75, 0.60]

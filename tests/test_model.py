@@ -37,8 +37,11 @@ def test_tidy_table_adds_up_to_the_totals(baseline):
     df = result.yearly_frame()
     direct = df[df.scope == "direct"].groupby("year")["emissions_mt"].sum().to_numpy()
     np.testing.assert_allclose(direct, result.total_mt("direct"), rtol=1e-9)
-    both = df.groupby("year")["emissions_mt"].sum().to_numpy()
-    np.testing.assert_allclose(both, result.total_mt("total"), rtol=1e-9)
+    by_scope = df.pivot_table(index="year", columns="scope", values="emissions_mt", aggfunc="sum", observed=False)
+    np.testing.assert_allclose(by_scope["direct"] + by_scope["indirect"], result.total_mt("total"), rtol=1e-9)
+    np.testing.assert_allclose(by_scope["direct"] + by_scope["ch4_co2e"], result.total_mt("ghg"), rtol=1e-9)
+    np.testing.assert_allclose(by_scope["direct"] + by_scope["sink"], result.total_mt("net"), rtol=1e-9)
+    assert (by_scope["sink"] < 0).all() and (by_scope["ch4_co2e"] > 0).all()
     assert set(df.columns) == {"year", "sector", "fuel", "scope", "emissions_mt", "energy_pj"}
 
 

@@ -1,0 +1,128 @@
+"""Oilfield, CO2 network, hydrogen, data centres, waste and sinks: each responds as its decisions say."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.constants import FUEL_INDEX, SECTOR_INDEX
+from sim.model import CityModel, run
+
+FAST = 0.02
+YEARS = np.arange(2024, 2061)
+
+
+def pair(scenario, overrides, seed=0):
+    return run(scenario, seed, {}, FAST), run(scenario, seed, overrides, FAST)
+
+
+def energy(result, sector, fuel):
+    return result.ledger.energy_tj[:, SECTOR_INDEX[sector], FUEL_INDEX[fuel]]
+
+
+def test_oilfield_steam_electrification_swaps_gas_for_electricity(baseline):
+    off, on = pair(baseline, {"oilfield_steam_electrification_share": 0.8})
+    assert energy(on, "oilfield", "natural_gas")[-1] < 0.5 * energy(off, "oilfield", "natural_gas")[-1]
+    assert energy(on, "oilfield", "electricity")[-1] > energy(off, "oilfield", "electricity")[-1]
+    assert on.sector_mt()["oilfield"].iloc[-1] < off.sector_mt()["oilfield"].iloc[-1]
+
+
+def test_steam_electrifies_on_its_own_when_gas_steam_costs_more_than_electric(baseline):
+    cheap_gas = CityModel(baseline, 0, {}, FAST)
+    cheap_gas.run()
+    dear_gas = CityModel(baseline, 0, {"gas_price_cny_per_gj": 70, "regional_power_price_cny_per_mwh": 200}, FAST)
+    dear_gas.run()
+    heavy = [next(b for b in m.oilfield if b.spec.steam_gas_gj_per_t_oil > 0) for m in (cheap_gas, dear_gas)]
+    gas, electric = heavy[1].steam_costs_cny_per_gj(2030)
+    assert electric < gas
+    assert heavy[0].electric_steam_share == 0.0 and heavy[1].electric_steam_share > 0.5
+
+
+def test_pv_for_oil_adds_captive_solar(baseline):
+    off, on = pair(baseline, {"pv_for_oil_share": 0.5})
+    assert on.ledger.capacity_mw["oilfield_solar"][-1] > 10 * off.ledger.capacity_mw["oilfield_solar"][-1]
+    assert on.ledger.generation_by_tech_mwh["oilfield_solar"].sum() > 0
+
+
+def test_capture_never_exceeds_network_capacity(baseline):
+    overrides = {"ccus_mandate_year": 2027, "ccus_power_demo_year": 2027, "ccus_subsidy_cny_per_t": 400}
+    model = CityModel(baseline, 0, overrides, FAST)
+    result = model.run()
+    captured = result.ledger.captured_co2_t.sum(axis=1)
+    capacity = np.array([model.ccus_network.capacity_mt(int(y)) * 1e6 for y in result.years])
+    assert (captured <= capacity + 1).all()
+    assert (captured[result.years >= 2028] >= capacity[result.years >= 2028] - 1).any()  # binding somewhere
+
+
+def test_cluster_capacity_lets_the_power_demo_capture(baseline):
+    _, small = pair(baseline, {"ccus_power_demo_year": 2028})
+    _, big = pair(baseline, {"ccus_power_demo_year": 2028, "ccus_cluster_mt_2030": 10})
+    y = list(YEARS).index(2032)
+    assert big.ledger.captured_co2_t[y, SECTOR_INDEX["power_heat"]] > 1e6
+    assert small.ledger.captured_co2_t[y, SECTOR_INDEX["power_heat"]] < 1e6
+
+
+def test_stored_co2_is_eor_retained_plus_saline_and_the_rest_is_emitted(baseline):
+    overrides = {
+        "ccus_power_demo_year": 2028,
+        "ccus_cluster_mt_2030": 10,
+        "eor_retention_share": 0.7,
+        "ccus_subsidy_cny_per_t": 400,
+        "ccus_mandate_year": 2028,
+        "ccus_subsidy_budget_mcny": 20000,
+    }
+    _, on = pair(baseline, overrides)
+    c = on.ledger.ccus
+    np.testing.assert_allclose(c["stored_t"], 0.7 * c["injected_eor_t"] + c["injected_saline_t"], rtol=1e-9)
+    np.testing.assert_allclose(c["injected_eor_t"] + c["injected_saline_t"], c["captured_t"], rtol=1e-9)
+    np.testing.assert_allclose(on.ledger.process_co2_t[:, SECTOR_INDEX["oilfield"]], c["eor_released_t"], rtol=1e-9)
+    assert c["injected_saline_t"].max() > 0  # more captured than the fields take for EOR
+
+
+def test_green_hydrogen_plants_displace_refinery_smr_gas(baseline):
+    off, on = pair(baseline, {"green_h2_plant_kt_2030": 60})
+    assert energy(on, "refining", "natural_gas")[-1] < energy(off, "refining", "natural_gas")[-1]
+    h2 = on.ledger.stocks[("hydrogen", "capacity_kt")]
+    assert h2[list(YEARS).index(2031)] == pytest.approx(70.0)  # 10 kt CEEC + 60 kt by the lever
+
+
+def test_data_centre_load_grows_and_green_power_lever_builds_renewables(baseline):
+    off, on = pair(baseline, {"data_centre_green_power_share": 1.0})
+    dc = energy(off, "data_centres", "electricity")
+    assert dc[list(YEARS).index(2040)] > 2 * dc[0]
+    model = CityModel(baseline, 0, {"data_centre_green_power_share": 1.0}, FAST)
+    model.run()
+    assert model.developer.built_for_data_centres_mw > 200
+    y = list(YEARS).index(2030)
+    assert on.ledger.capacity_mw["wind"][y] + on.ledger.capacity_mw["solar"][y] > (
+        off.ledger.capacity_mw["wind"][y] + off.ledger.capacity_mw["solar"][y]
+    )
+
+
+def test_waste_sorting_campaign_raises_resource_utilisation(baseline):
+    off, on = pair(baseline, {"waste_sorting_push_utils": 3.0})
+    key = "waste_resource_utilisation_share"
+    assert on.ledger.indicators[key][-1] > off.ledger.indicators[key][-1]
+
+
+def test_more_incineration_cuts_landfill_methane_but_adds_fossil_co2(baseline):
+    off, on = pair(baseline, {"waste_incineration_share_target": 0.9})
+    w = SECTOR_INDEX["waste"]
+    assert on.ledger.ch4_co2e_t[-1, w] < 0.5 * off.ledger.ch4_co2e_t[-1, w]
+    assert on.ledger.process_co2_t[-1, w] > off.ledger.process_co2_t[-1, w]
+    assert (
+        on.ledger.generation_by_tech_mwh["waste_to_energy"][-1]
+        > off.ledger.generation_by_tech_mwh["waste_to_energy"][-1]
+    )
+
+
+def test_methane_is_reported_beside_co2_not_inside_it(baseline):
+    r = run(baseline, 0, {}, FAST)
+    np.testing.assert_allclose(r.total_mt("ghg") - r.total_mt("direct"), r.ledger.ch4_co2e_t.sum(axis=1) / 1e6)
+    assert r.ledger.ch4_co2e_t.sum() > 0
+
+
+def test_afforestation_raises_removals_and_net_is_below_gross(baseline):
+    off, on = pair(baseline, {"afforestation_ha_per_yr": 3000})
+    assert on.ledger.sink_co2_t[-1] > off.ledger.sink_co2_t[-1]
+    assert (on.total_mt("net") < on.total_mt("direct")).all()
