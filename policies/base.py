@@ -181,7 +181,7 @@ class PolicySet:
         share = self.value("electric_heating_share_of_installs", year)
         if share <= 0:
             return choice
-        electric = np.isin(choice, (ELECTRIC_BOILER, HEAT_PUMP))
+        electric = (choice == ELECTRIC_BOILER) | (choice == HEAT_PUMP)
         replacement = HEAT_PUMP if pop.offered[HEAT_PUMP] else ELECTRIC_BOILER
         choice, n = enforce_share(rng, choice, np.ones(len(rows), dtype=bool), electric, share, replacement)
         if n:
@@ -199,7 +199,7 @@ class PolicySet:
     def record_vehicle_purchases(self, pop: Vehicles, rows: np.ndarray, choice: np.ndarray, year: int) -> None:
         from agents.vehicles import POWERTRAINS
 
-        n = float(np.isin(choice, (POWERTRAINS.index("bev"), POWERTRAINS.index("fcev"))).sum()) * pop.weight
+        n = float(((choice == POWERTRAINS.index("bev")) | (choice == POWERTRAINS.index("fcev"))).sum()) * pop.weight
         self._book("ev_subsidy", "fiscal_cost_cny", year, self.subsidies["ev"].pay(n, year))
 
     def record_heating_purchases(self, pop: Buildings, rows: np.ndarray, choice: np.ndarray, year: int) -> None:

@@ -23,9 +23,14 @@ class Schedule:
                 raise ValueError(f"schedule years must increase: {a:g} is followed by {b:g}")
         self.years = np.array(years)
         self.values = np.array([float(p[1]) for p in points])
+        self._cache: dict[float, float] = {}
 
     def __call__(self, year: float) -> float:
-        return float(np.interp(year, self.years, self.values))
+        # Agents ask for the same few years thousands of times per run: remember the answers.
+        value = self._cache.get(year)
+        if value is None:
+            value = self._cache[year] = float(np.interp(year, self.years, self.values))
+        return value
 
     def __repr__(self) -> str:
         pts = ", ".join(f"({y:g}, {v:g})" for y, v in zip(self.years, self.values, strict=True))

@@ -97,6 +97,7 @@ class CityModel(mesa.Model):
         self.years = np.arange(scenario.base_year, scenario.horizon + 1)
         self.year = scenario.base_year
         self.ledger = Ledger(self.years)
+        self._activity_cache: dict[int, float] = {}
         self.policies = PolicySet(self, self.params)
         self.last_curtailment_share = 0.0
         self.last_curtailment_mwh = 0.0
@@ -181,6 +182,13 @@ class CityModel(mesa.Model):
 
     def activity_index(self, year: int) -> float:
         """GDP index (base year = 1): growth as given to 2030, then slowing by the decline per decade."""
+        cached = self._activity_cache.get(year)
+        if cached is not None:
+            return cached
+        self._activity_cache[year] = self._activity_index(year)
+        return self._activity_cache[year]
+
+    def _activity_index(self, year: int) -> float:
         g0 = self.params["gdp_growth_pct_per_yr"] / 100
         dec = self.params["gdp_growth_decline_pct_pts_per_decade"] / 100 / 10
         idx = 1.0
@@ -366,6 +374,7 @@ class CityModel(mesa.Model):
         spec = self.inputs.power
         units = [u for u in self.power_units if u.active]
         carbon = self.policies.carbon_price("power_heat", year)
+        regional_price = self.regional_price_cny_per_mwh(year)
         capture_net = 0.0
         cc = self.inputs.ccus
         if cc is not None:
@@ -397,7 +406,7 @@ class CityModel(mesa.Model):
             self.params["solar_capacity_factor"],
             distributed_mw,
             mc,
-            self.regional_price_cny_per_mwh(year),
+            regional_price,
             self.policies.export_limit_mw(
                 spec.export_limit_mw + self.params["export_tie_growth_mw_per_yr"] * (year - self.inputs.base_year)
             ),
@@ -419,7 +428,7 @@ class CityModel(mesa.Model):
                     self.policies.record_capture(got, year)
                     self.policies.record_private_cost("power_ccs", got * u.capture_cost_cny_per_t(year), year)
             ledger.add_series(ledger.generation_by_tech_mwh, u.technology, y, r["generation_mwh"])
-            margin = r["generation_mwh"] * (self.regional_price_cny_per_mwh(year) - mc[u.unique_id]) - (
+            margin = r["generation_mwh"] * (regional_price - mc[u.unique_id]) - (
                 u.fixed_om_cny_per_kw_yr * 1e3 * u.capacity_mw
             )
             u.last_generation_mwh = r["generation_mwh"]
