@@ -509,6 +509,27 @@ def run_ensemble(
     return store
 
 
+def run_pending(
+    store: BatchStore,
+    text: str,
+    root_seed: int,
+    resolution: float,
+    executor: str | Executor = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    batch_size: int | None = None,
+    progress: bool = True,
+) -> None:
+    """Run every planned run of ``store`` that has no summary yet, writing shards as tasks finish.
+
+    The one execution path for ensembles, scenario discovery and target search: same tasks, same seeds
+    (``run_seed(root_seed, run_id)``), same failure records.
+    """
+    pending = sorted(store.pending_run_ids())
+    if pending:
+        _execute(store, text, pending, root_seed, resolution, executor, workers, scheduler, batch_size, progress)
+
+
 def _execute(
     store: BatchStore,
     text: str,

@@ -64,9 +64,11 @@ LEVER_FAMILIES: dict[str, tuple[str, ...]] = {
 
 
 def _costs(result: RunResult) -> dict[str, float]:
+    """Policy cash flows from 2025 to the horizon, the window of the avoided tonnes."""
+    window = result.years >= 2025
     out = {"fiscal_cost_cny": 0.0, "private_cost_cny": 0.0, "revenue_cny": 0.0}
     for (_, item), values in result.ledger.policy.items():
-        out[item] = out.get(item, 0.0) + float(np.sum(values))
+        out[item] = out.get(item, 0.0) + float(np.sum(values[window]))
     return out
 
 

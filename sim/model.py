@@ -648,6 +648,14 @@ class RunResult:
             for yr in (2025, 2030):
                 if yr in years:
                     out[f"{k}_{yr}"] = float(v[years == yr][0])
+        # Policy cash flows over the same window as cumulative emissions (undiscounted, M CNY).
+        window = years >= 2025
+        costs = {"fiscal_cost_cny": 0.0, "private_cost_cny": 0.0, "revenue_cny": 0.0}
+        for (_, item), values in self.ledger.policy.items():
+            costs[item] = costs.get(item, 0.0) + float(np.sum(values[window]))
+        out["fiscal_cost_mcny"] = costs["fiscal_cost_cny"] / 1e6
+        out["private_cost_mcny"] = costs["private_cost_cny"] / 1e6
+        out["carbon_revenue_mcny"] = costs["revenue_cny"] / 1e6
         return out
 
 
