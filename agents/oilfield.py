@@ -74,6 +74,13 @@ class OilfieldBlock(mesa.Agent):
         electricity_mwh = oil_t * s.electricity_kwh_per_t_oil / 1e3
         electricity_mwh += steam_gj * self.electric_steam_share / ELECTRIC_STEAM_EFFICIENCY / 3.6
         m.ledger.add_energy(y, "oilfield", "natural_gas", gas_gj / 1e3)
+        if self.electric_steam_share > 0:
+            gas_cost, electric_cost = self.steam_costs_cny_per_gj(m.year)
+            m.policies.record_private_cost(
+                "oilfield_steam_electrification",
+                steam_gj * self.electric_steam_share * (electric_cost - gas_cost),
+                m.year,
+            )
         m.ledger.add_energy(y, "oilfield", "diesel", oil_t * s.diesel_gj_per_t_oil / 1e3)
         m.ledger.add_energy(y, "oilfield", "electricity", electricity_mwh * 3.6 / 1e3)
         pv_share = max(s.captive_pv_share, m.policies.value("pv_for_oil_share", m.year))

@@ -151,6 +151,11 @@ class PowerPlant(mesa.Agent):
             return
         if self.technology == "coal" and year >= m.policies.coal_phase_out_year:
             self._retire(year, "phase-out mandate")
+            # Stranded value: the operating margin the unit would still have earned over its remaining life.
+            remaining = self.lifetime_yr - age
+            if remaining > 0 and self.last_margin_cny > 0:
+                annuity = 1.0 / crf(m.inputs.power.discount_rate, remaining)
+                m.policies.record_private_cost("coal_phase_out", self.last_margin_cny * annuity, year)
             return
         if self.technology in ("coal", "gas") and self.loss_years >= 3:
             self._retire(year, "uneconomic for 3 years")
@@ -277,6 +282,14 @@ class RenewableDeveloper(mesa.Agent):
                 pi = self.profitability_index(tech, year)
                 market = cap * float(np.clip((pi - 1.0) / 0.5, 0.0, 1.0)) * self.grid_access(m.last_curtailment_share)
             build = max(market, required_each) + dc_each
+            mandated = max(required_each - market, 0.0)
+            if mandated > 0:
+                # Part of the capital of target-driven build that expected revenue does not recover.
+                pi = self.profitability_index(tech, year)
+                capex = self.capex_cny_per_kw(tech, year) + m.params["storage_share_of_new_re"] * self.capex_cny_per_kw(
+                    "battery", year
+                )
+                m.policies.record_private_cost("renewable_target", mandated * 1e3 * capex * max(1.0 - pi, 0.0), year)
             if build <= 1e-6:
                 continue
             m.add_power_unit(f"{tech}_{year}", tech, build, year, 25)

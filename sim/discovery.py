@@ -183,11 +183,12 @@ def _statement(name: str, lo: float, hi: float, full: tuple[float, float]) -> st
     fmt = (lambda v: f"{v:.0f}") if (p.integer or abs(full[1]) >= 100) else (lambda v: f"{v:.3g}")
     lower = lo > full[0] + 1e-9 * max(1.0, abs(full[0]))
     upper = hi < full[1] - 1e-9 * max(1.0, abs(full[1]))
+    unit = "" if p.unit == "-" else f" {p.unit}"
     if lower and upper:
-        return f"{name} between {fmt(lo)} and {fmt(hi)} {p.unit}"
+        return f"{name} between {fmt(lo)} and {fmt(hi)}{unit}"
     if lower:
-        return f"{name} >= {fmt(lo)} {p.unit}"
-    return f"{name} <= {fmt(hi)} {p.unit}"
+        return f"{name} >= {fmt(lo)}{unit}"
+    return f"{name} <= {fmt(hi)}{unit}"
 
 
 def prim_boxes(
@@ -395,8 +396,9 @@ def compass_search(
     """Lower the cost of a feasible package one lever at a time while it stays feasible.
 
     A move takes lever ``k`` a step of ``step x (its range)`` towards its current-policy value ``neutral_k``
-    (never past it). Levers are tried in turn; an accepted move (feasible and cheaper) keeps the step; a
-    sweep with no accepted move halves it, down to ``min_step``. Returns the best feasible evaluation (None
+    (never past it). Levers are tried in turn; an accepted move (feasible and no dearer: ties go to the
+    package closer to current policy) keeps the step; a sweep with no accepted move halves it, down to
+    ``min_step``. Returns the best feasible evaluation (None
     when even the start is infeasible) and every evaluation made.
     """
     history = [evaluate(dict(start))]
@@ -421,7 +423,8 @@ def compass_search(
                 continue
             ev = evaluate(x)
             history.append(ev)
-            if ev.feasible and ev.cost_mcny < best.cost_mcny:
+            # Ties go to the package closer to current policy: the same cost for less intervention.
+            if ev.feasible and ev.cost_mcny <= best.cost_mcny + 1e-9 * max(1.0, abs(best.cost_mcny)):
                 best, improved = ev, True
         if not improved:
             step /= 2
