@@ -14,7 +14,8 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert readme_cmd == ci_cmd
 
 
-def test_readme_first_command_runs_the_baseline_scenario():
+def test_readme_first_command_starts_the_app():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "citypeak run scenarios/karamay_baseline.yaml" in readme
-    assert (ROOT / "scenarios" / "karamay_baseline.yaml").exists()
+    first = [line for line in readme.splitlines() if line.startswith("python3.12")][0]
+    assert first.endswith("streamlit run app.py") and '".[app]"' in first
+    assert (ROOT / "app.py").exists()

@@ -1,0 +1,1 @@
+"""Performance benchmarks: the plain-Mesa reference model and the benchmark runner."""

@@ -1,0 +1,375 @@
+"""App latency: how long a slider move takes to redraw the ensemble (issue 6; DESIGN.md section 8).
+
+The app's target is a redraw of a 200-member ensemble at its default resolution in <= 2 s on 2 cores. This
+script measures the app's own code path (``ui.runner``: the persistent pool, the small tasks, the
+progressive first stage and the result cache) without a browser, and, with ``--browser``, the real thing:
+``streamlit run app.py`` in a subprocess, headless Chromium moving a slider, and the time until the
+headline changes and until the full ensemble is drawn.
+
+Rows of the engine table:
+
+* ``cold pool``: the first lever setting after the server starts (worker start-up and warm-up included);
+* ``new setting``: a slider moved to a value not seen before, pool warm (the common case);
+* ``repeat setting``: a setting seen before (the result cache answers);
+* ``first chart`` is the time until the first ``--first`` members are all in and summarised (headline,
+  bands, peak distribution, scorecard and the Altair specs built), ``full`` the same for all members.
+
+Because the machine may be shared, the table also gives the CPU time the runs took; ``cpu / workers`` is
+what the full ensemble would take on otherwise idle cores, and the load average is printed with it.
+
+Usage::
+
+    .venv/bin/python benchmarks/app_latency.py                 # 200 members, resolution 0.005, 2 workers
+    .venv/bin/python benchmarks/app_latency.py --browser       # plus the browser measurement
+    .venv/bin/python benchmarks/app_latency.py --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TARGET_S = 2.0
+"""Issue 6: a slider move redraws a 200-member ensemble in at most this many seconds on 2 cores."""
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+"""Flags for headless Chromium in CI containers: no sandbox (root in a container), no GPU, and no
+background traffic to Google's services (the machine has no network but the package registries)."""
+
+
+@dataclass
+class Row:
+    case: str
+    first_chart_s: float
+    full_s: float
+    cpu_s: float
+    workers: int
+
+    @property
+    def idle_estimate_s(self) -> float:
+        return self.cpu_s / max(1, self.workers)
+
+
+def _summarise(result: object, lang: str = "en") -> None:
+    """What the app computes from a result before it can draw: headline, bands, charts' specs."""
+    from ui import charts
+
+    res = result  # EnsembleResult
+    res.headline()  # type: ignore[attr-defined]
+    bands = res.bands()  # type: ignore[attr-defined]
+    res.peak_year_distribution()  # type: ignore[attr-defined]
+    res.peak_year_ecdf()  # type: ignore[attr-defined]
+    res.scorecard()  # type: ignore[attr-defined]
+    labels = {
+        "title": "t",
+        "x": "x",
+        "y": "y",
+        "band_90": "a",
+        "band_50": "b",
+        "median": "m",
+        "base_year": "base",
+        "target": "2030",
+        "reference": "r",
+    }
+    charts.fan_chart(bands, labels, res.base_year).to_dict()  # type: ignore[attr-defined]
+    frame = res.sector_mean()  # type: ignore[attr-defined]
+    charts.sector_area(frame, labels | {"legend": "s"}, list(res.sectors)).to_dict()  # type: ignore[attr-defined]
+
+
+def _scenario_text(preset: str, carbon_price_2030: float) -> str:
+    from ui import state as uistate
+
+    data = uistate.preset_data(preset)
+    base = uistate.state_from_data(data)
+    state = base.copy()
+    state.values["carbon_price_2030_cny_per_t"] = carbon_price_2030
+    return uistate.scenario_yaml(uistate.apply_levers(data, state, base))
+
+
+def measure_engine(members: int, resolution: float, workers: int, first: int, repeats: int, preset: str) -> list[Row]:
+    """Time the app's ensemble path for a cold pool, new settings and a repeated setting."""
+    from ui import runner
+
+    cache = runner.ResultCache()
+    rows: list[Row] = []
+    t_pool = time.perf_counter()
+    pool = runner.AppPool(workers)
+    try:
+        for i in range(repeats + 1):
+            # A new carbon price each time: a lever setting the cache has not seen.
+            spec = runner.EnsembleSpec(_scenario_text(preset, 140.0 + 10 * i), members, 1, resolution)
+            t0 = t_pool if i == 0 else time.perf_counter()
+            t_first = None
+            result = None
+            for update in runner.stream(spec, pool, first_stage=first):
+                if update.result is not None and not update.final:
+                    _summarise(update.result)
+                    t_first = time.perf_counter() - t0
+                if update.final:
+                    result = update.result
+                    _summarise(result)
+            t_full = time.perf_counter() - t0
+            assert result is not None
+            cache.put(spec.key, result)
+            rows.append(
+                Row("cold pool" if i == 0 else "new setting", t_first or t_full, t_full, result.cpu_seconds, workers)
+            )
+        t0 = time.perf_counter()
+        hit = cache.get(spec.key)
+        _summarise(hit)
+        t_hit = time.perf_counter() - t0
+        rows.append(Row("repeat setting (cache)", t_hit, t_hit, 0.0, workers))
+    finally:
+        pool.close()
+    return rows
+
+
+def measure_single_run(resolution: float, preset: str, repeats: int = 5) -> tuple[float, float]:
+    """Median wall and CPU seconds of one model run in this process (the unit of work)."""
+    from sim.ensemble import run_seed
+    from sim.model import run
+    from ui import runner
+    from ui import state as uistate
+
+    scenario = runner.scenario_from_text(uistate.scenario_yaml(uistate.preset_data(preset)))
+    run(scenario, run_seed(1, 0), None, resolution)
+    walls, cpus = [], []
+    for k in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        run(scenario, run_seed(1, k + 1), None, resolution)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+# ---------------------------------------------------------------------------------------------- browser
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def app_server(env: dict[str, str] | None = None, timeout_s: float = 60.0) -> Iterator[str]:
+    """``streamlit run app.py`` on a free localhost port; yields its URL and stops it afterwards."""
+    import urllib.request
+
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    text = log.read().decode(errors="replace")
+                    raise RuntimeError(f"streamlit exited with {proc.returncode}: {text}")
+                try:
+                    with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"streamlit did not answer on {url} within {timeout_s:.0f} s")
+                time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextlib.contextmanager
+def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[object]:
+    """A Playwright page in headless Debian Chromium with a fresh profile."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p, tempfile.TemporaryDirectory(prefix="citypeak-chromium-") as profile:
+        context = p.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(CHROMIUM),
+            args=list(CHROMIUM_ARGS),
+            headless=True,
+            viewport={"width": width, "height": height},
+        )
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+def headline(page: object) -> list[str]:
+    """The four headline numbers as the browser shows them."""
+    values = page.get_by_test_id("stMetricValue")  # type: ignore[attr-defined]
+    return [values.nth(i).inner_text() for i in range(values.count())]
+
+
+def wait_until_drawn(page: object, timeout_s: float = 180.0) -> None:
+    """Wait until the app has finished a run: its run note (English or Chinese) is shown, no progress bar
+    is left, Streamlit's "running" indicator is gone and no element is still a loading skeleton (the
+    browser loads element code lazily and shows skeletons for a moment after the first run)."""
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => { const t = document.body.innerText;"
+        " return (t.includes('members at resolution') || t.includes('个成员,分辨率'))"
+        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " && !document.querySelector('[data-testid=\"stProgress\"]')"
+        " && !document.querySelector('[data-testid=\"stSkeleton\"]'); }",
+        timeout=timeout_s * 1000,
+    )
+
+
+def move_lever(page: object, group: str, label: str, key: str = "Home") -> None:
+    """Open a lever group in the sidebar and move one slider with the keyboard (``Home``: its minimum)."""
+    page.get_by_text(group, exact=True).first.click()  # type: ignore[attr-defined]
+    thumb = page.locator(f'input[type="range"][aria-label$="{label}"]')  # type: ignore[attr-defined]
+    thumb.first.focus()
+    page.keyboard.press(key)  # type: ignore[attr-defined]
+
+
+def measure_browser(members: int, resolution: float) -> dict[str, float]:
+    """Slider move to first changed headline and to the full ensemble, in a real browser."""
+    env = {"CITYPEAK_APP_MEMBERS": str(members), "CITYPEAK_APP_RESOLUTION": str(resolution)}
+    with app_server(env) as url, chromium_page() as page:
+        t0 = time.perf_counter()
+        page.goto(url + "/?preset=baseline")  # type: ignore[attr-defined]
+        wait_until_drawn(page)
+        first_load = time.perf_counter() - t0
+        before = headline(page)
+        t0 = time.perf_counter()
+        move_lever(page, "Power, coal and caps", "Coal condensing units retire by (year)")
+        page.wait_for_function(  # type: ignore[attr-defined]
+            "(b) => { const v = [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
+            ".map(e => e.innerText); return v.length === b.length && v.some((x, i) => x !== b[i]); }",
+            arg=before,
+            timeout=180_000,
+        )
+        first_change = time.perf_counter() - t0
+        wait_until_drawn(page)
+        full = time.perf_counter() - t0
+    return {"first_load_s": first_load, "slider_to_first_headline_s": first_change, "slider_to_full_s": full}
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--resolution", type=float, default=0.005)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--first", type=int, default=40, help="members of the progressive first stage")
+    parser.add_argument("--repeats", type=int, default=3, help="new lever settings to time after the cold one")
+    parser.add_argument("--preset", default="pilot")
+    parser.add_argument("--browser", action="store_true", help="also measure in headless Chromium")
+    parser.add_argument("--json", type=Path, help="write the measurements here")
+    args = parser.parse_args(argv)
+
+    load_before = os.getloadavg()
+    wall, cpu = measure_single_run(args.resolution, args.preset)
+    rows = measure_engine(args.members, args.resolution, args.workers, args.first, args.repeats, args.preset)
+    load_after = os.getloadavg()
+
+    print(f"CityPeak app latency: {args.members} members, resolution {args.resolution:g}, {args.workers} workers,")
+    print(f"preset {args.preset}, first stage {args.first} members; target {TARGET_S:g} s for the full redraw")
+    print(f"machine: {os.cpu_count()} CPUs, load average {load_before[0]:.2f} before / {load_after[0]:.2f} after")
+    print(f"one run in-process: {1000 * wall:.0f} ms wall, {1000 * cpu:.0f} ms CPU")
+    print()
+    head = f"{'case':<24} {'first chart s':>13} {'full s':>8} {'x target':>9} {'cpu s':>7} {'idle est s':>10}"
+    print(head)
+    print("-" * len(head))
+    new = [r for r in rows if r.case == "new setting"]
+    for r in rows:
+        print(
+            f"{r.case:<24} {r.first_chart_s:>13.2f} {r.full_s:>8.2f} {r.full_s / TARGET_S:>9.2f} "
+            f"{r.cpu_s:>7.1f} {r.idle_estimate_s:>10.2f}"
+        )
+    if new:
+        med = Row(
+            "new setting (median)",
+            statistics.median(r.first_chart_s for r in new),
+            statistics.median(r.full_s for r in new),
+            statistics.median(r.cpu_s for r in new),
+            args.workers,
+        )
+        print("-" * len(head))
+        print(
+            f"{med.case:<24} {med.first_chart_s:>13.2f} {med.full_s:>8.2f} {med.full_s / TARGET_S:>9.2f} "
+            f"{med.cpu_s:>7.1f} {med.idle_estimate_s:>10.2f}"
+        )
+    out: dict[str, object] = {
+        "members": args.members,
+        "resolution": args.resolution,
+        "workers": args.workers,
+        "first_stage": args.first,
+        "target_s": TARGET_S,
+        "load_average": [load_before[0], load_after[0]],
+        "single_run_ms": {"wall": 1000 * wall, "cpu": 1000 * cpu},
+        "rows": [asdict(r) | {"idle_estimate_s": r.idle_estimate_s} for r in rows],
+    }
+    if args.browser:
+        if not CHROMIUM.exists():
+            print(f"\nbrowser: skipped, {CHROMIUM} not found (apt-get install -y chromium)")
+        else:
+            b = measure_browser(args.members, args.resolution)
+            out["browser"] = b
+            print()
+            print("browser (streamlit run + headless Chromium, preset baseline, coal phase-out slider to 2028):")
+            print(f"  first page load              {b['first_load_s']:6.2f} s (cold pool and cache)")
+            print(f"  slider -> headline changes   {b['slider_to_first_headline_s']:6.2f} s (first stage)")
+            full = b["slider_to_full_s"]
+            print(f"  slider -> full ensemble      {full:6.2f} s  ({full / TARGET_S:.2f} x target)")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

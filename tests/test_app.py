@@ -1,0 +1,480 @@
+"""The Streamlit app, driven headless with ``streamlit.testing.v1.AppTest``, and its ``ui`` helpers.
+
+Ensembles are kept tiny (8 members at resolution 0.002, in-process) through the app's environment
+settings, so the whole file runs in well under a minute; the real-size latency is measured by
+``benchmarks/app_latency.py`` and the real browser by ``tests/test_app_browser.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from sim import registry
+from sim.scenario import ScenarioError
+from ui import i18n
+from ui import runner as ui_runner
+from ui import state as ui_state
+
+streamlit_testing = pytest.importorskip("streamlit.testing.v1")
+AppTest = streamlit_testing.AppTest
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+MEMBERS = 8
+
+
+@pytest.fixture(autouse=True)
+def small_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny in-process ensembles: the app reads these at every run."""
+    monkeypatch.setenv("CITYPEAK_APP_MEMBERS", str(MEMBERS))
+    monkeypatch.setenv("CITYPEAK_APP_WORKERS", "1")
+    monkeypatch.setenv("CITYPEAK_APP_RESOLUTION", "0.002")
+    monkeypatch.setenv("CITYPEAK_APP_MORRIS_TRAJECTORIES", "2")
+    monkeypatch.delenv("CITYPEAK_LANG", raising=False)
+
+
+def start(query: dict[str, str] | None = None) -> AppTest:
+    """Run the app once (optionally opened from a link) and check it drew without an exception."""
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert_ok(at)
+    return at
+
+
+def assert_ok(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert len(at.metric) == 4, "the headline has four numbers"
+
+
+def headline(at: AppTest) -> list[str]:
+    return [m.value for m in at.metric]
+
+
+def query(at: AppTest) -> dict[str, str]:
+    return {k: at.query_params[k] for k in at.query_params}
+
+
+def levers() -> list[registry.Parameter]:
+    return registry.parameters("lever")
+
+
+# ---------------------------------------------------------------------------------------------- main view
+
+
+def test_first_run_shows_headline_tabs_and_a_link_to_the_view() -> None:
+    at = start()
+    labels = [m.label for m in at.metric]
+    assert labels[0] == "Peak year"
+    assert labels[1] == "P(peak ≤ 2030)"
+    assert [t.label for t in at.tabs] == ["Results", "Compare", "Sensitivity", "Policy cost"]
+    assert query(at) == {"preset": "pilot"}
+    captions = " ".join(c.value for c in at.caption)
+    assert f"{MEMBERS} members at resolution 0.002" in captions
+    assert "median · 90%:" in captions
+
+
+def test_every_registry_lever_is_a_slider_with_its_unit_range_and_guidance() -> None:
+    at = start()
+    for p in levers():
+        slider = at.slider(key=f"lv_{p.name}")
+        assert slider.min == p.low and slider.max == p.high, p.name
+        assert i18n.unit_label(p.unit, "en") in slider.label, p.name
+        assert p.label_en in slider.label
+        assert p.source in slider.help
+        if p.guidance:
+            assert p.guidance in slider.help
+    groups = {p.group for p in levers()}
+    expanders = {e.label for e in at.sidebar.expander}
+    assert {i18n.group_label(g, "en") for g in groups} <= expanders
+
+
+def test_moving_a_lever_changes_the_headline_and_the_link() -> None:
+    at = start({"preset": "baseline"})
+    before = headline(at)
+    at.slider(key="lv_coal_phase_out_year").set_value(2028).run()
+    assert_ok(at)
+    assert headline(at) != before
+    assert query(at)["coal_phase_out_year"] == "2028"
+    assert any(m.delta for m in at.metric), "deltas against the unchanged preset are shown"
+    assert at.slider(key="lv_coal_phase_out_year").label.startswith("● ")
+
+
+def test_switching_preset_loads_its_levers() -> None:
+    at = start()
+    at.selectbox(key="preset").set_value("accelerated").run()
+    assert_ok(at)
+    assert at.slider(key="lv_carbon_price_2030_cny_per_t").value == 250
+    assert at.slider(key="lv_coal_phase_out_year").value == 2040
+    assert query(at) == {"preset": "accelerated"}
+    at.button[0].click().run()  # "Reset levers to the scenario" is the first button
+    assert at.slider(key="lv_carbon_price_2030_cny_per_t").value == 250
+
+
+def test_language_switch_translates_every_label() -> None:
+    at = start()
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert_ok(at)
+    assert [t.label for t in at.tabs] == ["结果", "情景对比", "敏感性", "政策成本"]
+    assert at.metric[0].label == "达峰年份"
+    for p in levers():
+        assert p.label_zh in at.slider(key=f"lv_{p.name}").label
+    assert query(at)["lang"] == "zh"
+    at.selectbox(key="preset").set_value("delayed").run()
+    assert_ok(at)
+    at.segmented_control(key="lang").set_value("en").run()
+    assert_ok(at)
+    assert at.metric[0].label == "Peak year"
+    assert at.selectbox(key="preset").value == "delayed"
+
+
+def test_workshop_mode_enlarges_type_and_steps_through_saved_scenarios() -> None:
+    at = start()
+    at.toggle(key="workshop").set_value(True).run()
+    assert_ok(at)
+    assert query(at)["ws"] == "1"
+    assert any("font-size: 3.4rem" in h.proto.body for h in at.html)
+    assert any("Step 2 of 4: Pilot plan" in m.value for m in at.markdown), "the pilot preset is step 2"
+    next(b for b in at.button if b.label == "◀ Previous").click().run()
+    assert at.selectbox(key="preset").value == "baseline"
+    assert at.slider(key="lv_carbon_price_2030_cny_per_t").value == 130
+    next(b for b in at.button if b.label == "Next ▶").click().run()
+    assert at.selectbox(key="preset").value == "pilot"
+    next(b for b in at.button if b.label == "Next ▶").click().run()
+    assert_ok(at)
+    assert at.selectbox(key="preset").value == "delayed"
+    assert at.slider(key="phase").value == (2028, 2035)
+    at.slider(key="lv_carbon_price_2030_cny_per_t").set_value(300.0).run()
+    at.text_input(key="ws_new_name").input("Delayed with a firm carbon price").run()
+    next(b for b in at.button if b.label == "Save current settings as a step").click().run()
+    assert_ok(at)
+    assert any("Step 5 of 5: Delayed with a firm carbon price" in m.value for m in at.markdown)
+    next(b for b in at.button if b.label == "◀ Previous").click().run()
+    assert at.selectbox(key="preset").value == "accelerated"
+    assert at.slider(key="lv_carbon_price_2030_cny_per_t").value == 250
+    next(b for b in at.button if b.label == "Next ▶").click().run()
+    assert at.slider(key="lv_carbon_price_2030_cny_per_t").value == 300
+
+
+def test_downloads_are_offered() -> None:
+    at = start()
+    labels = [b.label for b in at.download_button]
+    for expected in ("Scenario (YAML)", "Results (CSV)", "Results (Parquet)", "Run summary (CSV)"):
+        assert expected in labels
+    assert sum(label.startswith("Chart (") for label in labels) >= 4
+
+
+# ---------------------------------------------------------------------------------------------- uploads
+
+
+def _upload(at: AppTest, name: str, content: bytes) -> AppTest:
+    at.selectbox(key="preset").set_value("upload").run()
+    at.file_uploader(key="upload_file").upload(name, content, "application/x-yaml")
+    at.run()
+    return at
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("broken.yaml", b"name: x\n  bad: [indent\n", "invalid YAML at line"),
+        ("list.yaml", b"- just\n- a list\n", "top level must be a mapping"),
+        ("schema.yaml", b"name: x\ncity: {population: -5}\n", "problem(s) in scenario"),
+        ("huge.yaml", b"#" * 2_000_001, "scenario files are limited to"),
+        ("binary.yaml", b"\xff\xfe\x00bad", "not UTF-8"),
+        ("escape.yaml", b"inherits: /etc/passwd\nname: x\n", "is not allowed in an upload"),
+        (
+            "bomb.yaml",
+            b'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
+            + b"".join(
+                f"{c}: &{c} [{','.join(['*' + p] * 10)}]\n".encode() for p, c in zip("abcdef", "bcdefg", strict=True)
+            )
+            + b"name: bomb\n",
+            "expands to more than",
+        ),
+    ],
+)
+def test_a_bad_upload_shows_its_error_and_the_app_keeps_working(name: str, content: bytes, message: str) -> None:
+    at = start()
+    before = headline(at)
+    _upload(at, name, content)
+    assert_ok(at)
+    errors = " ".join(e.value for e in at.sidebar.error)
+    assert message in errors
+    assert "keeps using" in errors
+    assert headline(at) == before, "the last good scenario is still shown"
+    at.selectbox(key="preset").set_value("baseline").run()
+    assert_ok(at)
+
+
+def test_a_good_upload_is_used_and_its_levers_shown() -> None:
+    text = (
+        "inherits: karamay_pilot.yaml\nname: my_city_plan\ntitle_en: My plan\nparameters:\n"
+        "  carbon_price_2030_cny_per_t: {value: 345, source: 'assumption: workshop proposal'}\n"
+    )
+    at = start()
+    _upload(at, "my_plan.yaml", text.encode())
+    assert_ok(at)
+    assert any("my_city_plan" in s.value for s in at.sidebar.success)
+    assert at.slider(key="lv_carbon_price_2030_cny_per_t").value == 345
+    assert "preset" not in query(at), "an upload cannot travel in a link"
+
+
+# ---------------------------------------------------------------------------------------------- links
+
+
+def test_a_link_reproduces_levers_schedules_and_settings() -> None:
+    link = {
+        "preset": "baseline",
+        "lang": "zh",
+        "coal_phase_out_year": "2040",
+        "ev_subsidy_cny_per_vehicle": "12000",
+        "phase": "2026-2032",
+        "s.bus_electric_sales_share": "2025:0.2;2030:1",
+        "n": "10",
+        "seed": "7",
+    }
+    at = start(link)
+    assert at.slider(key="lv_coal_phase_out_year").value == 2040
+    assert at.slider(key="lv_ev_subsidy_cny_per_vehicle").value == 12000
+    assert at.slider(key="phase").value == (2026, 2032)
+    assert at.slider(key="lv_bus_electric_sales_share").disabled, "a scheduled lever's slider is locked"
+    assert at.session_state["schedules"] == {"bus_electric_sales_share": [[2025, 0.2], [2030, 1.0]]}
+    assert "10个成员" in " ".join(c.value for c in at.caption)
+    assert query(at) == link, "the canonical link is the one that opened the view"
+    text = at.session_state["last_good_text"]
+    data = yaml.safe_load(text)
+    assert data["policies"]["schedules"]["bus_electric_sales_share"] == [[2025, 0.2], [2030, 1.0]]
+    assert data["parameters"]["coal_phase_out_year"]["value"] == 2040
+
+
+def test_a_link_with_bad_values_opens_with_notes() -> None:
+    at = start({"preset": "nowhere", "coal_phase_out_year": "1999", "foo": "1", "n": "x"})
+    assert at.selectbox(key="preset").value == "pilot"
+    notes = " ".join(c.value for c in at.sidebar.caption)
+    assert "coal_phase_out_year" in notes and "foo" in notes and "preset" in notes
+
+
+# ---------------------------------------------------------------------------------------------- tabs
+
+
+def test_compare_tab_overlays_scenarios_with_paired_differences() -> None:
+    at = start({"tab": "compare", "preset": "baseline", "coal_phase_out_year": "2030"})
+    tables = [d.value for d in at.dataframe]
+    headline_table = next(t for t in tables if "P(peak ≤ 2030)" in t.columns)
+    assert list(headline_table["Scenario"]) == ["Current settings", "Pilot plan"]
+    paired = next(t for t in tables if "P(peaks earlier)" in t.columns)
+    assert len(paired) == 1
+    at.multiselect(key="cmp_pick").set_value(["current", "baseline", "pilot", "accelerated"]).run()
+    assert_ok(at)
+    tables = [d.value for d in at.dataframe]
+    assert len(next(t for t in tables if "P(peaks earlier)" in t.columns)) == 3
+    assert query(at)["tab"] == "compare"
+
+
+def test_sensitivity_tab_runs_a_quick_morris_screening() -> None:
+    at = start({"tab": "sensitivity"})
+    assert any("Morris screening of the current scenario" in c.value for c in at.caption)
+    at.selectbox(key="sens_output").set_value("cumulative_mt").run()
+    assert_ok(at)
+    assert not at.warning
+    assert any(b.label.startswith("Chart (") for b in at.download_button)
+
+
+def test_sensitivity_tab_shows_a_sweep_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "results" / "sweep_pilot"
+    folder.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "output": ["peak_year"] * 4,
+            "parameter": ["gdp_growth_pct_per_yr", "coal_price_cny_per_gj"] * 2,
+            "parameter_2": [None] * 4,
+            "index": ["S1", "S1", "ST", "ST"],
+            "value": [0.4, 0.1, 0.6, 0.2],
+            "conf": [0.05, 0.02, 0.06, 0.03],
+        }
+    ).to_parquet(folder / "indices.parquet")
+    monkeypatch.chdir(tmp_path)
+    at = start({"tab": "sensitivity"})
+    assert str(folder) in at.selectbox(key="sens_source").value
+    assert at.selectbox(key="sweep_index").value == "ST"
+    assert not at.error
+
+
+def test_policy_cost_tab_costs_the_active_lever_families() -> None:
+    at = start({"tab": "cost"})
+    table = next(d.value for d in at.dataframe if "Lever family" in d.value.columns)
+    assert "Carbon price" in set(table["Lever family"]) or len(table) > 3
+    assert {"Avoided 2025–2060, Mt", "Fiscal cost, M CNY", "Carbon revenue, M CNY", "Cost per tonne, CNY/t"} <= set(
+        table.columns
+    )
+
+
+def test_policy_cost_tab_says_when_nothing_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = start({"tab": "cost", "preset": "baseline"})
+    assert at.info or any(d for d in at.dataframe if "Lever family" in d.value.columns)
+
+
+# ---------------------------------------------------------------------------------------------- ui.state
+
+
+def test_applied_levers_read_back_as_the_same_state() -> None:
+    data = ui_state.preset_data("pilot")
+    base = ui_state.state_from_data(data)
+    state = base.copy()
+    state.values["carbon_price_2030_cny_per_t"] = 333.0
+    state.values["coal_phase_out_year"] = 2035.0
+    state.start_year, state.target_year = 2026, 2033
+    state.schedules["heavy_truck_electric_sales_share"] = [[2025, 0.0], [2035, 0.5]]
+    merged = ui_state.apply_levers(data, state, base)
+    ui_state.build_scenario(merged)
+    back = ui_state.state_from_data(yaml.safe_load(ui_state.scenario_yaml(merged)))
+    assert back.values == pytest.approx(state.values)
+    assert (back.start_year, back.target_year) == (2026, 2033)
+    assert back.schedules == state.schedules
+    assert merged["parameters"]["carbon_price_2030_cny_per_t"]["source"] == ui_state.APP_SOURCE
+    assert merged["name"] == "karamay_pilot_app"
+
+
+def test_unchanged_levers_leave_the_scenario_as_it_was() -> None:
+    data = ui_state.preset_data("delayed")
+    base = ui_state.state_from_data(data)
+    assert ui_state.apply_levers(data, base.copy(), base) == {k: v for k, v in data.items() if k != "inherits"}
+
+
+def test_link_encoding_round_trips() -> None:
+    data = ui_state.preset_data("baseline")
+    base = ui_state.state_from_data(data)
+    state = base.copy()
+    state.values["renewable_capacity_target_gw_2030"] = 15.5
+    state.schedules[ui_state.CARBON_PRICE_SCHEDULE] = [[2024, 96.0], [2035, 300.0]]
+    defaults = ui_state.Settings()
+    settings = ui_state.Settings(preset="baseline", lang="zh", members=50, resolution=0.01, seed=3, workshop=True)
+    q = ui_state.encode_query(settings, state, base, defaults)
+    s2, notes = ui_state.decode_settings(q, defaults)
+    st2, notes2 = ui_state.decode_levers(q, base, 2024, 2060)
+    assert not notes and not notes2
+    assert s2 == settings
+    assert st2.values == state.values and st2.schedules == state.schedules
+
+
+@pytest.mark.parametrize(
+    ("points", "message"),
+    [
+        ([[2025, 0.1], [2025, 0.2]], "appears twice"),
+        ([[2020, 0.1]], "outside the simulated years"),
+        ([[2030, 1.5]], "outside the allowed range"),
+        ([[None, None]], "no complete"),
+    ],
+)
+def test_bad_schedule_tables_are_refused_with_a_reason(points: list, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ui_state.check_schedule("bus_electric_sales_share", points, 2024, 2060)
+
+
+def test_schedule_tables_are_sorted_by_year() -> None:
+    assert ui_state.check_schedule("bus_electric_sales_share", [[2030, 1], [2025, 0.2]], 2024, 2060) == [
+        [2025, 0.2],
+        [2030, 1.0],
+    ]
+
+
+def test_upload_may_inherit_presets_only_by_name() -> None:
+    ok = ui_state.parse_upload("a.yaml", b"inherits: karamay_baseline.yaml\nname: a\n")
+    assert ok["name"] == "a" and ok["power"]["units"]
+    with pytest.raises(ScenarioError, match="not allowed"):
+        ui_state.parse_upload("b.yaml", b"inherits: ../scenarios/karamay_baseline.yaml\nname: b\n")
+
+
+def test_slider_steps_are_round_and_fit_the_range() -> None:
+    for p in levers():
+        step = ui_state.slider_step(p)
+        assert 0 < step <= (p.high - p.low)
+        mantissa = step / 10 ** np.floor(np.log10(step))
+        assert round(mantissa, 6) in (1.0, 2.0, 5.0)
+
+
+# ---------------------------------------------------------------------------------------------- ui.runner
+
+
+@pytest.fixture(scope="module")
+def pilot_text() -> str:
+    return ui_state.scenario_yaml(ui_state.preset_data("pilot"))
+
+
+def test_stream_draws_the_first_members_before_the_whole_ensemble(pilot_text: str) -> None:
+    spec = ui_runner.EnsembleSpec(pilot_text, 6, 1, 0.002)
+    updates = list(ui_runner.stream(spec, ui_runner.AppPool(1), first_stage=2))
+    drawn = [u for u in updates if u.result is not None]
+    assert [u.final for u in drawn] == [False, True]
+    assert drawn[0].result.n == 2 and drawn[1].result.n == 6
+    np.testing.assert_allclose(drawn[0].result.total, drawn[1].result.total[:2])
+
+
+def test_scenarios_are_paired_by_common_random_numbers(pilot_text: str) -> None:
+    base_text = ui_state.scenario_yaml(ui_state.preset_data("baseline"))
+    pool = ui_runner.AppPool(1)
+    a = ui_runner.compute(ui_runner.EnsembleSpec(pilot_text, 4, 5, 0.002), pool)
+    b = ui_runner.compute(ui_runner.EnsembleSpec(base_text, 4, 5, 0.002), pool)
+    pd.testing.assert_frame_equal(a.params, b.params)
+    np.testing.assert_allclose(a.total[:, 0], b.total[:, 0])  # the base year is the same inventory
+    same = ui_runner.paired_table({"A": a, "A again": copy.deepcopy(a)}, "A")
+    assert same["dcum_median"].iloc[0] == 0 and same["p_same"].iloc[0] == 1
+
+
+def test_headline_counts_runs_that_never_peak_as_after_the_horizon(pilot_text: str) -> None:
+    res = ui_runner.compute(ui_runner.EnsembleSpec(pilot_text, 4, 1, 0.002), ui_runner.AppPool(1))
+    rising = res.total.copy()
+    rising[:] = np.linspace(10, 20, rising.shape[1])
+    res2 = ui_runner.EnsembleResult(
+        res.spec,
+        res.years,
+        res.run_ids,
+        rising,
+        rising,
+        res.sector,
+        res.sectors,
+        res.indicators,
+        res.policy,
+        res.params,
+    )
+    h = res2.headline()
+    assert h["peak_year_median"] == res.horizon + 1
+    assert h["share_not_peaked"] == 1.0 and h["p_peak_by"] == 0.0
+
+
+def test_result_cache_evicts_the_least_recently_used() -> None:
+    cache = ui_runner.ResultCache(maxsize=2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1
+    cache.put("c", 3)
+    assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3
+
+
+# ---------------------------------------------------------------------------------------------- ui.i18n
+
+
+def test_every_string_exists_in_both_languages() -> None:
+    for key, entry in i18n.STRINGS.items():
+        assert set(entry) == set(i18n.LANGS), key
+        assert all(entry[lang].strip() for lang in i18n.LANGS), key
+
+
+def test_every_lever_group_family_and_unit_has_a_readable_label() -> None:
+    from sim.levers import LEVER_FAMILIES
+
+    for lang in i18n.LANGS:
+        for p in levers():
+            assert i18n.group_label(p.group, lang)
+            assert i18n.unit_label(p.unit, lang)
+            assert i18n.param_help(p, lang)
+        for family in LEVER_FAMILIES:
+            assert i18n.family_label(family, lang, ui_runner.family_first_lever(family))
+    assert i18n.group_label("brand_new_group", "en") == "Brand new group"

@@ -1,0 +1,69 @@
+"""End to end: ``streamlit run app.py`` on localhost, driven by headless Chromium like a person would.
+
+This is the only test that exercises the real server, the real browser widgets and the app's process pool
+together (AppTest runs the script in-process without a pool). It needs Debian's ``chromium`` package at
+``/usr/bin/chromium`` (``apt-get install -y chromium``; ``.ci/run`` installs it) and skips with that reason
+where it is missing. Set ``CITYPEAK_SAVE_SCREENSHOTS=1`` to also write the screenshot to ``docs/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.app_latency import CHROMIUM, app_server, chromium_page, headline, move_lever, wait_until_drawn
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)"
+    ),
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def test_moving_a_lever_in_the_browser_changes_the_headline(tmp_path: Path) -> None:
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+    # A real pool of two workers, with an ensemble small enough for CI.
+    env = {"CITYPEAK_APP_MEMBERS": "40", "CITYPEAK_APP_RESOLUTION": "0.005", "CITYPEAK_APP_WORKERS": "2"}
+    with app_server(env) as url, chromium_page(1400, 1000) as page:
+        page.goto(url + "/?preset=baseline")
+        wait_until_drawn(page)
+        before = headline(page)
+        assert len(before) == 4 and all(before), before
+
+        t0 = time.perf_counter()
+        move_lever(page, "Power, coal and caps", "Coal condensing units retire by (year)")
+        page.wait_for_function(
+            "(b) => { const v = [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
+            ".map(e => e.innerText); return v.length === b.length && v.some((x, i) => x !== b[i]); }",
+            arg=before,
+            timeout=180_000,
+        )
+        first_change_s = time.perf_counter() - t0
+        wait_until_drawn(page)
+        full_s = time.perf_counter() - t0
+        after = headline(page)
+        print(f"slider -> headline {first_change_s:.2f} s, -> full 40-member ensemble {full_s:.2f} s")
+
+        assert after != before
+        assert "coal_phase_out_year=2028" in page.url, "the link carries the moved lever"
+        deltas = page.get_by_test_id("stMetricDelta")
+        assert deltas.count() >= 1, "the headline shows the change against the unchanged preset"
+
+        shot = tmp_path / "app_lever_moved.png"
+        page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 10_000
+        if os.environ.get("CITYPEAK_SAVE_SCREENSHOTS") == "1":
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "browser_test_lever_moved.png"))
+
+        page.get_by_text("中文", exact=True).click()
+        page.get_by_role("tab", name="情景对比").wait_for(timeout=60_000)
+        wait_until_drawn(page, timeout_s=180)
+        assert page.get_by_test_id("stMetricLabel").first.inner_text().startswith("达峰年份")

@@ -1,0 +1,351 @@
+"""Altair charts of the app, and their export as PNG or HTML.
+
+Charts take tidy frames and already-translated labels, so the same function draws English and Chinese
+figures and a workshop can hand out exactly what was on the screen. Colours: a single blue for one
+scenario's bands (darker for the inner 50%), a colour-blind-safe categorical palette (Tableau 10) for
+sectors and scenarios, and grey dashed rules for the base year and the pilot plan's 2030 deadline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+BAND_COLOUR = "#4c78a8"
+REFERENCE_COLOUR = "#7f7f7f"
+PALETTE = [
+    "#4c78a8",
+    "#f58518",
+    "#54a24b",
+    "#e45756",
+    "#72b7b2",
+    "#eeca3b",
+    "#b279a2",
+    "#ff9da6",
+    "#9d755d",
+    "#bab0ac",
+    "#1f4e79",
+    "#8c6d31",
+]
+
+
+def has_png_export() -> bool:
+    """Whether charts can be rendered to PNG offline (``vl-convert-python`` installed)."""
+    return importlib.util.find_spec("vl_convert") is not None
+
+
+def export_chart(chart: alt.TopLevelMixin, scale: float = 2.0) -> tuple[bytes, str, str]:
+    """Render a chart for download: PNG via vl-convert when installed, else a self-contained HTML page.
+
+    Returns:
+        ``(data, extension, mime type)``.
+    """
+    if "width" not in chart.to_dict():  # the app stretches charts to the page; a file needs a size of its own
+        chart = chart.properties(width=760)
+    if has_png_export():
+        import vl_convert as vlc
+
+        return vlc.vegalite_to_png(chart.to_json(), scale=scale), "png", "image/png"
+    return chart.to_html().encode("utf-8"), "html", "text/html"
+
+
+def _font_config(chart: alt.TopLevelMixin, large: bool) -> alt.TopLevelMixin:
+    size = 18 if large else 12
+    return (
+        chart.configure_axis(labelFontSize=size, titleFontSize=size + 1)
+        .configure_legend(labelFontSize=size, titleFontSize=size + 1)
+        .configure_title(fontSize=size + 4, anchor="start")
+    )
+
+
+def _year_axis(title: str) -> alt.X:
+    return alt.X("year:Q", title=title, axis=alt.Axis(format="d", tickMinStep=1), scale=alt.Scale(nice=False))
+
+
+def fan_chart(
+    bands: pd.DataFrame,
+    labels: dict[str, str],
+    base_year: int,
+    target_year: int = 2030,
+    reference: pd.DataFrame | None = None,
+    large: bool = False,
+    height: int = 340,
+) -> alt.TopLevelMixin:
+    """Total emissions across the ensemble: P5-P95 and P25-P75 bands, median, base year and 2030 marked.
+
+    Args:
+        bands: ``year, p5, p25, p50, p75, p95`` (from ``EnsembleResult.bands``).
+        labels: ``title``, ``x``, ``y``, ``band_90``, ``band_50``, ``median``, ``base_year``, ``target``,
+            ``reference`` (legend text of the reference median).
+        base_year: the calibrated base year (its value is the inventory, not a projection).
+        target_year: the pilot plan's deadline, drawn as a rule.
+        reference: optional ``year, p50`` of another ensemble (e.g. the preset before the levers moved),
+            drawn dashed, as En-ROADS shows the baseline.
+        large: workshop type sizes.
+        height: pixels.
+    """
+    x = _year_axis(labels["x"])
+    y_title = labels["y"]
+    legend_items = [labels["band_90"], labels["band_50"], labels["median"]]
+    colours = ["#c6dbef", "#6baed6", "#08306b"]
+    if reference is not None:
+        legend_items.append(labels["reference"])
+        colours.append(REFERENCE_COLOUR)
+    scale = alt.Scale(domain=legend_items, range=colours)
+    b = bands.assign(series_90=labels["band_90"], series_50=labels["band_50"], series_median=labels["median"])
+    outer = (
+        alt.Chart(b)
+        .mark_area(opacity=0.8)
+        .encode(
+            x=x,
+            y=alt.Y("p5:Q", title=y_title, scale=alt.Scale(zero=True)),
+            y2="p95:Q",
+            color=alt.Color("series_90:N", title=None, scale=scale),
+            tooltip=[
+                alt.Tooltip("year:Q", format="d", title=labels["x"]),
+                alt.Tooltip("p5:Q", format=".2f", title="P5"),
+                alt.Tooltip("p95:Q", format=".2f", title="P95"),
+            ],
+        )
+    )
+    inner = (
+        alt.Chart(b)
+        .mark_area(opacity=0.9)
+        .encode(x=x, y="p25:Q", y2="p75:Q", color=alt.Color("series_50:N", title=None, scale=scale))
+    )
+    median = (
+        alt.Chart(b)
+        .mark_line(strokeWidth=3)
+        .encode(
+            x=x,
+            y="p50:Q",
+            color=alt.Color("series_median:N", title=None, scale=scale),
+            tooltip=[
+                alt.Tooltip("year:Q", format="d", title=labels["x"]),
+                alt.Tooltip("p50:Q", format=".2f", title=labels["median"]),
+                alt.Tooltip("p25:Q", format=".2f", title="P25"),
+                alt.Tooltip("p75:Q", format=".2f", title="P75"),
+            ],
+        )
+    )
+    layers = [outer, inner, median]
+    if reference is not None:
+        ref = reference.assign(series=labels["reference"])
+        layers.append(
+            alt.Chart(ref)
+            .mark_line(strokeDash=[6, 4], strokeWidth=2)
+            .encode(x=x, y="p50:Q", color=alt.Color("series:N", title=None, scale=scale))
+        )
+    first = bands.iloc[0]
+    base = pd.DataFrame({"year": [base_year], "value": [float(first["p50"])], "text": [labels["base_year"]]})
+    layers.append(alt.Chart(base).mark_point(size=90, filled=True, color="black").encode(x=x, y="value:Q"))
+    layers.append(
+        alt.Chart(base)
+        .mark_text(align="left", dx=8, dy=-10, fontSize=16 if large else 12)
+        .encode(x=x, y="value:Q", text="text:N")
+    )
+    rule = pd.DataFrame({"year": [target_year], "text": [labels["target"]]})
+    layers.append(alt.Chart(rule).mark_rule(strokeDash=[4, 4], color=REFERENCE_COLOUR).encode(x=x))
+    layers.append(
+        alt.Chart(rule)
+        .mark_text(align="left", dx=4, baseline="top", y=4, color=REFERENCE_COLOUR, fontSize=16 if large else 12)
+        .encode(x=x, text="text:N")
+    )
+    chart = alt.layer(*layers).properties(title=labels["title"], height=height).resolve_scale(color="shared")
+    return _font_config(chart.configure_legend(orient="bottom"), large)
+
+
+def sector_area(
+    frame: pd.DataFrame, labels: dict[str, str], order: list[str], large: bool = False
+) -> alt.TopLevelMixin:
+    """Stacked area of emissions by sector.
+
+    Args:
+        frame: ``year, sector, emissions_mt``; ``sector`` already translated.
+        labels: ``title``, ``x``, ``y``, ``legend``.
+        order: translated sector names, bottom of the stack first.
+        large: workshop type sizes.
+    """
+    f = frame.copy()
+    f["order"] = f["sector"].map({s: i for i, s in enumerate(order)})
+    chart = (
+        alt.Chart(f)
+        .mark_area()
+        .encode(
+            x=_year_axis(labels["x"]),
+            y=alt.Y("emissions_mt:Q", stack="zero", title=labels["y"]),
+            color=alt.Color(
+                "sector:N", title=labels["legend"], scale=alt.Scale(domain=order, range=PALETTE[: len(order)])
+            ),
+            order=alt.Order("order:Q"),
+            tooltip=[
+                alt.Tooltip("year:Q", format="d", title=labels["x"]),
+                alt.Tooltip("sector:N", title=labels["legend"]),
+                alt.Tooltip("emissions_mt:Q", format=".2f", title=labels["y"]),
+            ],
+        )
+        .properties(title=labels["title"], height=300)
+    )
+    return _font_config(chart, large)
+
+
+def peak_histogram(
+    dist: pd.DataFrame, labels: dict[str, str], target_year: int = 2030, large: bool = False
+) -> alt.TopLevelMixin:
+    """Probability of each peak year, with the not-peaked share as its own bar at the right.
+
+    Args:
+        dist: ``outcome, probability`` (``sim.stats.peak_year_distribution``; the not-peaked row already
+            relabelled).
+        labels: ``title``, ``x``, ``y``.
+    """
+    d = dist.copy()
+    d["deadline"] = ["ok" if (str(o).isdigit() and int(o) <= target_year) else "late" for o in d["outcome"].astype(str)]
+    chart = (
+        alt.Chart(d)
+        .mark_bar()
+        .encode(
+            x=alt.X("outcome:N", sort=list(d["outcome"]), title=labels["x"], axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("probability:Q", title=labels["y"], axis=alt.Axis(format="%")),
+            color=alt.Color(
+                "deadline:N", legend=None, scale=alt.Scale(domain=["ok", "late"], range=["#54a24b", "#9ecae1"])
+            ),
+            tooltip=[alt.Tooltip("outcome:N", title=labels["x"]), alt.Tooltip("probability:Q", format=".0%")],
+        )
+        .properties(title=labels["title"], height=260)
+    )
+    return _font_config(chart, large)
+
+
+def ecdf_chart(
+    ecdf: pd.DataFrame, labels: dict[str, str], target_year: int = 2030, large: bool = False, by: str | None = None
+) -> alt.TopLevelMixin:
+    """P(peaked by year) as a step line (one per scenario when ``by`` names a column)."""
+    x = _year_axis(labels["x"])
+    enc = {
+        "x": x,
+        "y": alt.Y("p_peaked_by_year:Q", title=labels["y"], axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+        "tooltip": [
+            alt.Tooltip("year:Q", format="d", title=labels["x"]),
+            alt.Tooltip("p_peaked_by_year:Q", format=".0%", title=labels["y"]),
+        ],
+    }
+    if by:
+        enc["color"] = alt.Color(f"{by}:N", title=labels.get("legend"), scale=alt.Scale(range=PALETTE))
+        enc["tooltip"] = [alt.Tooltip(f"{by}:N"), *enc["tooltip"]]
+    line = alt.Chart(ecdf).mark_line(interpolate="step-after", strokeWidth=3, color=BAND_COLOUR).encode(**enc)
+    rule = alt.Chart(pd.DataFrame({"year": [target_year]})).mark_rule(strokeDash=[4, 4], color=REFERENCE_COLOUR)
+    chart = alt.layer(line, rule.encode(x=x)).properties(title=labels["title"], height=260)
+    return _font_config(chart, large)
+
+
+def compare_fans(
+    bands: pd.DataFrame, labels: dict[str, str], order: list[str], large: bool = False
+) -> alt.TopLevelMixin:
+    """Several scenarios' P5-P95 bands (translucent) and medians (lines) on one chart.
+
+    Args:
+        bands: ``scenario, year, p5, p50, p95``.
+        labels: ``title``, ``x``, ``y``, ``legend``.
+        order: scenario names in legend order.
+    """
+    x = _year_axis(labels["x"])
+    colour = alt.Color("scenario:N", title=labels["legend"], scale=alt.Scale(domain=order, range=PALETTE[: len(order)]))
+    band = (
+        alt.Chart(bands)
+        .mark_area(opacity=0.18)
+        .encode(x=x, y=alt.Y("p5:Q", title=labels["y"]), y2="p95:Q", color=colour)
+    )
+    line = (
+        alt.Chart(bands)
+        .mark_line(strokeWidth=3)
+        .encode(
+            x=x,
+            y="p50:Q",
+            color=colour,
+            tooltip=[
+                alt.Tooltip("scenario:N", title=labels["legend"]),
+                alt.Tooltip("year:Q", format="d", title=labels["x"]),
+                alt.Tooltip("p50:Q", format=".2f", title="P50"),
+                alt.Tooltip("p5:Q", format=".2f", title="P5"),
+                alt.Tooltip("p95:Q", format=".2f", title="P95"),
+            ],
+        )
+    )
+    chart = alt.layer(band, line).properties(title=labels["title"], height=340)
+    return _font_config(chart.configure_legend(orient="bottom"), large)
+
+
+def paired_histogram(
+    diff: pd.DataFrame, labels: dict[str, str], order: list[str], large: bool = False
+) -> alt.TopLevelMixin:
+    """Histogram of paired (same-member) cumulative-emission differences against the reference."""
+    colour = alt.Color("scenario:N", title=labels["legend"], scale=alt.Scale(domain=order, range=PALETTE[: len(order)]))
+    bars = (
+        alt.Chart(diff)
+        .mark_bar(opacity=0.7)
+        .encode(
+            x=alt.X("dcum_mt:Q", bin=alt.Bin(maxbins=30), title=labels["x"]),
+            y=alt.Y("count():Q", stack=None, title=labels["y"]),
+            color=colour,
+        )
+    )
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="black").encode(x="x:Q")
+    chart = alt.layer(bars, zero).properties(title=labels["title"], height=260)
+    return _font_config(chart.configure_legend(orient="bottom"), large)
+
+
+def index_bars(table: pd.DataFrame, labels: dict[str, str], large: bool = False) -> alt.TopLevelMixin:
+    """Sensitivity indices as horizontal bars with 95% CI whiskers, largest first.
+
+    Args:
+        table: ``parameter`` (translated), ``value``, ``conf`` (CI half-width, may be NaN).
+        labels: ``title``, ``x``, ``y``.
+    """
+    t = table.copy()
+    t["lo"] = t["value"] - t["conf"].fillna(0.0)
+    t["hi"] = t["value"] + t["conf"].fillna(0.0)
+    order = list(t.sort_values("value", ascending=False)["parameter"])
+    y = alt.Y("parameter:N", sort=order, title=labels["y"], axis=alt.Axis(labelLimit=360))
+    bars = (
+        alt.Chart(t)
+        .mark_bar(color=BAND_COLOUR, opacity=0.85)
+        .encode(
+            x=alt.X("value:Q", title=labels["x"]),
+            y=y,
+            tooltip=[
+                alt.Tooltip("parameter:N", title=labels["y"]),
+                alt.Tooltip("value:Q", format=".3g", title=labels["x"]),
+                alt.Tooltip("conf:Q", format=".2g", title="± 95% CI"),
+            ],
+        )
+    )
+    whiskers = alt.Chart(t).mark_rule(color="black", strokeWidth=1.5).encode(x="lo:Q", x2="hi:Q", y=y)
+    ends = alt.Chart(t.melt(id_vars=["parameter"], value_vars=["lo", "hi"], value_name="end")).mark_tick(
+        color="black", thickness=1.5, size=12
+    )
+    chart = alt.layer(bars, whiskers, ends.encode(x="end:Q", y=y)).properties(
+        title=labels["title"], height=alt.Step(34)
+    )
+    return _font_config(chart, large)
+
+
+def cost_bars(table: pd.DataFrame, column: str, labels: dict[str, str], large: bool = False) -> alt.TopLevelMixin:
+    """Horizontal bars of one lever-cost column per lever family (NaN rows dropped)."""
+    t = table[["family", column]].replace([np.inf, -np.inf], np.nan).dropna()
+    order = list(t.sort_values(column, ascending=False)["family"])
+    chart = (
+        alt.Chart(t)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{column}:Q", title=labels["x"]),
+            y=alt.Y("family:N", sort=order, title=None, axis=alt.Axis(labelLimit=360)),
+            color=alt.condition(alt.datum[column] >= 0, alt.value(BAND_COLOUR), alt.value("#e45756")),
+            tooltip=[alt.Tooltip("family:N"), alt.Tooltip(f"{column}:Q", format=",.1f", title=labels["x"])],
+        )
+        .properties(title=labels["title"], height=alt.Step(24))
+    )
+    return _font_config(chart, large)

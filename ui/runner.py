@@ -1,0 +1,906 @@
+"""Ensembles for the app: a persistent process pool, small tasks, progressive results and a result cache.
+
+A slider move must redraw a 200-member ensemble quickly (DESIGN.md section 8). What costs time, and what
+this module does about each:
+
+* **Process start-up** (~1 s per worker to start Python and import numpy, pandas, Mesa and the model): the
+  pool is created once per server and kept (the app holds it in ``st.cache_resource``); its workers are
+  forked from a forkserver that has already imported this module and the model, and a warm-up task makes
+  each worker pay its first-run costs before the first slider move.
+* **The runs themselves** (tens of ms each, dominated by Python overhead per simulated year): members are
+  sent as small tasks (:data:`MEMBERS_PER_TASK`) in run order, so the first members finish first and the
+  app can draw the first :data:`FIRST_STAGE` of them at once and refine to the full ensemble
+  (:func:`stream`). A worker returns a few compact arrays per run (totals, sectors, indicators, costs)
+  instead of the tidy tables a batch writes, so little is pickled.
+* **Repeats**: results are cached by the full scenario text (which contains every lever), ensemble size,
+  root seed and resolution (:class:`ResultCache`), so going back to a setting, switching between presets
+  or comparing scenarios already seen costs nothing.
+
+Random numbers follow the ensemble module exactly: member ``k`` of a given root seed gets the parameter
+draws of ``sim.ensemble.sample_parameters`` row ``k`` and the seed ``sim.ensemble.run_seed(root, k)``.
+Two scenarios run with the same root seed, size and resolution are therefore common-random-number pairs,
+which is what the Compare tab's paired differences rely on. This module must not import Streamlit: the
+pool's workers import it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import hashlib
+import multiprocessing as mp
+import os
+import sys
+import threading
+import time
+import types
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from sim import registry
+from sim import sensitivity as sens
+from sim import stats as simstats
+from sim.ensemble import run_seed, sample_parameters
+from sim.levers import LEVER_FAMILIES, PILOT_TARGETS_2025, active_families, lever_effects
+from sim.model import run
+from sim.peak import censored_peak_year, find_peaks
+from sim.scenario import Scenario, ScenarioError, scenario_from_dict
+
+MEMBERS_PER_TASK = 4
+"""Runs per pool task: small enough that the first members come back early and a superseded ensemble stops
+within a fraction of a second, large enough that per-task overhead (pickling, scheduling) stays small."""
+
+FIRST_STAGE = 40
+"""Members drawn before the rest are in (progressive rendering)."""
+
+TARGET_YEAR = 2030
+"""The pilot plan's peak deadline: the year of P(peak <= year)."""
+
+SCORE_YEAR = 2025
+"""Year of the pilot plan's indicator targets."""
+
+MEET_TOLERANCE = 0.98
+"""A run meets an indicator target at 98% of it or better (the rule of ``sim.levers.indicator_scorecard``)."""
+
+PERCENTILES = (5, 25, 50, 75, 95)
+
+MORRIS_DEFAULT = (
+    "gdp_growth_pct_per_yr",
+    "industry_output_growth_pct_per_yr",
+    "industry_intensity_decline_pct_per_yr",
+    "refinery_throughput_growth_pct_per_yr",
+    "coal_price_cny_per_gj",
+    "ev_price_premium_decline_pct_per_yr",
+)
+"""The handful of uncertainties the quick Morris screening varies unless the user picks others: the demand
+drivers of the large emitters and one price and one technology parameter."""
+
+_SCENARIOS: OrderedDict[str, Scenario] = OrderedDict()
+_SCENARIO_CACHE_SIZE = 8
+
+
+def text_key(text: str) -> str:
+    """A short stable hash of scenario text (cache keys)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def scenario_from_text(text: str) -> Scenario:
+    """Parse and validate merged scenario YAML, cached per process by its hash.
+
+    Every task of one ensemble carries the same text, so each worker validates it once per lever setting.
+    """
+    key = text_key(text)
+    cached = _SCENARIOS.get(key)
+    if cached is not None:
+        _SCENARIOS.move_to_end(key)
+        return cached
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ScenarioError("<app scenario>: top level must be a mapping")
+    scenario = scenario_from_dict(data, "<app scenario>")
+    _SCENARIOS[key] = scenario
+    while len(_SCENARIOS) > _SCENARIO_CACHE_SIZE:
+        _SCENARIOS.popitem(last=False)
+    return scenario
+
+
+# ---------------------------------------------------------------------------------------------- worker side
+
+
+def _policy_totals(result: Any) -> dict[str, float]:
+    out = {"fiscal_cost_cny": 0.0, "private_cost_cny": 0.0, "revenue_cny": 0.0}
+    for (_, item), values in result.ledger.policy.items():
+        out[item] = out.get(item, 0.0) + float(np.sum(values))
+    return out
+
+
+def run_chunk(task: Mapping[str, Any]) -> dict[str, Any]:
+    """Run a few members and return compact arrays (called in a worker, or inline).
+
+    Args:
+        task: ``text`` (scenario YAML), ``run_ids``, ``seed_ids`` (the run_id whose seed each run uses;
+            equal to ``run_ids`` for an ensemble, one fixed id for a Morris design), ``overrides`` (one
+            dict per run), ``root_seed``, ``resolution``.
+
+    Returns:
+        ``run_ids``, ``years``, ``sectors``, ``total`` (runs x years, direct Mt), ``total_with_trade``,
+        ``sector`` (runs x years x sectors), ``indicators`` (name -> runs x years), ``policy`` (name ->
+        runs), ``failures`` (``[(run_id, "Type: message")]``), ``seconds`` (wall) and ``cpu_seconds`` (this
+        process's CPU time, which does not grow when other processes compete for the cores).
+    """
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    scenario = scenario_from_text(task["text"])
+    ids, totals, trade, sectors, failures = [], [], [], [], []
+    indicators: dict[str, list[np.ndarray]] = {}
+    policy: dict[str, list[float]] = {}
+    years: np.ndarray | None = None
+    sector_names: list[str] = []
+    for run_id, seed_id, overrides in zip(task["run_ids"], task["seed_ids"], task["overrides"], strict=True):
+        try:
+            result = run(scenario, run_seed(task["root_seed"], seed_id), dict(overrides), task["resolution"])
+        except Exception as exc:  # a failed member is reported with the others, not raised
+            failures.append((int(run_id), f"{type(exc).__name__}: {exc}".splitlines()[0]))
+            continue
+        sector_frame = result.sector_mt()
+        years = np.asarray(result.years)
+        sector_names = [str(c) for c in sector_frame.columns]
+        ids.append(int(run_id))
+        totals.append(result.total_mt("direct"))
+        trade.append(result.total_mt("total"))
+        sectors.append(sector_frame.to_numpy())
+        for name, series in result.ledger.indicators.items():
+            indicators.setdefault(name, []).append(np.asarray(series, dtype=float))
+        for name, value in _policy_totals(result).items():
+            policy.setdefault(name, []).append(value)
+    n_years = 0 if years is None else len(years)
+    return {
+        "run_ids": np.asarray(ids, dtype=np.int64),
+        "years": np.asarray(years if years is not None else [], dtype=np.int64),
+        "sectors": sector_names,
+        "total": np.asarray(totals, dtype=float).reshape(len(ids), n_years),
+        "total_with_trade": np.asarray(trade, dtype=float).reshape(len(ids), n_years),
+        "sector": np.asarray(sectors, dtype=float).reshape(len(ids), n_years, len(sector_names)),
+        "indicators": {k: np.asarray(v, dtype=float) for k, v in indicators.items() if len(v) == len(ids)},
+        "policy": {k: np.asarray(v, dtype=float) for k, v in policy.items()},
+        "failures": failures,
+        "seconds": time.perf_counter() - t0,
+        "cpu_seconds": time.process_time() - cpu0,
+    }
+
+
+def lever_effects_task(task: Mapping[str, Any]) -> pd.DataFrame:
+    """``sim.levers.lever_effects`` for some lever families (called in a worker, or inline)."""
+    scenario = scenario_from_text(task["text"])
+    return lever_effects(scenario, seed=task["seed"], resolution=task["resolution"], families=list(task["families"]))
+
+
+def warm_up(_: int = 0) -> int:
+    """Pay a worker's first-run costs (lazy imports, first allocations) before the first real task."""
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "scenarios" / "karamay_baseline.yaml").read_text())
+    scenario = scenario_from_dict(data, "warm-up")
+    run(scenario, 0, None, registry.get("resolution").low)
+    return os.getpid()
+
+
+# ---------------------------------------------------------------------------------------------- pool
+
+
+def _forkserver_context() -> mp.context.BaseContext:
+    """A forkserver context that preloads this module (and so the model), else spawn.
+
+    Forked workers then start in milliseconds with numpy, pandas, Mesa and the model imported; plain
+    ``fork`` of the threaded Streamlit server is avoided because it can deadlock the child.
+    """
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["ui.runner"])
+        return ctx
+    return mp.get_context("spawn")
+
+
+@contextlib.contextmanager
+def _bare_main() -> Iterator[None]:
+    """Show worker processes a ``__main__`` without a file while they start.
+
+    ``multiprocessing`` makes a new worker import the parent's main module (by its ``__file__``) so that
+    pickled functions defined there resolve. Under Streamlit that module is the app script, which would
+    then run its page code in every worker; the pool's tasks are all defined in this module, so the workers
+    do not need it.
+    """
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
+class AppPool:
+    """A process pool that lives as long as the server (one per process, shared by all sessions).
+
+    Args:
+        workers: worker processes; 1 (or fewer CPUs) means no pool: tasks run inline in the caller, which
+            is what tests and single-core machines want.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = max(1, int(workers or default_workers()))
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        if self.workers > 1:
+            self._start()
+
+    def _start(self) -> None:
+        # Workers of a forkserver or spawn pool are started at the first submit; they would re-import the
+        # parent's __main__ (under Streamlit: the app script) unless it has no file to import.
+        with _bare_main():
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=_forkserver_context())
+            for i in range(self.workers):
+                self._pool.submit(warm_up, i)
+
+    @property
+    def inline(self) -> bool:
+        """Whether tasks run in the calling thread (no worker processes)."""
+        return self._pool is None
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future:
+        """Submit a task; a pool broken by a dead worker is replaced once."""
+        if self._pool is None:
+            fut: cf.Future = cf.Future()
+            try:
+                fut.set_result(fn(arg))
+            except Exception as exc:
+                fut.set_exception(exc)
+            return fut
+        with self._lock:
+            try:
+                return self._pool.submit(fn, arg)
+            except cf.process.BrokenProcessPool:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._start()
+                return self._pool.submit(fn, arg)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def default_workers() -> int:
+    """Workers for the app: ``CITYPEAK_APP_WORKERS`` if set, else the CPUs this process may use."""
+    env = os.environ.get("CITYPEAK_APP_WORKERS")
+    if env:
+        return max(1, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class EnsembleSpec:
+    """What defines an ensemble: the cache key and the common-random-number contract."""
+
+    text: str
+    members: int
+    root_seed: int
+    resolution: float
+    label: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{text_key(self.text)}:{self.members}:{self.root_seed}:{self.resolution:g}"
+
+
+@dataclass
+class EnsembleResult:
+    """The members of one ensemble, as arrays (members in run_id order).
+
+    Attributes:
+        spec: what was run.
+        years: simulated years.
+        run_ids: member numbers.
+        total: direct (territorial) CO2 per member and year, Mt.
+        total_with_trade: direct plus the electricity trade adjustment, Mt.
+        sector: direct CO2 per member, year and sector, Mt.
+        sectors: sector names, in the order of ``sector``'s last axis.
+        indicators: pilot-plan indicator series per member (name -> members x years).
+        policy: fiscal cost, private cost and carbon revenue per member, CNY summed over the years.
+        params: the sampled uncertain parameters (``run_id`` first).
+        failures: ``(run_id, error)`` of members that failed.
+        seconds: wall time to compute (0 when it came from the cache).
+        cpu_seconds: CPU time the runs took, summed over workers.
+    """
+
+    spec: EnsembleSpec
+    years: np.ndarray
+    run_ids: np.ndarray
+    total: np.ndarray
+    total_with_trade: np.ndarray
+    sector: np.ndarray
+    sectors: list[str]
+    indicators: dict[str, np.ndarray]
+    policy: dict[str, np.ndarray]
+    params: pd.DataFrame
+    failures: list[tuple[int, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    _peaks: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.run_ids)
+
+    @property
+    def base_year(self) -> int:
+        return int(self.years[0])
+
+    @property
+    def horizon(self) -> int:
+        return int(self.years[-1])
+
+    # ------------------------------------------------------------------ per-run outcomes
+    def peaks(self) -> dict[str, np.ndarray]:
+        """``sim.peak.find_peaks`` of every member's direct total (computed once)."""
+        if self._peaks is None:
+            self._peaks = find_peaks(self.years, self.total)
+        return self._peaks
+
+    def _at(self, values: np.ndarray, year: int) -> np.ndarray:
+        idx = np.flatnonzero(self.years == year)
+        return values[:, idx[0]] if idx.size else np.full(values.shape[0], np.nan)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per member, the columns of a batch's ``summary.parquet`` that the app uses."""
+        pk = self.peaks()
+        window = self.years >= 2025
+        return pd.DataFrame(
+            {
+                "run_id": self.run_ids,
+                "peak_year": pk["peak_year"].astype(np.int64),
+                "peak_mt": pk["peak_mt"],
+                "plateau_year": pk["plateau_year"].astype(np.int64),
+                "peaked": pk["peaked"].astype(bool),
+                "cumulative_mt": self.total[:, window].sum(axis=1),
+                "emissions_2030_mt": self._at(self.total, 2030),
+                "emissions_2060_mt": self._at(self.total, 2060),
+            }
+        )
+
+    def censored_peak_years(self) -> np.ndarray:
+        """Peak years with not-peaked members as ``horizon + 1`` (orderable, for medians and intervals)."""
+        pk = self.peaks()
+        return censored_peak_year(pk["peak_year"], pk["peaked"], self.horizon)
+
+    # ------------------------------------------------------------------ ensemble statistics
+    def bands(self, values: np.ndarray | None = None) -> pd.DataFrame:
+        """P5, P25, P50, P75, P95 and mean across members per year (of run totals, as ``sim.stats``)."""
+        v = self.total if values is None else values
+        out = pd.DataFrame({"year": self.years})
+        for p in PERCENTILES:
+            out[f"p{p}"] = np.percentile(v, p, axis=0)
+        out["mean"] = v.mean(axis=0)
+        return out
+
+    def headline(self, target_year: int = TARGET_YEAR) -> dict[str, Any]:
+        """The numbers on top of the page.
+
+        Peak-year median and 90% interval are taken over censored peak years, so a not-peaked member
+        counts as "after the horizon" instead of silently peaking in its last year.
+        """
+        years = self.censored_peak_years()
+        summary = self.summary()
+        ci = simstats.p_peak_by_with_ci(summary, target_year)
+        peak_mt = summary["peak_mt"].to_numpy()
+        return {
+            "peak_year_median": float(np.percentile(years, 50, method="inverted_cdf")),
+            "peak_year_p5": float(np.percentile(years, 5, method="inverted_cdf")),
+            "peak_year_p95": float(np.percentile(years, 95, method="inverted_cdf")),
+            "p_peak_by": ci["p"],
+            "p_peak_by_lo": ci["lo"],
+            "p_peak_by_hi": ci["hi"],
+            "peak_mt_median": float(np.median(peak_mt)),
+            "peak_mt_p5": float(np.percentile(peak_mt, 5)),
+            "peak_mt_p95": float(np.percentile(peak_mt, 95)),
+            "emissions_2030_median": float(np.median(summary["emissions_2030_mt"])),
+            "share_not_peaked": simstats.share_not_peaked(summary),
+            "horizon": self.horizon,
+            "n": self.n,
+        }
+
+    def peak_year_distribution(self) -> pd.DataFrame:
+        """``sim.stats.peak_year_distribution`` of the members."""
+        return simstats.peak_year_distribution(self.summary())
+
+    def peak_year_ecdf(self) -> pd.DataFrame:
+        """``sim.stats.peak_year_ecdf`` from the base year to the horizon."""
+        return simstats.peak_year_ecdf(self.summary(), self.horizon, start_year=self.base_year)
+
+    def sector_mean(self) -> pd.DataFrame:
+        """Mean emissions by year and sector (tidy): the stack adds up to the ensemble-mean total."""
+        mean = self.sector.mean(axis=0)
+        return self._sector_frame(mean)
+
+    def median_run_index(self) -> int:
+        """Index of the member whose cumulative emissions are the median (a real trajectory to show)."""
+        cum = self.summary()["cumulative_mt"].to_numpy()
+        return int(np.argsort(cum)[(len(cum) - 1) // 2])
+
+    def sector_median_run(self) -> tuple[pd.DataFrame, int]:
+        """Sector emissions of the median member, and its run_id."""
+        i = self.median_run_index()
+        return self._sector_frame(self.sector[i]), int(self.run_ids[i])
+
+    def _sector_frame(self, values: np.ndarray) -> pd.DataFrame:
+        y, s = np.meshgrid(np.arange(len(self.years)), np.arange(len(self.sectors)), indexing="ij")
+        return pd.DataFrame(
+            {
+                "year": self.years[y.ravel()],
+                "sector": np.asarray(self.sectors)[s.ravel()],
+                "emissions_mt": values.ravel(),
+            }
+        )
+
+    def scorecard(self, year: int = SCORE_YEAR) -> pd.DataFrame:
+        """Pilot-plan indicators in ``year`` across members, plus the buildings and transport peak goals.
+
+        Returns:
+            One row per indicator: ``indicator``, ``kind`` (``share`` or ``peak`` / ``plateau``),
+            ``median``, ``p5``, ``p95``, ``target``, ``target_text``, ``p_met``.
+        """
+        rows = []
+        for name, (target, text) in PILOT_TARGETS_2025.items():
+            series = self.indicators.get(name)
+            if series is None or year not in self.years:
+                continue
+            v = self._at(series, year)
+            rows.append(
+                {
+                    "indicator": name,
+                    "kind": "share",
+                    "median": float(np.median(v)),
+                    "p5": float(np.percentile(v, 5)),
+                    "p95": float(np.percentile(v, 95)),
+                    "target": float(target),
+                    "target_text": text,
+                    "p_met": float(np.mean(v >= target * MEET_TOLERANCE)),
+                }
+            )
+        # DESIGN.md section 7: buildings emissions peak before 2030; transport on a plateau by 2030.
+        for name, sector, kind in (
+            ("buildings_peak", "buildings", "peak"),
+            ("transport_plateau", "transport", "plateau"),
+        ):
+            if sector not in self.sectors:
+                continue
+            pk = find_peaks(self.years, self.sector[:, :, self.sectors.index(sector)])
+            yrs = pk["peak_year"] if kind == "peak" else pk["plateau_year"]
+            ok = (yrs < TARGET_YEAR) if kind == "peak" else (yrs <= TARGET_YEAR)
+            if kind == "peak":
+                ok = ok & pk["peaked"]
+            rows.append(
+                {
+                    "indicator": name,
+                    "kind": kind,
+                    "median": float(np.percentile(yrs, 50, method="inverted_cdf")),
+                    "p5": float(np.percentile(yrs, 5, method="inverted_cdf")),
+                    "p95": float(np.percentile(yrs, 95, method="inverted_cdf")),
+                    "target": float(TARGET_YEAR),
+                    "target_text": f"{kind} by {TARGET_YEAR}",
+                    "p_met": float(np.mean(ok)),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    # ------------------------------------------------------------------ downloads
+    def yearly_frame(self) -> pd.DataFrame:
+        """Tidy results for download: run_id, year, sector (plus ``total`` rows), emissions_mt."""
+        n, y, s = self.sector.shape
+        r, yi, si = np.meshgrid(np.arange(n), np.arange(y), np.arange(s), indexing="ij")
+        by_sector = pd.DataFrame(
+            {
+                "run_id": self.run_ids[r.ravel()],
+                "year": self.years[yi.ravel()],
+                "sector": np.asarray(self.sectors)[si.ravel()],
+                "emissions_mt": self.sector.ravel(),
+            }
+        )
+        r2, y2 = np.meshgrid(np.arange(n), np.arange(y), indexing="ij")
+        total = pd.DataFrame(
+            {
+                "run_id": self.run_ids[r2.ravel()],
+                "year": self.years[y2.ravel()],
+                "sector": "total_direct",
+                "emissions_mt": self.total.ravel(),
+            }
+        )
+        return pd.concat([by_sector, total], ignore_index=True)
+
+    def summary_with_params(self) -> pd.DataFrame:
+        """Per-member outcomes joined with the sampled parameters (what a results download needs)."""
+        return self.summary().merge(self.params, on="run_id", how="left")
+
+    def prefix(self, k: int) -> EnsembleResult:
+        """The first ``k`` members (the progressive first stage)."""
+        keep = self.run_ids < k
+        return _subset(self, keep)
+
+
+def _subset(res: EnsembleResult, keep: np.ndarray) -> EnsembleResult:
+    return EnsembleResult(
+        spec=res.spec,
+        years=res.years,
+        run_ids=res.run_ids[keep],
+        total=res.total[keep],
+        total_with_trade=res.total_with_trade[keep],
+        sector=res.sector[keep],
+        sectors=res.sectors,
+        indicators={k: v[keep] for k, v in res.indicators.items()},
+        policy={k: v[keep] for k, v in res.policy.items()},
+        params=res.params[res.params["run_id"].isin(res.run_ids[keep])].reset_index(drop=True),
+        failures=res.failures,
+        seconds=res.seconds,
+        cpu_seconds=res.cpu_seconds,
+    )
+
+
+def assemble(spec: EnsembleSpec, chunks: Sequence[Mapping[str, Any]], params: pd.DataFrame) -> EnsembleResult:
+    """Stack chunk results (in any order) into one result, members sorted by run_id.
+
+    Raises:
+        RuntimeError: every member failed (the message carries the first error).
+    """
+    good = [c for c in chunks if len(c["run_ids"])]
+    failures = sorted(f for c in chunks for f in c["failures"])
+    if not good:
+        first = failures[0][1] if failures else "no members were run"
+        raise RuntimeError(f"every ensemble member failed; first error: {first}")
+    ids = np.concatenate([c["run_ids"] for c in good])
+    order = np.argsort(ids, kind="stable")
+    names = set.intersection(*(set(c["indicators"]) for c in good))
+    return EnsembleResult(
+        spec=spec,
+        years=good[0]["years"],
+        run_ids=ids[order],
+        total=np.concatenate([c["total"] for c in good])[order],
+        total_with_trade=np.concatenate([c["total_with_trade"] for c in good])[order],
+        sector=np.concatenate([c["sector"] for c in good])[order],
+        sectors=list(good[0]["sectors"]),
+        indicators={k: np.concatenate([c["indicators"][k] for c in good])[order] for k in sorted(names)},
+        policy={k: np.concatenate([c["policy"][k] for c in good])[order] for k in good[0]["policy"]},
+        params=params[params["run_id"].isin(ids)].reset_index(drop=True),
+        failures=failures,
+        cpu_seconds=float(sum(c.get("cpu_seconds", 0.0) for c in chunks)),
+    )
+
+
+def design(spec: EnsembleSpec) -> pd.DataFrame:
+    """The sampled uncertain parameters of every member (``sim.ensemble.sample_parameters``, LHS)."""
+    scenario = scenario_from_text(spec.text)
+    return sample_parameters(scenario.uncertain_parameters(), spec.members, spec.root_seed, "lhs")
+
+
+def _tasks(spec: EnsembleSpec, params: pd.DataFrame, per_task: int) -> list[dict[str, Any]]:
+    names = [c for c in params.columns if c != "run_id"]
+    values = params[names].to_numpy(dtype=float)
+    tasks = []
+    for start in range(0, spec.members, per_task):
+        ids = list(range(start, min(start + per_task, spec.members)))
+        tasks.append(
+            {
+                "text": spec.text,
+                "run_ids": ids,
+                "seed_ids": ids,
+                "overrides": [dict(zip(names, values[i].tolist(), strict=True)) for i in ids],
+                "root_seed": spec.root_seed,
+                "resolution": spec.resolution,
+            }
+        )
+    return tasks
+
+
+@dataclass
+class Update:
+    """One step of :func:`stream`: progress, and a result when one is ready to draw."""
+
+    done: int
+    total: int
+    result: EnsembleResult | None = None
+    final: bool = False
+
+
+def stream(
+    spec: EnsembleSpec,
+    pool: AppPool,
+    first_stage: int = FIRST_STAGE,
+    poll_s: float = 0.1,
+    per_task: int = MEMBERS_PER_TASK,
+) -> Iterator[Update]:
+    """Run an ensemble, yielding progress often, the first ``first_stage`` members as soon as they are
+    all in, and the full result last.
+
+    Progress updates come at least every ``poll_s`` seconds, so a caller that draws them gives Streamlit a
+    point to stop the script when the user moves another slider; closing the generator then cancels the
+    tasks not yet started (at most one task per worker keeps running).
+    """
+    t0 = time.perf_counter()
+    params = design(spec)
+    tasks = _tasks(spec, params, per_task)
+    chunks: list[dict[str, Any]] = []
+    done_ids: set[int] = set()
+    shown_first = first_stage >= spec.members
+    futures: dict[cf.Future, int] = {}
+    try:
+        if pool.inline:
+            for task in tasks:
+                chunk = run_chunk(task)
+                chunks.append(chunk)
+                done_ids.update(task["run_ids"])
+                yield Update(len(done_ids), spec.members)
+                if not shown_first and all(i in done_ids for i in range(first_stage)):
+                    shown_first = True
+                    yield Update(len(done_ids), spec.members, assemble(spec, chunks, params).prefix(first_stage))
+        else:
+            futures = {pool.submit(run_chunk, task): i for i, task in enumerate(tasks)}
+            pending = set(futures)
+            while pending:
+                done, pending = cf.wait(pending, timeout=poll_s, return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    chunk = fut.result()
+                    chunks.append(chunk)
+                    done_ids.update(tasks[futures[fut]]["run_ids"])
+                yield Update(len(done_ids), spec.members)
+                if not shown_first and all(i in done_ids for i in range(first_stage)):
+                    shown_first = True
+                    yield Update(len(done_ids), spec.members, assemble(spec, chunks, params).prefix(first_stage))
+        result = assemble(spec, chunks, params)
+        result.seconds = time.perf_counter() - t0
+        yield Update(spec.members, spec.members, result, final=True)
+    finally:
+        for fut in futures:
+            fut.cancel()
+
+
+def compute(spec: EnsembleSpec, pool: AppPool) -> EnsembleResult:
+    """Run an ensemble to the end (no progressive stages)."""
+    result = None
+    for update in stream(spec, pool, first_stage=spec.members):
+        if update.final:
+            result = update.result
+    assert result is not None
+    return result
+
+
+class ResultCache:
+    """A small thread-safe LRU of finished ensembles, shared by all sessions of the server.
+
+    An entry is a few hundred kB (200 members x 37 years x 6 sectors), so even the default 64 entries stay
+    small; the key holds the whole scenario text's hash, so any lever change is a different entry.
+    """
+
+    def __init__(self, maxsize: int = 64) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+# ---------------------------------------------------------------------------------------------- compare
+
+
+def paired_table(results: Mapping[str, EnsembleResult], reference: str) -> pd.DataFrame:
+    """Paired differences of each scenario against ``reference``, member by member.
+
+    With the same root seed, size and resolution, member ``k`` of every scenario has the same sampled
+    uncertainties and seed, so the difference in run ``k`` is due to the policies alone (common random
+    numbers); ``sim.stats.paired_difference`` gives the peak-year comparison.
+
+    Returns:
+        One row per other scenario: ``scenario``, ``n_pairs``, ``p_earlier``, ``p_same``, ``p_later``,
+        median / P5 / P95 of the difference in 2030 and in cumulative emissions (scenario minus reference).
+    """
+    ref = results[reference]
+    ref_summary = ref.summary()
+    rows = []
+    for name, res in results.items():
+        if name == reference:
+            continue
+        summary = res.summary()
+        pair = simstats.paired_difference(summary, ref_summary, min(res.horizon, ref.horizon))
+        merged = summary.merge(ref_summary, on="run_id", suffixes=("", "_ref"))
+        d2030 = (merged["emissions_2030_mt"] - merged["emissions_2030_mt_ref"]).to_numpy()
+        dcum = (merged["cumulative_mt"] - merged["cumulative_mt_ref"]).to_numpy()
+        rows.append(
+            {
+                "scenario": name,
+                "n_pairs": int(pair["n_pairs"]),
+                "p_earlier": pair["p_a_peaks_earlier"],
+                "p_same": pair["p_same_year"],
+                "p_later": pair["p_b_peaks_earlier"],
+                "d2030_median": float(np.median(d2030)),
+                "d2030_p5": float(np.percentile(d2030, 5)),
+                "d2030_p95": float(np.percentile(d2030, 95)),
+                "dcum_median": float(np.median(dcum)),
+                "dcum_p5": float(np.percentile(dcum, 5)),
+                "dcum_p95": float(np.percentile(dcum, 95)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def paired_cumulative(results: Mapping[str, EnsembleResult], reference: str) -> pd.DataFrame:
+    """Per-member cumulative-emission differences against ``reference`` (tidy: scenario, run_id, diff)."""
+    ref = results[reference].summary()[["run_id", "cumulative_mt"]]
+    parts = []
+    for name, res in results.items():
+        if name == reference:
+            continue
+        m = res.summary()[["run_id", "cumulative_mt"]].merge(ref, on="run_id", suffixes=("", "_ref"))
+        parts.append(
+            pd.DataFrame(
+                {"scenario": name, "run_id": m["run_id"], "dcum_mt": m["cumulative_mt"] - m["cumulative_mt_ref"]}
+            )
+        )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["scenario", "run_id", "dcum_mt"])
+
+
+# ---------------------------------------------------------------------------------------------- sensitivity
+
+SENSITIVITY_OUTPUTS = ("peak_year", "emissions_2030_mt", "cumulative_mt")
+
+
+def quick_morris(
+    text: str,
+    names: Sequence[str],
+    trajectories: int,
+    root_seed: int,
+    resolution: float,
+    pool: AppPool,
+    per_task: int = MEMBERS_PER_TASK,
+) -> dict[str, Any]:
+    """A small Morris screening of the current scenario over ``names`` (``sim.sensitivity``).
+
+    Every design row runs with the same seed (run 0 of ``root_seed``), so elementary effects measure the
+    parameters, not the agents' luck; parameters not in ``names`` keep their central values.
+
+    Returns:
+        ``indices`` (tidy table of ``sim.sensitivity.analyze``, all outputs that vary), ``constant``
+        (output -> its single value, for outputs that do not vary), ``runs`` (design size).
+    """
+    problem = sens.build_problem(list(names))
+    X = sens.sample("morris", problem, int(trajectories), int(root_seed))
+    tasks = []
+    for start in range(0, len(X), per_task):
+        rows = list(range(start, min(start + per_task, len(X))))
+        tasks.append(
+            {
+                "text": text,
+                "run_ids": rows,
+                "seed_ids": [0] * len(rows),
+                "overrides": [
+                    {
+                        n: float(round(x)) if registry.get(n).integer else float(x)
+                        for n, x in zip(problem["names"], X[i], strict=True)
+                    }
+                    for i in rows
+                ],
+                "root_seed": int(root_seed),
+                "resolution": float(resolution),
+            }
+        )
+    futures = [pool.submit(run_chunk, task) for task in tasks]
+    chunks = [f.result() for f in futures]
+    failures = [f for c in chunks for f in c["failures"]]
+    if failures:
+        raise RuntimeError(f"{len(failures)} Morris runs failed; first: {failures[0][1]}")
+    ids = np.concatenate([c["run_ids"] for c in chunks])
+    order = np.argsort(ids)
+    total = np.concatenate([c["total"] for c in chunks])[order]
+    years = chunks[0]["years"]
+    pk = find_peaks(years, total)
+    outputs = {
+        "peak_year": sens.peak_year_output(pk["peak_year"], pk["peaked"], int(years[-1])),
+        "emissions_2030_mt": total[:, int(np.flatnonzero(years == 2030)[0])] if 2030 in years else total[:, -1],
+        "cumulative_mt": total[:, years >= 2025].sum(axis=1),
+    }
+    tables, constant = [], {}
+    for name, y in outputs.items():
+        if np.ptp(y) == 0:
+            constant[name] = float(y[0])
+            continue
+        tables.append(sens.analyze("morris", problem, X, y, int(root_seed), output=name))
+    indices = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    return {"indices": indices, "constant": constant, "runs": len(X)}
+
+
+def find_sweeps(roots: Sequence[Path], max_depth: int = 3) -> list[Path]:
+    """Folders under ``roots`` (at most ``max_depth`` levels down) that hold a sweep's ``indices.parquet``."""
+    found: list[Path] = []
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("indices.parquet")):
+            rel = path.relative_to(root)
+            if len(rel.parts) <= max_depth + 1:
+                found.append(path.parent)
+    return found
+
+
+SWEEP_COLUMNS = ("output", "parameter", "index", "value", "conf")
+
+
+def load_indices(folder: Path) -> pd.DataFrame:
+    """A sweep's tidy indices table (``sim.sensitivity.tidy_indices`` columns).
+
+    Raises:
+        ValueError: the file lacks the expected columns.
+    """
+    table = pd.read_parquet(folder / "indices.parquet")
+    missing = [c for c in SWEEP_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"indices.parquet lacks column(s) {missing}; it has {list(table.columns)}")
+    if "parameter_2" in table.columns:
+        table = table[table["parameter_2"].isna()]
+    return table.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------- cost
+
+
+def lever_costs(text: str, root_seed: int, resolution: float, pool: AppPool) -> pd.DataFrame:
+    """``sim.levers.lever_effects`` of every active lever family, spread over the pool's workers.
+
+    Each task re-runs the scenario as it is (one run) besides its families' counterfactuals, which costs
+    one run per worker and saves a worker's share of the counterfactuals.
+    """
+    scenario = scenario_from_text(text)
+    families = active_families(scenario)
+    if not families:
+        return pd.DataFrame()
+    groups = [families[i :: pool.workers] for i in range(min(pool.workers, len(families)))]
+    futures = [
+        pool.submit(
+            lever_effects_task, {"text": text, "seed": int(root_seed), "resolution": float(resolution), "families": g}
+        )
+        for g in groups
+    ]
+    table = pd.concat([f.result() for f in futures], ignore_index=True)
+    order = {f: i for i, f in enumerate(families)}
+    return table.sort_values("lever", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def family_first_lever(family: str) -> registry.Parameter | None:
+    """The first registry lever of a lever family (to name families the app has no label for)."""
+    names = LEVER_FAMILIES.get(family) or ()
+    return registry.get(names[0]) if names else None

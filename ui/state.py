@@ -1,0 +1,475 @@
+"""What the user has set, as plain data: preset, lever values, phase-in timing, schedules, URL form.
+
+The app's state is a base scenario (a preset file, or an uploaded one) plus a :class:`LeverState` of
+changes. :func:`apply_levers` writes the changes into the merged scenario dict, which is validated with the
+scenario schema and dumped as YAML: that text is what the ensemble runs, what the result cache is keyed by
+and what "download scenario" gives. So a downloaded file reruns exactly what was on screen, with
+``citypeak run`` or ``citypeak ensemble``.
+
+Uploaded files are untrusted input (the server may be exposed to a workshop network): they are size-capped,
+read with ``yaml.safe_load`` only, bounded in node count (an alias "billion laughs" document is small on the
+wire and huge in memory), and may inherit only one of the bundled presets by bare file name, so an upload
+cannot make the server read other files.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim import registry
+from sim.registry import Parameter
+from sim.scenario import (
+    CARBON_PRICE_SCHEDULE,
+    MAX_SCENARIO_BYTES,
+    Scenario,
+    ScenarioError,
+    resolve_inheritance,
+    scenario_from_dict,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO_DIR = ROOT / "scenarios"
+PRESETS: dict[str, str] = {
+    "baseline": "karamay_baseline.yaml",
+    "pilot": "karamay_pilot.yaml",
+    "accelerated": "karamay_accelerated.yaml",
+    "delayed": "karamay_delayed.yaml",
+}
+"""Preset id -> file in ``scenarios/``; the ids are what links carry (``?preset=pilot``)."""
+UPLOAD = "upload"
+
+MAX_UPLOAD_NODES = 200_000
+"""Largest number of YAML nodes (after alias expansion) an upload may have; real scenarios have ~2,000."""
+
+APP_SOURCE = "app: set in the CityPeak app"
+"""Source recorded for a lever value changed in the app (the schema wants a source for every number)."""
+
+RESOLUTIONS: tuple[float, ...] = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
+"""Resolutions offered in the app; a run's cost is nearly flat below ~0.01 (fixed Python cost per year)."""
+
+
+# ---------------------------------------------------------------------------------------------- levers
+
+
+def levers() -> list[Parameter]:
+    """Every lever of the registry, in registry order (the sidebar's order)."""
+    return registry.parameters("lever")
+
+
+def phase_in_levers() -> list[Parameter]:
+    """Levers that take a year/value schedule (``extra["phase_in"]``)."""
+    return [p for p in levers() if p.extra.get("phase_in")]
+
+
+def schedule_targets() -> list[str]:
+    """Names that ``policies.schedules`` accepts: the phase-in levers and the whole carbon price path."""
+    return [p.name for p in phase_in_levers()] + [CARBON_PRICE_SCHEDULE]
+
+
+def lever_groups() -> dict[str, list[Parameter]]:
+    """Levers by registry group, groups in order of first appearance."""
+    out: dict[str, list[Parameter]] = {}
+    for p in levers():
+        out.setdefault(p.group, []).append(p)
+    return out
+
+
+def slider_step(p: Parameter) -> float:
+    """A round slider step of about 1/200 of the lever's range (1 for whole-number levers).
+
+    Rounded down to 1, 2 or 5 times a power of ten so values read cleanly and the registry's defaults
+    (96 CNY/t, 0.95, 15,000 CNY) sit on the grid.
+    """
+    if p.integer:
+        return 1.0
+    span = p.high - p.low
+    if span <= 0:
+        return 1.0
+    raw = span / 200.0
+    power = 10.0 ** math.floor(math.log10(raw))
+    for mult in (5.0, 2.0, 1.0):
+        if mult * power <= raw:
+            return mult * power
+    return power
+
+
+def snap(p: Parameter, value: float) -> float:
+    """``value`` clipped to the lever's bounds (and rounded for whole-number levers)."""
+    v = min(max(float(value), p.low), p.high)
+    return float(round(v)) if p.integer else v
+
+
+# ---------------------------------------------------------------------------------------------- scenarios
+
+
+def preset_path(preset: str) -> Path:
+    """The file of a preset id; ``KeyError`` for an unknown id."""
+    return SCENARIO_DIR / PRESETS[preset]
+
+
+def preset_data(preset: str) -> dict:
+    """The merged (inheritance resolved) scenario dict of a preset."""
+    return resolve_inheritance(preset_path(preset))
+
+
+def _count_nodes(data: Any, limit: int) -> int:
+    """Nodes of a loaded YAML document with aliases expanded, stopping as soon as ``limit`` is passed."""
+    count = 0
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > limit:
+            return count
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return count
+
+
+def parse_upload(file_name: str, content: bytes) -> dict:
+    """Read an uploaded scenario into a merged, validated scenario dict.
+
+    Args:
+        file_name: the name the browser sent (used in messages only, never as a path).
+        content: the file's bytes.
+
+    Returns:
+        The merged scenario dict (presets inherited by name are merged in).
+
+    Raises:
+        ScenarioError: too large, not UTF-8, invalid YAML, not a mapping, too many nodes, an ``inherits``
+            that is not a bundled preset, or a schema violation; the message says which and where.
+    """
+    name = Path(file_name).name or "upload.yaml"
+    if len(content) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(
+            f"{name}: file is {len(content):,} bytes; scenario files are limited to {MAX_SCENARIO_BYTES:,}"
+        )
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{name}: not UTF-8 text") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ScenarioError(f"{name}: invalid YAML{where}: {getattr(e, 'problem', None) or e}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{name}: top level must be a mapping of scenario fields, got {type(data).__name__}")
+    if _count_nodes(data, MAX_UPLOAD_NODES) > MAX_UPLOAD_NODES:
+        raise ScenarioError(
+            f"{name}: the document expands to more than {MAX_UPLOAD_NODES:,} values (YAML aliases?); "
+            "a scenario has a few thousand"
+        )
+    parent = data.get("inherits")
+    if parent is not None:
+        if not isinstance(parent, str) or parent not in PRESETS.values():
+            allowed = ", ".join(PRESETS.values())
+            raise ScenarioError(f"{name}: inherits: {parent!r} is not allowed in an upload; use one of: {allowed}")
+        with tempfile.TemporaryDirectory(prefix="citypeak-upload-") as tmp:
+            for file in PRESETS.values():
+                shutil.copyfile(SCENARIO_DIR / file, Path(tmp) / file)
+            path = Path(tmp) / "upload.yaml"
+            path.write_text(text, encoding="utf-8")
+            data = resolve_inheritance(path)
+    scenario_from_dict(copy.deepcopy(data), name)
+    return data
+
+
+def scenario_title(data: Mapping[str, Any], lang: str) -> str:
+    """The scenario's own title in ``lang`` (falls back to the other language, then its name)."""
+    first, second = ("title_zh", "title_en") if lang == "zh" else ("title_en", "title_zh")
+    return str(data.get(first) or data.get(second) or data.get("name") or "?")
+
+
+# ---------------------------------------------------------------------------------------------- lever state
+
+
+@dataclass
+class LeverState:
+    """The user's settings on top of a base scenario.
+
+    Attributes:
+        values: every lever's value (the slider positions).
+        start_year: ``policies.start_year``: phase-in levers start ramping here.
+        target_year: ``policies.target_year``: ... and reach their value here.
+        schedules: ``policies.schedules``: explicit ``[[year, value], ...]`` per phase-in lever (or the
+            whole carbon price path), overriding the ramp.
+    """
+
+    values: dict[str, float]
+    start_year: int
+    target_year: int
+    schedules: dict[str, list[list[float]]] = field(default_factory=dict)
+
+    def copy(self) -> LeverState:
+        return LeverState(dict(self.values), self.start_year, self.target_year, copy.deepcopy(self.schedules))
+
+
+def state_from_data(data: Mapping[str, Any]) -> LeverState:
+    """The lever state a scenario dict encodes (registry defaults where it sets nothing)."""
+    scenario = scenario_from_dict(copy.deepcopy(dict(data)), str(data.get("name", "<scenario>")))
+    values = scenario.parameter_values()
+    pol = scenario.policies
+    return LeverState(
+        values={p.name: float(values[p.name]) for p in levers()},
+        start_year=int(pol.start_year),
+        target_year=int(pol.target_year),
+        schedules={k: [[float(y), float(v)] for y, v in pts] for k, pts in pol.schedules.items()},
+    )
+
+
+def _same(a: float, b: float) -> bool:
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+
+
+def _same_schedule(a: Iterable[Iterable[float]] | None, b: Iterable[Iterable[float]] | None) -> bool:
+    pa = [tuple(map(float, x)) for x in a or []]
+    pb = [tuple(map(float, x)) for x in b or []]
+    return len(pa) == len(pb) and all(
+        _same(x, y) for p, q in zip(pa, pb, strict=True) for x, y in zip(p, q, strict=True)
+    )
+
+
+def changed_levers(state: LeverState, base: LeverState) -> list[str]:
+    """Levers whose value differs from the base scenario's."""
+    return [n for n, v in state.values.items() if n in base.values and not _same(v, base.values[n])]
+
+
+def apply_levers(data: Mapping[str, Any], state: LeverState, base: LeverState) -> dict:
+    """A copy of the scenario dict with the user's changes written in.
+
+    Only what differs from the base is written, so a downloaded file diffs cleanly against its preset; a
+    changed lever is recorded with :data:`APP_SOURCE` as its source, since the schema wants one for every
+    number.
+    """
+    out = copy.deepcopy(dict(data))
+    out.pop("inherits", None)
+    changed = changed_levers(state, base)
+    if changed:
+        params = dict(out.get("parameters") or {})
+        for name in changed:
+            value = state.values[name]
+            if registry.get(name).integer:
+                value = round(value)
+            params[name] = {"value": value, "source": APP_SOURCE}
+        out["parameters"] = params
+    policies = dict(out.get("policies") or {})
+    if state.start_year != base.start_year or state.target_year != base.target_year:
+        policies["start_year"] = int(state.start_year)
+        policies["target_year"] = int(state.target_year)
+    names = set(state.schedules) | set(base.schedules)
+    if any(not _same_schedule(state.schedules.get(n), base.schedules.get(n)) for n in names):
+        policies["schedules"] = {k: [[int(y), float(v)] for y, v in pts] for k, pts in state.schedules.items()}
+    if policies:
+        out["policies"] = policies
+    if changed or out.get("policies") != data.get("policies"):
+        name = str(out.get("name", "scenario"))
+        out["name"] = name if name.endswith("_app") else f"{name[:76]}_app"
+    return out
+
+
+def scenario_yaml(data: Mapping[str, Any]) -> str:
+    """The scenario dict as YAML text (what runs, what is cached on, what is downloaded)."""
+    return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True)
+
+
+def build_scenario(data: Mapping[str, Any]) -> Scenario:
+    """Validate a scenario dict; ``ScenarioError`` with the schema's readable message if it is not valid."""
+    return scenario_from_dict(copy.deepcopy(dict(data)), str(data.get("name", "<scenario>")))
+
+
+def check_schedule(name: str, points: list[list[float]], base_year: int, horizon: int) -> list[list[float]]:
+    """Validate a year/value table from the schedule editor and return it sorted by year.
+
+    Raises:
+        ValueError: empty, a year outside the simulated years, a year twice, or a value outside the lever's
+            bounds; the message names the offending entry.
+    """
+    if name == CARBON_PRICE_SCHEDULE:
+        low, high = 0.0, 2000.0
+    else:
+        p = registry.get(name)
+        low, high = p.low, p.high
+    clean = []
+    for y, v in points:
+        if y is None or v is None or not (math.isfinite(float(y)) and math.isfinite(float(v))):
+            continue
+        clean.append([int(round(float(y))), float(v)])
+    if not clean:
+        raise ValueError("the table has no complete year/value row")
+    clean.sort()
+    years = [y for y, _ in clean]
+    for y in years:
+        if not base_year <= y <= horizon:
+            raise ValueError(f"year {y} is outside the simulated years {base_year}-{horizon}")
+    dup = sorted({y for y in years if years.count(y) > 1})
+    if dup:
+        raise ValueError(f"year {dup[0]} appears twice")
+    for y, v in clean:
+        if not low <= v <= high:
+            raise ValueError(f"value {v:g} in {y} is outside the allowed range [{low:g}, {high:g}]")
+    return clean
+
+
+# ---------------------------------------------------------------------------------------------- links
+
+
+@dataclass
+class Settings:
+    """View settings that travel in a link along with the levers."""
+
+    preset: str = "pilot"
+    lang: str = "en"
+    members: int = 200
+    resolution: float = 0.005
+    seed: int = 1
+    workshop: bool = False
+    tab: str = "results"
+
+
+TABS: tuple[str, ...] = ("results", "compare", "sensitivity", "cost")
+SCHEDULE_PREFIX = "s."
+"""Query keys ``s.<lever>=2025:0.2;2030:1`` carry schedules; plain lever names carry values."""
+
+
+def _fmt_number(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.6g}"
+
+
+def encode_query(settings: Settings, state: LeverState, base: LeverState, defaults: Settings) -> dict[str, str]:
+    """The query parameters of a view: settings that differ from the app's defaults, levers and schedules
+    that differ from the preset. A link with them reproduces the view; an uploaded scenario has no preset
+    id and cannot travel (the caller says so)."""
+    q: dict[str, str] = {}
+    if settings.preset != UPLOAD:
+        q["preset"] = settings.preset
+    if settings.lang != defaults.lang:
+        q["lang"] = settings.lang
+    if settings.members != defaults.members:
+        q["n"] = str(settings.members)
+    if not _same(settings.resolution, defaults.resolution):
+        q["res"] = _fmt_number(settings.resolution)
+    if settings.seed != defaults.seed:
+        q["seed"] = str(settings.seed)
+    if settings.workshop:
+        q["ws"] = "1"
+    if settings.tab != "results":
+        q["tab"] = settings.tab
+    if state.start_year != base.start_year or state.target_year != base.target_year:
+        q["phase"] = f"{state.start_year}-{state.target_year}"
+    for name in changed_levers(state, base):
+        q[name] = _fmt_number(state.values[name])
+    for name in sorted(set(state.schedules) | set(base.schedules)):
+        if not _same_schedule(state.schedules.get(name), base.schedules.get(name)):
+            pts = state.schedules.get(name) or []
+            q[SCHEDULE_PREFIX + name] = ";".join(f"{int(y)}:{_fmt_number(v)}" for y, v in pts) or "none"
+    return q
+
+
+def decode_settings(query: Mapping[str, str], defaults: Settings) -> tuple[Settings, list[str]]:
+    """Settings from query parameters; bad values keep the default and add a note to the returned list."""
+    notes: list[str] = []
+    s = copy.copy(defaults)
+    preset = query.get("preset")
+    if preset is not None:
+        if preset in PRESETS:
+            s.preset = preset
+        else:
+            notes.append(f"preset={preset!r} is not known; using {defaults.preset}")
+    lang = query.get("lang")
+    if lang is not None:
+        if lang in ("en", "zh"):
+            s.lang = lang
+        else:
+            notes.append(f"lang={lang!r} is not known; use en or zh")
+    for key, attr, cast, ok in (
+        ("n", "members", int, lambda v: 2 <= v <= 1000),
+        ("res", "resolution", float, lambda v: registry.get("resolution").low <= v <= registry.get("resolution").high),
+        ("seed", "seed", int, lambda v: 0 <= v < 2**32),
+    ):
+        raw = query.get(key)
+        if raw is None:
+            continue
+        try:
+            value = cast(raw)
+        except ValueError:
+            notes.append(f"{key}={raw!r} is not a number")
+            continue
+        if ok(value):
+            setattr(s, attr, value)
+        else:
+            notes.append(f"{key}={raw!r} is out of range")
+    s.workshop = query.get("ws") == "1"
+    tab = query.get("tab")
+    if tab in TABS:
+        s.tab = tab
+    elif tab is not None:
+        notes.append(f"tab={tab!r} is not known")
+    return s, notes
+
+
+def decode_levers(
+    query: Mapping[str, str], base: LeverState, base_year: int, horizon: int
+) -> tuple[LeverState, list[str]]:
+    """Lever values, phase-in window and schedules from query parameters, on top of the preset's.
+
+    Unknown names and out-of-range values are skipped with a note rather than rejected: an old link should
+    still open, showing what it can.
+    """
+    notes: list[str] = []
+    state = base.copy()
+    known = {p.name: p for p in levers()}
+    for key, raw in query.items():
+        if key in ("preset", "lang", "n", "res", "seed", "ws", "tab"):
+            continue
+        if key == "phase":
+            try:
+                a, b = (int(x) for x in raw.split("-"))
+            except ValueError:
+                notes.append(f"phase={raw!r} is not START-TARGET")
+                continue
+            if base_year <= a <= b <= horizon:
+                state.start_year, state.target_year = a, b
+            else:
+                notes.append(f"phase={raw!r} is outside {base_year}-{horizon} or not in order")
+        elif key.startswith(SCHEDULE_PREFIX):
+            name = key[len(SCHEDULE_PREFIX) :]
+            if name not in schedule_targets():
+                notes.append(f"{key}: no schedulable lever of that name")
+                continue
+            if raw == "none":
+                state.schedules.pop(name, None)
+                continue
+            try:
+                points = [[float(a), float(b)] for a, b in (pt.split(":") for pt in raw.split(";"))]
+                state.schedules[name] = check_schedule(name, points, base_year, horizon)
+            except ValueError as e:
+                notes.append(f"{key}: {e}")
+        elif key in known:
+            p = known[key]
+            try:
+                value = float(raw)
+            except ValueError:
+                notes.append(f"{key}={raw!r} is not a number")
+                continue
+            if math.isfinite(value) and p.low <= value <= p.high:
+                state.values[key] = snap(p, value)
+            else:
+                notes.append(f"{key}={raw!r} is outside [{p.low:g}, {p.high:g}]")
+        else:
+            notes.append(f"{key}: not a lever or setting")
+    return state, notes
