@@ -40,8 +40,8 @@ MAX_SCENARIO_BYTES = 2_000_000
 """Scenario files are text of a few tens of kB; anything this large is not a scenario."""
 
 MAX_YAML_ALIAS_NODES = 100_000
-"""How many nodes YAML aliases may add when expanded. A scenario reuses a block or two (the baseline's
-refinery options add about 100 nodes); a "billion laughs" file expands a few lines into billions."""
+"""How many nodes YAML aliases may add when expanded. A scenario may reuse a block or two (a list of refinery
+options, a source text: a few hundred nodes); a "billion laughs" file expands a few lines into billions."""
 
 MAX_YAML_DEPTH = 64
 """Deepest nesting a scenario file may have. Real scenarios nest about six levels; the YAML parser recurses
@@ -473,10 +473,10 @@ class PoliciesSpec(_Strict):
 
     @model_validator(mode="after")
     def _check(self):
-        if self.target_year < self.start_year:
+        if self.target_year <= self.start_year:  # the ramp from start to target needs at least one year
             raise ValueError(
-                f"target_year: {self.target_year} is before start_year {self.start_year}; "
-                f"allowed: {self.start_year} or later"
+                f"target_year: {self.target_year} is not after start_year {self.start_year}; "
+                f"allowed: {self.start_year + 1} or later"
             )
         for fam, (first, last) in self.subsidy_years.items():
             if fam not in SUBSIDY_FAMILIES:
@@ -572,11 +572,14 @@ class Scenario(_Strict):
             except KeyError as e:
                 raise ValueError(f"uncertain: {e.args[0]}") from None
             if p.kind == "setting":
-                raise ValueError(f"uncertain: '{name}' is a setting and cannot be sampled")
+                raise ValueError(
+                    f"uncertain: '{name}' is a setting and cannot be sampled; allowed: uncertainties and levers "
+                    "(citypeak params lists them)"
+                )
         names = [u.name for u in self.power.units]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
-            raise ValueError(f"power.units: duplicate unit names {sorted(dup)}")
+            raise ValueError(f"power.units: duplicate unit names {sorted(dup)}; allowed: each name once")
         return self
 
     @model_validator(mode="after")
@@ -657,7 +660,11 @@ class Scenario(_Strict):
 
 # ---------------------------------------------------------------------------------------------- loading
 def _merge(base: Any, over: Any) -> Any:
-    """Deep merge for inheritance: dicts key by key, lists of named dicts by name, else replace."""
+    """Deep merge for inheritance: dicts key by key, lists of named dicts by name, else replace.
+
+    Only text names key a merge: a list or mapping given as a name (a typo in a child) would be unhashable;
+    such a list replaces the parent's, and validation then reports the bad name.
+    """
     if isinstance(base, dict) and isinstance(over, dict):
         out = dict(base)
         for k, v in over.items():
@@ -666,7 +673,7 @@ def _merge(base: Any, over: Any) -> Any:
     if (
         isinstance(base, list)
         and isinstance(over, list)
-        and all(isinstance(x, dict) and "name" in x for x in base + over)
+        and all(isinstance(x, dict) and isinstance(x.get("name"), str) for x in base + over)
     ):
         out = [copy.deepcopy(x) for x in base]
         index = {x["name"]: i for i, x in enumerate(out)}
@@ -686,15 +693,9 @@ def _merge(base: Any, over: Any) -> Any:
 def _read_yaml(path: Path) -> dict:
     """Read one scenario file as plain data, refusing anything that is not a small YAML mapping.
 
-    Each guard closes a way a file could crash or hang the program instead of getting a message:
-
-    * only regular files: a folder raises ``IsADirectoryError``, and a device such as ``/dev/zero``
-      (reachable through ``inherits:``) reports size 0 and never ends;
-    * at most :data:`MAX_SCENARIO_BYTES` are read, whatever ``stat`` says;
-    * ``yaml.compose`` builds the node graph without constructing any object, so nesting depth, alias
-      expansion ("billion laughs"), recursive aliases and duplicate keys (YAML silently keeps the last
-      one) are checked before ``yaml.safe_load``, which builds plain data only and refuses ``!!python/...``
-      tags.
+    Only regular files are read: a folder raises ``IsADirectoryError``, and a device such as ``/dev/zero``
+    (reachable through ``inherits:``) reports size 0 and never ends. At most :data:`MAX_SCENARIO_BYTES` are
+    read, whatever ``stat`` says; :func:`parse_scenario_bytes` does the rest.
     """
     try:
         st = path.stat()
@@ -712,20 +713,42 @@ def _read_yaml(path: Path) -> dict:
             raw = f.read(MAX_SCENARIO_BYTES + 1)
     except OSError as e:
         raise ScenarioError(f"{path}: cannot read scenario file ({e.strerror})") from None
+    return parse_scenario_bytes(raw, str(path))
+
+
+def parse_scenario_bytes(raw: bytes, source: str) -> dict:
+    """Parse the bytes of one scenario file into plain data, refusing anything but a small YAML mapping.
+
+    For every way scenario text arrives (files, app uploads), so each gets the same guards and messages:
+    at most :data:`MAX_SCENARIO_BYTES`; UTF-8; ``yaml.compose`` builds the node graph without constructing
+    any object, so nesting depth, alias expansion ("billion laughs"), recursive aliases and duplicate keys
+    (YAML silently keeps the last one) are checked before ``yaml.safe_load``, which builds plain data only
+    and refuses ``!!python/...`` tags.
+
+    Args:
+        raw: the file's bytes.
+        source: the name to put in messages (a path, or an upload's file name).
+
+    Returns:
+        The top-level mapping (``inherits`` not yet resolved).
+
+    Raises:
+        ScenarioError: the message names ``source``, the line where it can, and what is allowed.
+    """
     if len(raw) > MAX_SCENARIO_BYTES:
-        raise ScenarioError(f"{path}: file is over {MAX_SCENARIO_BYTES:,} bytes, the limit for scenario files")
+        raise ScenarioError(f"{source}: file is over {MAX_SCENARIO_BYTES:,} bytes, the limit for scenario files")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise ScenarioError(
-            f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} on line {line}); save the file as UTF-8"
+            f"{source}: not UTF-8 text (byte 0x{raw[e.start]:02x} on line {line}); save the file as UTF-8"
         ) from None
     try:
-        _check_yaml_graph(yaml.compose(text, Loader=yaml.SafeLoader), path)
+        _check_yaml_graph(yaml.compose(text, Loader=yaml.SafeLoader), source)
         data = yaml.safe_load(text)
     except RecursionError:
-        raise ScenarioError(f"{path}: YAML nested more than {MAX_YAML_DEPTH} levels deep") from None
+        raise ScenarioError(f"{source}: YAML nested more than {MAX_YAML_DEPTH} levels deep") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -734,15 +757,15 @@ def _read_yaml(path: Path) -> dict:
         if tag:
             shown = tag.group(1).replace("tag:yaml.org,2002:", "!!")
             problem = f"tag '{shown}' is not allowed; scenario files hold plain data (mappings, lists, text, numbers)"
-        raise ScenarioError(f"{path}: invalid YAML{where}: {problem}") from None
+        raise ScenarioError(f"{source}: invalid YAML{where}: {problem}") from None
     if data is None:
-        raise ScenarioError(f"{path}: file is empty; a scenario is a mapping of fields (name, city, power, ...)")
+        raise ScenarioError(f"{source}: file is empty; a scenario is a mapping of fields (name, city, power, ...)")
     if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: top level must be a mapping of scenario fields, got {type(data).__name__}")
+        raise ScenarioError(f"{source}: top level must be a mapping of scenario fields, got {type(data).__name__}")
     return data
 
 
-def _check_yaml_graph(root: yaml.Node | None, path: Path) -> None:
+def _check_yaml_graph(root: yaml.Node | None, path: str) -> None:
     """Check the composed YAML node graph: depth, alias expansion, recursive aliases, duplicate keys.
 
     An alias is the same node object met again, so the expanded size of every node is counted once
@@ -805,8 +828,29 @@ def resolve_inheritance(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
     parent_path = (path.parent / parent) if not Path(parent).is_absolute() else Path(parent)
     if not parent_path.exists():
         raise ScenarioError(f"{path}: inherits: file '{parent}' not found next to it")
+    if not parent_path.is_file():
+        raise ScenarioError(f"{path}: inherits: '{parent}' is not a regular file (a folder or a device)")
+    _check_unique_names(data, path)
     base = resolve_inheritance(parent_path, (*_chain, path))
     return _merge(base, data)
+
+
+def _check_unique_names(data: Any, path: Path, where: str = "") -> None:
+    """Refuse a name used twice in one list of named items of a child file.
+
+    Inheritance merges such lists by ``name``, so the second item would silently be merged into the first
+    and the schema's duplicate checks would never see it.
+    """
+    if isinstance(data, dict):
+        for k, v in data.items():
+            _check_unique_names(v, path, f"{where}.{k}" if where else str(k))
+    elif isinstance(data, list):
+        names = [x["name"] for x in data if isinstance(x, dict) and isinstance(x.get("name"), str)]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ScenarioError(f"{path}: {where}: duplicate names {dup}; allowed: each name once")
+        for i, x in enumerate(data):
+            _check_unique_names(x, path, f"{where}.{i}")
 
 
 _PATH_PREFIX = re.compile(r"^([A-Za-z_]\w*(?:\.\w+)*): (.+)$", re.DOTALL)

@@ -125,6 +125,10 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def _is_empty(folder: Path) -> bool:
+    return folder.is_dir() and not any(folder.iterdir())
+
+
 def _remove_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
@@ -322,15 +326,22 @@ class BatchStore:
     def _prepare_folder(self, overwrite: bool) -> None:
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"{self.path} exists and is not a folder; choose a folder path for the batch")
-        self.path.mkdir(parents=True, exist_ok=True)
-        entries = {p.name for p in self.path.iterdir()}
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            entries = {p.name for p in self.path.iterdir()}
+        except OSError as exc:  # a parent is a file, no permission, read-only file system
+            raise StoreError(f"cannot create the batch folder {self.path}: {exc.strerror or exc}") from exc
         foreign = sorted(n for n in entries if n not in _BATCH_ENTRIES and not _is_temp(n))
         if foreign:
             raise StoreError(
                 f"{self.path} holds files that are not part of a batch ({', '.join(foreign[:5])}); "
                 "choose an empty or new folder"
             )
-        if entries and not overwrite:
+        # A create() that failed before its manifest (disk full) left no batch, only debris to clear.
+        failed_create = MANIFEST_FILE not in entries and not any(
+            (self.path / d).is_dir() and not _is_empty(self.path / d) for d in (YEARLY_DIR, SUMMARY_DIR)
+        )
+        if entries and not failed_create and not overwrite:
             kind = "a batch" if MANIFEST_FILE in entries else "an incomplete batch"
             raise StoreError(
                 f"{self.path} already holds {kind}; open it with BatchStore.open() to resume, "
@@ -346,7 +357,10 @@ class BatchStore:
             except OSError as exc:
                 raise StoreError(f"could not remove {target} to overwrite the batch: {exc}") from exc
         for sub in (YEARLY_DIR, SUMMARY_DIR):
-            (self.path / sub).mkdir(exist_ok=True)
+            try:
+                (self.path / sub).mkdir(exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create {self.path / sub}: {exc.strerror or exc}") from exc
 
     def _load_manifest(self) -> dict[str, Any]:
         file = self.path / MANIFEST_FILE
