@@ -1,0 +1,616 @@
+"""Benchmark table for the performance issue: full-run time, kernel throughput and memory, one invocation.
+
+Usage::
+
+    python benchmarks/run_benchmarks.py            # full resolution (about 2-3 minutes, the reference dominates)
+    python benchmarks/run_benchmarks.py --quick    # resolution 0.05, fewer repeats: a CI smoke test
+    python benchmarks/run_benchmarks.py --json out.json
+
+What is measured, and why this way:
+    (a) wall time of one full run (construct the model + run base year to horizon) of the project's
+        :class:`sim.model.CityModel` and of the plain-Mesa :class:`benchmarks.reference_mesa.ReferenceCityModel`,
+        same scenario, seed and resolution; median over repeats. Each model is timed in its own fresh child
+        process so that neither inherits the other's heap (500k Mesa agents make every later garbage
+        collection slower) and so that the child's peak resident memory is that model's alone.
+    (b) agent-steps per second of each population's yearly ``step()`` inside those runs (agents existing
+        after the step, summed over decision years, divided by the time spent in ``step``), against a bare
+        numpy loop that does the same per-agent arithmetic and random draws on arrays of the same size with
+        no model around it: the ceiling the kernels can approach on this machine.
+    (d) peak memory of a full run: ``ru_maxrss`` of a child that imports the project and does one run, and
+        the ``tracemalloc`` peak of the run itself (Python and numpy allocations made during the run).
+
+Timings use :func:`time.perf_counter` (the first table, the one the targets are stated in). The same runs
+are also timed with :func:`time.process_time` (the second table): on a shared machine other processes
+inflate wall time but hardly CPU time, and the runs are single-threaded, so CPU time is what they would
+take on an idle core. The load average is printed with the tables; compare wall times only at similar load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+DEFAULT_SCENARIO = ROOT / "scenarios" / "karamay_baseline.yaml"
+POPULATIONS = ("households", "vehicles", "buildings")
+KERNEL_TARGET_PER_S = 30e6
+SPEEDUP_TARGET = 40.0
+FULL_RUN_TARGET_S = 1.0
+MEMORY_TARGET_MB = 500.0
+WARMUP_RESOLUTION = 0.02
+COLUMNS = ("measure", "value", "unit", "reference", "ratio", "target", "met")
+
+
+# ---------------------------------------------------------------------------------------------- child side
+def _model_class(kind: str):
+    if kind == "project":
+        from sim.model import CityModel
+
+        return CityModel
+    if kind == "reference":
+        from benchmarks.reference_mesa import ReferenceCityModel
+
+        return ReferenceCityModel
+    if kind == "reference_numpy_draws":
+        from functools import partial
+
+        from benchmarks.reference_mesa import ReferenceCityModel
+
+        return partial(ReferenceCityModel, draws="numpy")
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def _instrument(model, stats: dict[str, dict[str, float]]) -> None:
+    """Wrap each population's ``step`` to add up its wall time and the agents it stepped.
+
+    The wrapper is an instance attribute, so the model's own code is unchanged; its cost is two
+    ``perf_counter`` and two ``process_time`` calls per population and year.
+    """
+    for name in POPULATIONS:
+        pop = getattr(model, name, None)
+        if pop is None:
+            continue
+        inner = pop.step
+        entry = stats.setdefault(name, {"seconds": 0.0, "cpu_seconds": 0.0, "agent_steps": 0, "years": 0})
+
+        def timed(year: int, _inner=inner, _pop=pop, _entry=entry) -> None:
+            c0 = time.process_time()
+            t0 = time.perf_counter()
+            _inner(year)
+            _entry["seconds"] += time.perf_counter() - t0
+            _entry["cpu_seconds"] += time.process_time() - c0
+            _entry["agent_steps"] += _pop.n
+            _entry["years"] += 1
+
+        pop.step = timed
+
+
+def time_runs(kind: str, scenario_path: Path, resolution: float, repeats: int, seed: int) -> dict[str, Any]:
+    """Time ``repeats`` full runs (construction + year loop) in this process; per-population kernel stats."""
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(scenario_path)
+    cls = _model_class(kind)
+    cls(scenario, seed=seed, resolution=WARMUP_RESOLUTION).run()  # imports, first-call costs
+    seconds: list[float] = []
+    cpu_seconds: list[float] = []
+    kernels: list[dict[str, dict[str, float]]] = []
+    agent_steps = 0
+    for _ in range(repeats):
+        gc.collect()
+        stats: dict[str, dict[str, float]] = {}
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        model = cls(scenario, seed=seed, resolution=resolution)
+        t1 = time.perf_counter()
+        _instrument(model, stats)
+        t2 = time.perf_counter()
+        model.run()
+        t3 = time.perf_counter()
+        seconds.append((t1 - t0) + (t3 - t2))
+        cpu_seconds.append(time.process_time() - c0)  # less sensitive to other processes on the cores
+        kernels.append(stats)
+        agent_steps = int(sum(s["agent_steps"] for s in stats.values()))
+        final_n = {name: getattr(model, name).n for name in POPULATIONS if getattr(model, name, None) is not None}
+        del model
+    per_pop = {}
+    for name in kernels[0]:
+        per_pop[name] = {
+            "agent_steps": int(kernels[0][name]["agent_steps"]),
+            "years": int(kernels[0][name]["years"]),
+            "seconds_median": statistics.median(k[name]["seconds"] for k in kernels),
+            "cpu_seconds_median": statistics.median(k[name]["cpu_seconds"] for k in kernels),
+            "rate_wall": statistics.median(k[name]["agent_steps"] / k[name]["seconds"] for k in kernels),
+            "rate_cpu": statistics.median(k[name]["agent_steps"] / k[name]["cpu_seconds"] for k in kernels),
+        }
+    return {
+        "kind": kind,
+        "resolution": resolution,
+        "repeats": repeats,
+        "seconds": seconds,
+        "seconds_median": statistics.median(seconds),
+        "cpu_seconds": cpu_seconds,
+        "cpu_seconds_median": statistics.median(cpu_seconds),
+        "agent_steps": agent_steps,
+        "kernels": per_pop,
+        "final_agents": final_n,
+        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def measure_memory(scenario_path: Path, resolution: float, seed: int) -> dict[str, float]:
+    """Peak RSS of this process after one project run, then the tracemalloc peak of a second run."""
+    from sim.model import CityModel
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(scenario_path)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    CityModel(scenario, seed=seed, resolution=resolution).run()
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gc.collect()
+    tracemalloc.start()
+    CityModel(scenario, seed=seed, resolution=resolution).run()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"maxrss_mb": rss_after, "rss_after_imports_mb": rss_before, "tracemalloc_peak_mb": peak / 2**20}
+
+
+def _child_main(args: argparse.Namespace) -> None:
+    if args.child == "memory":
+        out = measure_memory(args.scenario, args.resolution, args.seed)
+    else:
+        out = time_runs(args.child, args.scenario, args.resolution, args.repeats, args.seed)
+    print(json.dumps(out))
+
+
+def run_child(kind: str, scenario: Path, resolution: float, repeats: int, seed: int) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter and return its JSON result (the child's last stdout line)."""
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        kind,
+        "--scenario",
+        str(scenario),
+        "--resolution",
+        str(resolution),
+        "--repeats",
+        str(repeats),
+        "--seed",
+        str(seed),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child {kind!r} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------- bare numpy loops
+def _crf(rate: np.ndarray, years: np.ndarray | float) -> np.ndarray:
+    rate = np.maximum(rate, 1e-6)
+    return rate / (1.0 - (1.0 + rate) ** (-years))
+
+
+def _logit(rng: np.random.Generator, u: np.ndarray) -> np.ndarray:
+    u = u - u.max(axis=1, keepdims=True)
+    p = np.exp(u)
+    cdf = np.cumsum(p, axis=1)
+    draws = rng.random(len(u))[:, None] * cdf[:, -1:]
+    return np.minimum((draws > cdf).sum(axis=1), u.shape[1] - 1)
+
+
+def bare_households(n: int, n_groups: int, years: int, rng: np.random.Generator) -> tuple[float, float]:
+    """Wall and CPU seconds for ``years`` passes of the household arithmetic on plain arrays of ``n`` agents.
+
+    Per agent and year, as the kernel: appliance and stove replacement draws, a two-way logit for the
+    ~1/12 who replace, neighbourhood shares by bincount, capital recovery factor at the own hurdle rate,
+    logistic PV adoption with a draw, green-travel drift with a logistic target, and waste-sorting
+    adoption with a draw.
+    """
+    groups = rng.integers(0, n_groups, n)
+    eff = np.ones(n)
+    stove = (rng.random(n) < 0.15).astype(np.int8)
+    roof = rng.random(n) < 0.05
+    pv = np.zeros(n)
+    hurdle = 0.1 * rng.lognormal(-0.125, 0.5, n)
+    g = rng.beta(2.8, 1.2, n)
+    g0 = g.copy()
+    intercept = np.log(np.clip(g, 1e-3, 1 - 1e-3) / np.clip(1 - g, 1e-3, 1))
+    sorts = rng.random(n) < 0.3
+    count = np.maximum(np.bincount(groups, minlength=n_groups), 1)
+    c0, t0 = time.process_time(), time.perf_counter()
+    for _ in range(years):
+        eff[rng.random(n) < 1 / 12] = 0.98
+        idx = np.flatnonzero(rng.random(n) < 1 / 12)
+        peer_ind = np.bincount(groups, weights=stove, minlength=n_groups) / count
+        s = peer_ind[groups[idx]]
+        u = np.empty((len(idx), 2))
+        u[:, 0] = -0.3 + 1.0 + 1.5 * (1 - s)
+        u[:, 1] = -0.4 + 1.5 * s
+        stove[idx] = _logit(rng, u)
+        annual = 30000.0 * _crf(hurdle, 20.0)
+        peer_pv = np.bincount(groups, weights=pv > 0, minlength=n_groups) / count
+        x = 4.0 * (2500.0 / np.maximum(annual, 1.0) - 1.0) + 1.5 * peer_pv[groups] - 1.5
+        pv[roof & (pv == 0) & (rng.random(n) < 0.1 / (1.0 + np.exp(-x)))] = 5.0
+        peer_g = np.bincount(groups, weights=g, minlength=n_groups) / count
+        target = 1.0 / (1.0 + np.exp(-(intercept + 0.75 * (peer_g[groups] - g0))))
+        g += 0.15 * (target - g)
+        peer_sort = np.bincount(groups, weights=sorts, minlength=n_groups) / count
+        x = -2.0 + 2.0 * peer_sort[groups]
+        sorts |= (~sorts) & (rng.random(n) < 0.15 / (1.0 + np.exp(-x)))
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def bare_vehicles(n: int, n_groups: int, years: int, rng: np.random.Generator) -> tuple[float, float]:
+    """Wall and CPU seconds for ``years`` passes of the vehicle arithmetic on plain arrays of ``n`` agents.
+
+    As the kernel: Weibull scrappage hazard from age with a draw, neighbourhood shares of six powertrains
+    (one 2-D bincount), and for the scrapped a six-way logit on annualised cost of ownership (capital at the
+    own hurdle rate over the segment life, energy per km, maintenance), constants, chargers and peers.
+    """
+    S, P = 5, 6
+    seg = rng.choice(S, n, p=[0.85, 0.02, 0.005, 0.07, 0.055])
+    pt = rng.integers(0, P, n)
+    age = rng.integers(0, 18, n).astype(np.int16)
+    km = 11000.0 * rng.lognormal(-0.08, 0.4, n)
+    hurdle = 0.1 * rng.lognormal(-0.125, 0.5, n)
+    nb = rng.integers(0, n_groups, n)
+    life = np.array([15.0, 8.0, 10.0, 12.0, 12.0])
+    lam = life / 0.9
+    shape = np.full(S, 3.0)
+    price = rng.uniform(1e5, 1e6, (S, P))
+    cost_per_km = rng.uniform(0.1, 1.0, (S, P))
+    maint = rng.uniform(2e3, 4e4, (S, P))
+    asc = rng.normal(0.0, 1.0, (S, P))
+    available = rng.random((S, P)) < 0.7
+    available[:, 0] = True
+    plug_in = np.array([0, 0, 0, 1, 1, 0], dtype=float)
+    c0, t0 = time.process_time(), time.perf_counter()
+    for _ in range(years):
+        age += 1
+        a = age.astype(float)
+        lam_i, k_i = lam[seg], shape[seg]
+        hazard = 1.0 - np.exp(-((a / lam_i) ** k_i - ((a - 1) / lam_i) ** k_i))
+        rows = np.flatnonzero(rng.random(n) < hazard)
+        counts = np.bincount(nb * P + pt, minlength=n_groups * P).reshape(n_groups, P)
+        share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        s = seg[rows]
+        cost = price[s] * _crf(hurdle[rows], life[s])[:, None] + km[rows, None] * cost_per_km[s] + maint[s]
+        u = -0.5 * cost / 1e4 + asc[s] + np.log(0.4) * plug_in + 1.5 * share[nb[rows]]
+        u = np.where(available[s], u, -np.inf)
+        pt[rows] = _logit(rng, u)
+        age[rows] = 0
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def bare_buildings(n: int, years: int, rng: np.random.Generator) -> tuple[float, float]:
+    """Wall and CPU seconds for ``years`` passes of the building arithmetic on plain arrays of ``n`` agents.
+
+    As the kernel: system ageing and failure draw, demolition draw by vintage, logistic envelope-retrofit
+    rate with a draw, and a five-way logit on annualised cost for the failed systems.
+    """
+    floor = rng.lognormal(8.0, 0.6, n)
+    heat = rng.choice([170.0, 130.0, 95.0, 70.0], n)
+    built = rng.choice([1990, 2005, 2015, 2022], n)
+    retro = np.zeros(n, dtype=bool)
+    system = rng.integers(0, 5, n).astype(np.int8)
+    sys_age = rng.integers(0, 20, n).astype(np.int16)
+    district_ok = rng.random(n) < 0.85
+    fixed = np.array([25.0, 5.0, 4.0, 25.0, 40.0])
+    per_kwh = np.array([0.0, 0.12, 0.56, 0.21, 0.22])
+    asc = np.array([2.0, 0.0, -1.0, -1.5, -3.0])
+    c0, t0 = time.process_time(), time.perf_counter()
+    for _ in range(years):
+        sys_age += 1
+        fail = rng.random(n) < 1 / 20
+        demolish = (floor > 0) & (rng.random(n) < 0.005 * np.where(built < 2000, 2.0, 0.5))
+        floor[demolish] = 0.0
+        cand = (~retro) & (heat > 60.0 * 1.2) & (floor > 0)
+        rate = 0.01 * 2.0 / (1.0 + np.exp(-3.0 * (heat * 0.4 * 0.07 / 24.0 - 1.0)))
+        r = cand & (rng.random(n) < rate)
+        heat[r] *= 0.6
+        retro[r] = True
+        rows = np.flatnonzero(fail & (floor > 0))
+        u = -0.5 * 1000.0 / 1e4 * (fixed + per_kwh * heat[rows, None]) + asc
+        u[:, 0] = np.where(district_ok[rows], u[:, 0], -np.inf)
+        system[rows] = _logit(rng, u)
+        sys_age[rows] = 0
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def bare_rates(
+    sizes: dict[str, int], n_groups: dict[str, int], years: int, repeats: int
+) -> dict[str, dict[str, float]]:
+    """Median agent-steps per second (``wall`` and ``cpu`` clocks) of each bare loop at the given sizes."""
+    out: dict[str, dict[str, float]] = {"wall": {}, "cpu": {}}
+    for name in POPULATIONS:
+        n = sizes.get(name, 0)
+        if n <= 0:
+            continue
+        times = []
+        for r in range(repeats):
+            rng = np.random.default_rng(r)
+            if name == "households":
+                times.append(bare_households(n, n_groups["households"], years, rng))
+            elif name == "vehicles":
+                times.append(bare_vehicles(n, n_groups["vehicles"], years, rng))
+            else:
+                times.append(bare_buildings(n, years, rng))
+        out["wall"][name] = n * years / statistics.median(t[0] for t in times)
+        out["cpu"][name] = n * years / statistics.median(t[1] for t in times)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- table
+def _fmt(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    if isinstance(x, int | np.integer):
+        return f"{int(x):,}"
+    if not math.isfinite(x):
+        return str(x)
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:.{digits - 1}f}M"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
+def _row(measure, value, unit, reference, ratio, target, met) -> dict[str, Any]:
+    return dict(zip(COLUMNS, (measure, value, unit, reference, ratio, target, met), strict=True))
+
+
+def build_rows(
+    proj: dict,
+    ref: dict,
+    mem: dict,
+    bare: dict[str, dict[str, float]],
+    quick: bool,
+    extra: dict | None,
+    clock: str = "wall",
+) -> list[dict]:
+    """The benchmark table: one row per measure, with its reference, ratio, target and whether it is met.
+
+    Args:
+        clock: ``wall`` (``perf_counter``, the figures the targets are stated in) or ``cpu``
+            (``process_time`` of the same runs: what the run would take on an idle core, useful when other
+            processes share the machine).
+        quick: scale-dependent targets are not judged (``met`` is ``n/a``); they are stated for resolution 1.
+    """
+
+    def met(ok: bool) -> str:
+        return "n/a" if quick else ("yes" if ok else "no")
+
+    key = "seconds_median" if clock == "wall" else "cpu_seconds_median"
+    rate = "rate_wall" if clock == "wall" else "rate_cpu"
+    label = "wall time" if clock == "wall" else "CPU time"
+    res = proj["resolution"]
+    t_p, t_r = proj[key], ref[key]
+    speedup = t_r / t_p
+    steps_p, steps_r = proj["agent_steps"] / t_p, ref["agent_steps"] / t_r
+    rows = [
+        _row(f"(a) full run {label}, res {res:g} (build + run)", t_p, "s", t_r, speedup, "<= 1 s", met(t_p <= 1.0)),
+        _row("(a) speed-up over plain-Mesa reference", speedup, "x", None, None, ">= 40x", met(speedup >= 40)),
+        _row("(a) agent-steps per second, full run", steps_p, "agent-steps/s", steps_r, steps_p / steps_r, "-", "-"),
+    ]
+    for name in POPULATIONS:
+        k = proj["kernels"].get(name)
+        if k is None:
+            continue
+        b = bare[clock].get(name)
+        rows.append(
+            _row(
+                f"(b) {name} step() kernel vs bare numpy loop",
+                k[rate],
+                "agent-steps/s",
+                b,
+                k[rate] / b if b else None,
+                ">= 30M/s/core",
+                met(k[rate] >= KERNEL_TARGET_PER_S),
+            )
+        )
+    for name in POPULATIONS:
+        k, r = proj["kernels"].get(name), ref["kernels"].get(name)
+        if k is None or r is None:
+            continue
+        rows.append(
+            _row(
+                f"(b) {name} step(): plain-Mesa reference vs kernel",
+                r[rate],
+                "agent-steps/s",
+                k[rate],
+                k[rate] / r[rate],
+                "-",
+                "-",
+            )
+        )
+    rows.append(
+        _row(
+            f"(d) peak RSS of a full run, res {res:g} (child ru_maxrss)",
+            mem["maxrss_mb"],
+            "MB",
+            ref["maxrss_mb"],
+            ref["maxrss_mb"] / mem["maxrss_mb"],
+            "<= 500 MB",
+            met(mem["maxrss_mb"] <= MEMORY_TARGET_MB),
+        )
+    )
+    rows.append(_row("(d) tracemalloc peak during the run", mem["tracemalloc_peak_mb"], "MB", None, None, "-", "-"))
+    if extra:
+        rows.append(
+            _row(
+                "(a) plain-Mesa reference with numpy scalar draws",
+                extra[key],
+                "s",
+                t_r,
+                extra[key] / t_r,
+                "-",
+                "-",
+            )
+        )
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """Markdown table (reads in a terminal and pastes into RESULTS.md)."""
+    cells = [
+        [
+            r["measure"],
+            _fmt(r["value"]),
+            r["unit"],
+            _fmt(r["reference"]),
+            "-" if r["ratio"] is None else f"{r['ratio']:.1f}x",
+            r["target"],
+            r["met"],
+        ]
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(COLUMNS)]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(COLUMNS, widths, strict=True)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)) + " |" for cell in cells]
+    return "\n".join([line, sep, *body])
+
+
+def machine_info() -> dict[str, Any]:
+    import mesa
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_kb = int(
+            next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1]
+        )
+        mem_gb = round(mem_kb / 2**20, 1)
+    except (OSError, StopIteration):
+        mem_gb = None
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": mem_gb,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "mesa": mesa.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="resolution 0.05 and fewer repeats (CI smoke test)")
+    parser.add_argument("--json", type=Path, help="also write the table and raw measurements to this JSON file")
+    parser.add_argument("--scenario", type=Path, default=DEFAULT_SCENARIO)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resolution", type=float, help="override the resolution (default 1.0, quick 0.05)")
+    parser.add_argument("--repeats", type=int, help="project runs to take the median of (default 5, quick 2)")
+    parser.add_argument("--reference-repeats", type=int, help="reference runs (default 2, quick 1)")
+    parser.add_argument(
+        "--with-numpy-draws", action="store_true", help="also time the reference with numpy scalar draws"
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child_main(args)
+        return {}
+
+    resolution = args.resolution or (0.05 if args.quick else 1.0)
+    repeats = args.repeats or (2 if args.quick else 5)
+    ref_repeats = args.reference_repeats or (1 if args.quick else 2)
+    load_start = os.getloadavg()
+    t_start = time.perf_counter()
+    proj = run_child("project", args.scenario, resolution, repeats, args.seed)
+    ref = run_child("reference", args.scenario, resolution, ref_repeats, args.seed)
+    extra = (
+        run_child("reference_numpy_draws", args.scenario, resolution, 1, args.seed) if args.with_numpy_draws else None
+    )
+    mem = run_child("memory", args.scenario, resolution, 1, args.seed)
+
+    from benchmarks.reference_mesa import stale_kernels
+    from sim.model import CityModel
+    from sim.scenario import load_scenario
+
+    probe = CityModel(load_scenario(args.scenario), seed=args.seed, resolution=resolution)
+    n_groups = {
+        "households": probe.households.n_groups if probe.households is not None else 1,
+        "vehicles": probe.vehicles.n_groups if probe.vehicles is not None else 1,
+    }
+    sizes = {name: k["agent_steps"] // max(k["years"], 1) for name, k in proj["kernels"].items()}
+    years = max((k["years"] for k in proj["kernels"].values()), default=1)
+    bare = bare_rates(sizes, n_groups, years, 2 if args.quick else 3)
+
+    rows = build_rows(proj, ref, mem, bare, args.quick, extra, "wall")
+    rows_cpu = build_rows(proj, ref, mem, bare, args.quick, extra, "cpu")
+    meta = {
+        "machine": machine_info(),
+        "scenario": str(args.scenario.relative_to(ROOT) if args.scenario.is_relative_to(ROOT) else args.scenario),
+        "seed": args.seed,
+        "resolution": resolution,
+        "quick": args.quick,
+        "repeats": {"project": repeats, "reference": ref_repeats},
+        "loadavg_start": load_start,
+        "loadavg_end": os.getloadavg(),
+        "benchmark_seconds": time.perf_counter() - t_start,
+        "agents_at_horizon": proj["final_agents"],
+        "reference_stale_kernels": stale_kernels(),
+    }
+    title = f"CityPeak benchmarks ({'QUICK, ' if args.quick else ''}resolution {resolution:g}, seed {args.seed})"
+    print(title)
+    print()
+    print(format_table(rows))
+    print()
+    print("Same runs timed by CPU time (process_time): what they take on an otherwise idle core.")
+    print()
+    print(format_table(rows_cpu))
+    print()
+    m = meta["machine"]
+    print(
+        f"machine: {m['nproc']} cpu ({m['cpu']}), {m['memory_gb']} GB, Python {m['python']}, numpy {m['numpy']}, "
+        f"Mesa {m['mesa']}; load average {load_start[0]:.2f} at start, {meta['loadavg_end'][0]:.2f} at end; "
+        f"agents at horizon {meta['agents_at_horizon']}"
+    )
+    stale = meta["reference_stale_kernels"]
+    print(
+        "reference mirrors the current kernels: "
+        + ("yes" if not stale else f"NO, changed since it was written: {', '.join(stale)} (update reference_mesa.py)")
+    )
+    result = {
+        "meta": meta,
+        "rows": rows,
+        "rows_cpu": rows_cpu,
+        "raw": {"project": proj, "reference": ref, "memory": mem, "bare": bare},
+    }
+    if extra:
+        result["raw"]["reference_numpy_draws"] = extra
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, default=float))
+    return result
+
+
+if __name__ == "__main__":
+    main()
