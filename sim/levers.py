@@ -1,6 +1,7 @@
 """What each lever achieves and costs: emissions avoided against the same run without it.
 
-For each lever family set away from current policy in a scenario, the scenario is run twice with the same
+Avoided tonnes are net CO2 (direct minus sink removals) from 2025 to the horizon. For each lever family set
+away from current policy in a scenario, the scenario is run twice with the same
 seed (common random numbers: the same weather, the same household, vehicle and building draws where
 decisions do not diverge): once as it is, once with that family reset to its registry defaults (current
 policy). The difference gives cumulative CO2 avoided, the change in fiscal cost (subsidies paid), in
@@ -102,7 +103,9 @@ def lever_effects(
     full = run(scenario, seed, base_overrides, resolution)
     years = full.years
     window = years >= 2025
-    full_cum = float(full.total_mt()[window].sum())
+    # Net CO2 (direct minus sink removals), so that afforestation is credited; for every other lever it
+    # equals the direct total because they do not change the sinks.
+    full_cum = float(full.total_mt("net")[window].sum())
     full_cost = _costs(full)
     rows = []
     for family in families or active_families(scenario, base_overrides):
@@ -121,7 +124,7 @@ def lever_effects(
             )
         without = run(without_scenario, seed, {**base_overrides, **reset}, resolution)
         cost = _costs(without)
-        avoided_mt = float(without.total_mt()[window].sum()) - full_cum
+        avoided_mt = float(without.total_mt("net")[window].sum()) - full_cum
         d_fiscal = full_cost["fiscal_cost_cny"] - cost["fiscal_cost_cny"]
         d_private = full_cost["private_cost_cny"] - cost["private_cost_cny"]
         d_revenue = full_cost["revenue_cny"] - cost["revenue_cny"]
