@@ -8,10 +8,11 @@ band.
 Layout: the sidebar holds the scenario (a preset or an uploaded file), every policy lever of the parameter
 registry as a slider (grouped as the registry groups them, with unit, range and guidance), the phase-in
 timing, the ensemble settings and the share/download links. The main area shows the headline (peak year
-with its 90% interval, P(peak <= 2030), peak level, 2030 emissions) above four tabs: Results (fan chart,
+with its 90% interval, P(peak <= 2030), peak level, 2030 emissions) above five tabs: Results (fan chart,
 sectors, peak-year distribution, pilot-plan scorecard), Compare (two to four scenarios, paired
-differences under common random numbers), Sensitivity (a sweep's indices, or a quick Morris screening)
-and Policy cost (what each lever family avoids and costs).
+differences under common random numbers), Sensitivity (a sweep's indices, or a quick Morris screening),
+Policy cost (what each lever family avoids and costs) and Discovery (PRIM boxes of lever settings that
+peak in time and the cheapest package found, each loadable into the levers; a quick in-app discovery).
 
 Speed: a slider move reruns this script; the ensemble comes from a result cache keyed by the scenario text
 (which holds every lever), or else from a persistent process pool, drawn first with its first 40 members
@@ -39,6 +40,7 @@ import yaml
 from sim import registry
 from sim.scenario import ScenarioError
 from ui import charts, i18n, runner
+from ui import discovery as uidisc
 from ui import state as uistate
 
 ss = st.session_state
@@ -58,6 +60,13 @@ MEMBER_CHOICES = (10, 20, 50, 100, 200, 500, 1000, DEFAULTS.members)
 COMPARE_DEFAULT = {"baseline": "pilot", "pilot": "baseline", "accelerated": "pilot", "delayed": "pilot"}
 SEQUENCE_PRESETS = ("baseline", "pilot", "delayed", "accelerated")
 SWEEP_ROOTS = (uistate.ROOT / "results", Path.cwd() / "results")
+# Discovery tab: where result folders are looked for and where an in-app discovery writes (tests point
+# CITYPEAK_APP_RESULTS at a temporary folder), and the size of the in-app run (tests use 50, its minimum).
+RESULTS_DIR = Path(os.environ.get("CITYPEAK_APP_RESULTS") or uistate.ROOT / "results")
+DISCOVERY_ROOTS = (RESULTS_DIR, Path.cwd() / "results")
+DISCOVERY_RUNS = int(os.environ.get("CITYPEAK_APP_DISCOVERY_RUNS", "200"))
+DISCOVERY_RUN_CHOICES = (100, 200, 500, 1000)
+DISCOVERY_LEVERS = ("carbon_price_2030_cny_per_t", "coal_phase_out_year", "renewable_capacity_target_gw_2030")
 
 
 def tr(key: str, **fmt: Any) -> str:
@@ -218,6 +227,8 @@ LANGUAGE_DEPENDENT_WIDGETS = (
     "sens_params",
     "sens_output",
     "sweep_output",
+    "disc_levers",
+    "disc_box",
 )  # option widgets whose displayed option text depends on the language
 
 
@@ -237,6 +248,24 @@ def on_reset_levers() -> None:
     data, _ = base_scenario()
     state, base_year, horizon = scenario_info(uistate.scenario_yaml(data))
     load_levers(state, base_year, horizon)
+
+
+def on_load_package(values: dict[str, float], what: str) -> None:
+    """Discovery tab: put a package's lever values into the sliders (a callback, so before they are drawn).
+
+    A lever driven by a year/value schedule would ignore its slider, so its schedule (and the carbon price
+    path, for a carbon price lever) is switched off.
+    """
+    for name, value in values.items():
+        p = registry.get(name)
+        if p.kind != "lever":
+            continue
+        ss[_lever_key(name)] = _widget_value(p, value)
+        ss["schedules"].pop(name, None)
+        if name.startswith("carbon_price_"):
+            ss["schedules"].pop(uistate.CARBON_PRICE_SCHEDULE, None)
+    _clear_schedule_widgets()
+    ss["disc_loaded"] = what
 
 
 def go_to_step(index: int) -> None:
@@ -1035,6 +1064,290 @@ def render_cost(text: str) -> None:
     )
 
 
+# ---------------------------------------------------------------------------------------------- discovery
+
+
+def _unit_text(p: registry.Parameter) -> str:
+    """A unit after a value in a statement: none for shares, nor for years in English ("≤ 2035")."""
+    if p.unit == "-" or (p.unit == "year" and lang() == "en"):
+        return ""
+    return i18n.unit_label(p.unit, lang())
+
+
+def _lever_label(name: str, with_unit: bool = True) -> str:
+    try:
+        return i18n.param_label(registry.get(name), lang(), with_unit=with_unit)
+    except KeyError:
+        return name
+
+
+def _condition_text(c: uidisc.Condition) -> str:
+    """One box limit as a plain statement in the page's language."""
+    try:
+        unit = _unit_text(registry.get(c.lever))
+    except KeyError:
+        unit = ""
+    label = _lever_label(c.lever, with_unit=False)
+    lo, hi = (uidisc.format_value(c.lever, v) for v in uidisc.shown_limits(c))
+    if c.lower and c.upper:
+        text = tr("disc_between", label=label, lo=lo, hi=hi, unit=unit)
+    elif c.lower:
+        text = tr("disc_ge", label=label, v=lo, unit=unit)
+    else:
+        text = tr("disc_le", label=label, v=hi, unit=unit)
+    return text.strip()
+
+
+def _package_items(values: dict[str, float]) -> str:
+    return "; ".join(
+        f"{_lever_label(n, with_unit=False)} = {uidisc.format_value(n, v)} {_unit_text(registry.get(n))}".strip()
+        for n, v in values.items()
+    )
+
+
+def render_discovery(text: str) -> None:
+    """Discovered boxes and the cheapest package of a result folder, loadable into the levers; a quick run."""
+    st.caption(tr("disc_intro"))
+    pending = ss.pop("disc_pending", None)
+    if pending is not None:  # a quick discovery just finished: show its folder (set before the widgets exist)
+        ss["disc_source"] = pending
+        ss["disc_path"] = ""
+    if "disc_loaded" in ss:
+        st.success(tr("disc_loaded", what=ss.pop("disc_loaded")))
+    if "disc_done" in ss:
+        st.success(tr("disc_done", **ss.pop("disc_done")))
+    found = [str(p) for p in uidisc.find_results(DISCOVERY_ROOTS)]
+    chosen = ss.get("disc_source")
+    if chosen and chosen not in found and uidisc.has_results(Path(chosen)):
+        found.insert(0, chosen)  # a quick discovery written to a temporary folder
+    if chosen and chosen not in found:
+        del ss["disc_source"]
+    c = st.columns([3, 2])
+    choice = c[0].selectbox(tr("disc_source"), found, key="disc_source") if found else None
+    typed = c[1].text_input(tr("disc_path"), key="disc_path", help=tr("disc_path_help")).strip()
+    folder: Path | None = None
+    if typed:
+        path = Path(typed).expanduser()
+        path = path if path.is_absolute() else Path.cwd() / path
+        if uidisc.has_results(path):
+            folder = path
+        else:
+            st.error(tr("disc_path_bad", path=typed))
+    elif choice:
+        folder = Path(choice)
+    elif not found:
+        st.info(tr("disc_none"))
+    if folder is not None:
+        render_discovery_folder(folder)
+    render_quick_discovery(text, expanded=folder is None)
+
+
+def render_discovery_folder(folder: Path) -> None:
+    try:
+        res = uidisc.load(folder)
+    except (OSError, ValueError) as err:
+        st.error(tr("disc_bad", path=str(folder), msg=str(err)))
+        return
+    if res.n_runs and res.resolution:
+        st.caption(tr("disc_meta", name=res.scenario_name or "?", runs=res.n_runs, res=res.resolution))
+    if res.boxes is not None:
+        render_boxes(res)
+    if res.target is not None:
+        render_target(res.target, res.scenario_name)
+
+
+def render_boxes(res: uidisc.DiscoveryFolder) -> None:
+    year = res.peak_by or runner.TARGET_YEAR
+    st.subheader(tr("disc_boxes_title", year=year))
+    boxes = res.boxes or []
+    if not boxes:
+        st.info(tr("disc_no_boxes"))
+        return
+    for b in boxes:
+        conds = tr("disc_and").join(_condition_text(c) for c in b.conditions) or tr("disc_any")
+        sentence = tr(
+            "disc_box_sentence", conds=conds, year=year, density=_pct(b.density), coverage=_pct(b.coverage), n=b.n_runs
+        )
+        st.markdown(f"**{tr('disc_box', k=b.box)}.** {sentence}")
+    table = pd.DataFrame(
+        {
+            tr("col_box"): [tr("disc_box", k=b.box) for b in boxes],
+            tr("col_density"): [100 * b.density for b in boxes],
+            tr("col_coverage"): [100 * b.coverage for b in boxes],
+            tr("col_box_runs"): [b.n_runs for b in boxes],
+        }
+    )
+    bar = {
+        col: st.column_config.ProgressColumn(col, min_value=0.0, max_value=100.0, format="%.0f%%")
+        for col in (tr("col_density"), tr("col_coverage"))
+    }
+    st.dataframe(table, hide_index=True, width="stretch", column_config=bar)
+    st.caption(tr("disc_box_caption", year=year))
+    ids = [b.box for b in boxes]
+    c = st.columns([1, 3], vertical_alignment="bottom")
+    pick = c[0].selectbox(
+        tr("disc_pick_box"), ids, key="disc_box", format_func=frozen_labels(ids, lambda k: tr("disc_box", k=k))
+    )
+    box = next(b for b in boxes if b.box == pick)
+    package = uidisc.box_package(box, res.ranges)
+    c[1].caption(tr("disc_box_loads", items=_package_items(package)))
+    st.button(
+        tr("disc_load"),
+        key="disc_load_box",
+        on_click=on_load_package,
+        args=(package, tr("disc_loaded_box", k=box.box)),
+        help=tr("disc_load_box_help"),
+        disabled=not package,
+        icon=":material/input:",
+    )
+
+
+def render_target(target: uidisc.TargetView, scenario_name: str | None) -> None:
+    st.subheader(tr("disc_target_title"))
+    year = target.peak_by or runner.TARGET_YEAR
+    if target.peak_by is not None and target.probability_target is not None:
+        st.caption(tr("disc_target_text", year=year, p=_pct(target.probability_target)))
+    elif target.target_text:
+        st.caption(tr("disc_target_raw", text=target.target_text))
+    if target.package is None:
+        st.warning(tr("disc_target_none", runs=target.runs_spent))
+        return
+    lo, hi = target.ci or (float("nan"), float("nan"))
+    st.markdown(
+        tr(
+            "disc_target_summary",
+            cost=f"{target.cost_mcny:,.0f}" if target.cost_mcny is not None else "?",
+            members=target.members or "?",
+            year=year,
+            p=_pct(target.probability or 0.0),
+            lo=_pct(lo),
+            hi=_pct(hi),
+            runs=target.runs_spent,
+        )
+    )
+    rows = []
+    package = {k: v for k, v in target.package.items() if k in {p.name for p in uistate.levers()}}
+    for name, value in package.items():
+        p = registry.get(name)
+        rng = uidisc.lever_range(name, target.ranges)
+        unit = _unit_text(p)
+        rows.append(
+            {
+                tr("col_lever"): _lever_label(name),
+                tr("col_package"): uidisc.format_value(name, value),
+                tr("col_now"): uidisc.format_value(name, float(ss[_lever_key(name)])),
+                tr("col_policy"): uidisc.format_value(name, p.default),
+                tr("col_searched"): f"{uidisc.format_value(name, rng[0])} – {uidisc.format_value(name, rng[1])} {unit}",
+            }
+        )
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.button(
+        tr("disc_load"),
+        key="disc_load_target",
+        on_click=on_load_package,
+        args=(package, tr("disc_loaded_package")),
+        help=tr("disc_load_target_help"),
+        type="primary",
+        icon=":material/input:",
+    )
+    cand = target.candidates
+    needed = {"cost_mcny", "probability", "ci_low", "ci_high", "feasible"}
+    if cand is not None and len(cand) and needed <= set(cand.columns):
+        names = [n for n in package if n in cand.columns]
+        best = (cand[names] - pd.Series(package)[names]).abs().max(axis=1) < 1e-9 if names else False
+        frame = cand.assign(
+            status=cand["feasible"].map(lambda ok: tr("disc_cand_ok") if ok else tr("disc_cand_miss")),
+            best=best,
+        ).replace([math.inf, -math.inf], float("nan"))
+        frame = frame.dropna(subset=["cost_mcny", "probability"])
+        chart = charts.candidates_chart(
+            frame,
+            {
+                "title": tr("disc_cand_title"),
+                "x": tr("axis_cost_mcny"),
+                "y": tr("axis_p_target", year=year),
+                "legend": tr("disc_cand_legend"),
+                "target": _pct(target.probability_target) if target.probability_target else "",
+            },
+            target.probability_target,
+            bool(ss.get("workshop")),
+        )
+        show_chart(chart, "target_candidates", True)
+
+
+def _discovery_lever_options() -> list[str]:
+    """Levers the quick discovery may vary: every registry lever not driven by a year/value schedule."""
+    scheduled = set(ss["schedules"])
+    carbon_path = uistate.CARBON_PRICE_SCHEDULE in scheduled
+    return [
+        p.name
+        for p in uistate.levers()
+        if p.name not in scheduled and not (carbon_path and p.name.startswith("carbon_price_"))
+    ]
+
+
+def render_quick_discovery(text: str, expanded: bool) -> None:
+    """``sim.discovery.discover`` on the current settings, on the app's pool, with a progress bar."""
+    with st.expander(tr("disc_run_title"), expanded=expanded):
+        res, seed = float(ss["resolution"]), int(ss["seed"])
+        st.caption(tr("disc_run_caption", res=res, seed=seed))
+        options = _discovery_lever_options()
+        if "disc_levers" not in ss:
+            ss["disc_levers"] = [n for n in DISCOVERY_LEVERS if n in options]
+        else:
+            ss["disc_levers"] = [n for n in ss["disc_levers"] if n in options]
+        if "disc_runs" not in ss:
+            ss["disc_runs"] = DISCOVERY_RUNS
+        if "disc_peak_by" not in ss:
+            ss["disc_peak_by"] = runner.TARGET_YEAR
+        c = st.columns([4, 2, 1])
+        names = c[0].multiselect(
+            tr("disc_levers"),
+            options,
+            key="disc_levers",
+            max_selections=4,
+            format_func=frozen_labels(options, _lever_label),
+        )
+        runs = c[1].select_slider(tr("disc_runs"), sorted({*DISCOVERY_RUN_CHOICES, DISCOVERY_RUNS}), key="disc_runs")
+        peak_by = c[2].number_input(tr("disc_peak_by"), min_value=2025, max_value=2060, step=1, key="disc_peak_by")
+        if len(options) < len(uistate.levers()):
+            st.caption(tr("disc_scheduled"))
+        if len(names) < 2:
+            st.info(tr("disc_need_two"))
+        else:
+            items = []
+            for n in names:
+                lo, hi = uidisc.lever_range(n)
+                unit = _unit_text(registry.get(n))
+                items.append(
+                    f"{_lever_label(n, with_unit=False)} {uidisc.format_value(n, lo)} – "
+                    f"{uidisc.format_value(n, hi)} {unit}".strip()
+                )
+            st.caption(tr("disc_ranges", items="; ".join(items)))
+        if not st.button(tr("disc_run"), key="disc_run", disabled=len(names) < 2, icon=":material/travel_explore:"):
+            return
+        bar = st.progress(0.0, text=tr("disc_progress", done=0, total=runs))
+
+        def on_runs(done: int) -> None:
+            if done >= runs:
+                bar.progress(1.0, text=tr("disc_prim"))
+            else:
+                bar.progress(done / runs, text=tr("disc_progress", done=done, total=runs))
+
+        out = uidisc.new_run_folder(RESULTS_DIR)
+        try:
+            result = uidisc.run_discovery(text, names, runs, out, seed, res, get_pool(), int(peak_by), on_runs)
+        except Exception as err:  # a failed run is reported on the page; the app keeps working
+            bar.empty()
+            st.error(tr("disc_failed", msg=f"{type(err).__name__}: {err}"))
+            return
+        share = float(result.outcome.mean()) if len(result.outcome) else 0.0
+        ss["disc_done"] = {"runs": result.n_runs, "s": result.seconds, "year": int(peak_by), "share": _pct(share)}
+        ss["disc_done"]["path"] = str(out)
+        ss["disc_pending"] = str(out)
+        st.rerun()
+
+
 # ---------------------------------------------------------------------------------------------- page
 
 
@@ -1122,6 +1435,9 @@ def main() -> None:
     elif open_id == "cost":
         with tabs[3]:
             render_cost(text)
+    elif open_id == "discovery":
+        with tabs[4]:
+            render_discovery(text)
 
     settings = uistate.Settings(
         preset=ss["preset"],

@@ -8,6 +8,7 @@ settings, so the whole file runs in well under a minute; the real-size latency i
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import yaml
 
 from sim import registry
 from sim.scenario import ScenarioError
+from ui import discovery as ui_discovery
 from ui import i18n
 from ui import runner as ui_runner
 from ui import state as ui_state
@@ -73,7 +75,7 @@ def test_first_run_shows_headline_tabs_and_a_link_to_the_view() -> None:
     labels = [m.label for m in at.metric]
     assert labels[0] == "Peak year"
     assert labels[1] == "P(peak ≤ 2030)"
-    assert [t.label for t in at.tabs] == ["Results", "Compare", "Sensitivity", "Policy cost"]
+    assert [t.label for t in at.tabs] == ["Results", "Compare", "Sensitivity", "Policy cost", "Discovery"]
     assert query(at) == {"preset": "pilot"}
     captions = " ".join(c.value for c in at.caption)
     assert f"{MEMBERS} members at resolution 0.002" in captions
@@ -121,7 +123,7 @@ def test_language_switch_translates_every_label() -> None:
     at = start()
     at.segmented_control(key="lang").set_value("zh").run()
     assert_ok(at)
-    assert [t.label for t in at.tabs] == ["结果", "情景对比", "敏感性", "政策成本"]
+    assert [t.label for t in at.tabs] == ["结果", "情景对比", "敏感性", "政策成本", "情景发现"]
     assert at.metric[0].label == "达峰年份"
     for p in levers():
         assert p.label_zh in at.slider(key=f"lv_{p.name}").label
@@ -319,6 +321,195 @@ def test_policy_cost_tab_costs_the_active_lever_families() -> None:
 def test_policy_cost_tab_says_when_nothing_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     at = start({"tab": "cost", "preset": "baseline"})
     assert at.info or any(d for d in at.dataframe if "Lever family" in d.value.columns)
+
+
+# ---------------------------------------------------------------------------------------------- discovery tab
+
+CARBON = "carbon_price_2030_cny_per_t"
+COAL = "coal_phase_out_year"
+RENEWABLES = "renewable_capacity_target_gw_2030"
+
+
+def write_discovery_fixture(folder: Path, best: bool = True) -> None:
+    """A small discovery (two boxes) and target search (a cheapest package) as the CLI writes them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    statement = "... : peaks by 2030 in 84% of runs, covering 61% of such runs (120 runs in the box)"
+    pd.DataFrame(
+        {
+            "box": [1, 1, 2],
+            "lever": [CARBON, COAL, RENEWABLES],
+            "low": [250.3, 2030.0, 12.4],
+            "high": [400.0, 2035.0, 20.0],
+            "coverage": [0.61, 0.61, 0.35],
+            "density": [0.84, 0.84, 0.7],
+            "mass": [0.3, 0.3, 0.2],
+            "n_runs": [120, 120, 80],
+            "statement": [statement] * 3,
+        }
+    ).to_parquet(folder / "boxes.parquet")
+    target = {
+        "target": "peak by 2030 with probability >= 80%",
+        "members": 40,
+        "root_seed": 1,
+        "levers": {CARBON: [96.0, 400.0], COAL: [2030.0, 2060.0]},
+        "best": {
+            "package": {CARBON: 248.0, COAL: 2032.0},
+            "probability": 0.85,
+            "ci": [0.71, 0.93],
+            "cost_mcny": 1234.5,
+        }
+        if best
+        else None,
+        "runs_spent": 520,
+        "seconds": 61.0,
+    }
+    (folder / "target.json").write_text(json.dumps(target))
+    pd.DataFrame(
+        {
+            CARBON: [400.0, 248.0, 172.0],
+            COAL: [2030.0, 2032.0, 2032.0],
+            "probability": [0.95, 0.85, 0.6],
+            "ci_low": [0.84, 0.71, 0.45],
+            "ci_high": [0.99, 0.93, 0.73],
+            "cost_mcny": [2500.0, 1234.5, 900.0],
+            "feasible": [True, True, False],
+        }
+    ).to_parquet(folder / "candidates.parquet")
+
+
+@pytest.fixture()
+def results_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty results/ for the Discovery tab (nothing from the repository's own results/ is seen)."""
+    monkeypatch.setenv("CITYPEAK_APP_RESULTS", str(tmp_path / "results"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "results"
+
+
+def markdown_text(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_discovery_tab_without_results_says_how_to_make_them(results_dir: Path) -> None:
+    at = start({"tab": "discovery"})
+    assert any("No discovery or target-search results" in i.value for i in at.info)
+    assert at.button(key="disc_run").label == "Run discovery"
+    assert at.multiselect(key="disc_levers").value == [CARBON, COAL, RENEWABLES]
+    assert query(at)["tab"] == "discovery"
+
+
+def test_discovery_tab_shows_boxes_as_statements_and_the_cheapest_package(results_dir: Path) -> None:
+    write_discovery_fixture(results_dir / "discovery_pilot")
+    at = start({"tab": "discovery"})
+    assert at.selectbox(key="disc_source").value == str(results_dir / "discovery_pilot")
+    text = markdown_text(at)
+    assert "Carbon price in 2030 ≥ 250 CNY/t and Coal condensing units retire by ≤ 2035: peaks by 2030" in text
+    assert "peaks by 2030 in **84%** of runs, covering **61%** of such runs (120 runs in the box)" in text
+    assert "≥ 12.4 GW" in text, "box 2"
+    boxes = next(d.value for d in at.dataframe if "Density" in d.value.columns)
+    assert list(boxes["Density"]) == pytest.approx([84, 70]) and list(boxes["Coverage"]) == pytest.approx([61, 35])
+    assert "**1,234 M CNY**" in text or "**1,235 M CNY**" in text
+    assert "**85%** (95% CI 71% – 93%) · 520 runs spent" in text
+    package = next(d.value for d in at.dataframe if "Package" in d.value.columns)
+    assert list(package["Package"]) == ["248", "2032"]
+    assert any("Loads:" in c.value and "= 252 CNY/t" in c.value and "= 2035" in c.value for c in at.caption)
+    at.segmented_control(key="lang").set_value("zh").run()
+    assert_ok(at)
+    assert at.button(key="disc_load_target").label == "载入政策杠杆"
+    assert "≥ 250元/吨" in markdown_text(at)
+
+
+def test_load_into_levers_sets_the_package_and_changes_the_headline(results_dir: Path) -> None:
+    write_discovery_fixture(results_dir / "target_baseline")
+    at = start({"tab": "discovery", "preset": "baseline"})
+    before = headline(at)
+    at.button(key="disc_load_target").click().run()
+    assert_ok(at)
+    assert at.slider(key=f"lv_{CARBON}").value == 248
+    assert at.slider(key=f"lv_{COAL}").value == 2032
+    assert headline(at) != before
+    assert query(at)[CARBON] == "248" and query(at)[COAL] == "2032"
+    assert any("cheapest package" in s.value for s in at.success)
+    at.selectbox(key="disc_box").set_value(1).run()
+    at.button(key="disc_load_box").click().run()
+    assert_ok(at)
+    assert at.slider(key=f"lv_{CARBON}").value == 252, "box 1: carbon price >= 250.3 -> 252 on the slider's grid"
+    assert at.slider(key=f"lv_{COAL}").value == 2035, "box 1: coal phase-out <= 2035"
+    assert query(at)[COAL] == "2035"
+
+
+def test_a_typed_folder_path_is_read_and_a_bad_one_refused(results_dir: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere" / "target_no_package"
+    write_discovery_fixture(elsewhere, best=False)
+    (elsewhere / "boxes.parquet").unlink()
+    at = start({"tab": "discovery"})
+    at.text_input(key="disc_path").input(str(elsewhere)).run()
+    assert_ok(at)
+    assert any("No package within the lever ranges met the target (520 runs spent)" in w.value for w in at.warning)
+    at.text_input(key="disc_path").input(str(tmp_path / "nowhere")).run()
+    assert any("holds neither boxes.parquet nor target.json" in e.value for e in at.error)
+
+
+def test_quick_discovery_runs_here_and_shows_its_boxes(results_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITYPEAK_APP_DISCOVERY_RUNS", "50")
+    at = start({"tab": "discovery"})
+    at.multiselect(key="disc_levers").set_value([CARBON, COAL]).run()
+    at.button(key="disc_run").click().run()
+    assert_ok(at)
+    assert not at.error, [e.value for e in at.error]
+    [folder] = list((results_dir / "app").iterdir())
+    assert (folder / "boxes.parquet").is_file()
+    assert at.selectbox(key="disc_source").value == str(folder)
+    assert at.subheader[0].value == "Where the city peaks by 2030"
+    assert any(s.value.startswith("Discovery finished: 50 runs in ") for s in at.success)
+    assert json.loads((folder / "manifest.json").read_text())["n_runs"] == 50
+
+
+def test_box_package_takes_the_threshold_on_the_ambitious_side() -> None:
+    box = ui_discovery.BoxView(
+        1,
+        0.5,
+        0.9,
+        0.2,
+        100,
+        "",
+        [
+            ui_discovery.Condition(CARBON, 150.2, 380.0, lower=True, upper=True),
+            ui_discovery.Condition(COAL, 2030.0, 2041.6, lower=False, upper=True),
+            ui_discovery.Condition("bus_electric_sales_share", 0.0, 0.4, lower=False, upper=True),
+        ],
+    )
+    package = ui_discovery.box_package(box)
+    assert package[CARBON] == 152, "more is more ambitious: the lower limit, moved into the box on the grid"
+    assert package[COAL] == 2041, "an earlier phase-out is more ambitious: the upper limit"
+    assert package["bus_electric_sales_share"] == pytest.approx(0.4), "a cap on the ambitious side is kept"
+    assert ui_discovery.shown_limits(box.conditions[1]) == (2030, 2041), "whole years inside the box"
+
+
+def test_box_sides_are_read_against_the_sampled_values(tmp_path: Path) -> None:
+    """PRIM's limits start at the sampled extremes: 380 is no restriction when no run sampled more."""
+    write_discovery_fixture(tmp_path)
+    boxes = pd.read_parquet(tmp_path / "boxes.parquet")
+    boxes.loc[boxes["lever"] == CARBON, "high"] = 380.0
+    boxes.to_parquet(tmp_path / "boxes.parquet")
+    assert ui_discovery.load(tmp_path).boxes[0].conditions[0].upper, "against the range 96-400, 380 is a cap"
+    sampled = {"run_id": [0, 1], CARBON: [98.0, 380.0], COAL: [2030.2, 2059.9], RENEWABLES: [6.6, 19.9]}
+    pd.DataFrame(sampled).to_parquet(tmp_path / "params.parquet")
+    res = ui_discovery.load(tmp_path)
+    carbon, coal = res.boxes[0].conditions
+    assert (carbon.lower, carbon.upper) == (True, False)
+    assert (coal.lower, coal.upper) == (False, True)
+    assert res.target.package == {CARBON: 248.0, COAL: 2032.0} and res.target.probability_target == 0.8
+
+
+def test_result_folders_are_found_without_entering_batch_shards(tmp_path: Path) -> None:
+    write_discovery_fixture(tmp_path / "a" / "discovery")
+    (tmp_path / "a" / "discovery" / "yearly" / "deep").mkdir(parents=True)
+    (tmp_path / "a" / "discovery" / "yearly" / "deep" / "target.json").write_text("{}")
+    (tmp_path / "b" / "target" / "candidate-001").mkdir(parents=True)
+    (tmp_path / "b" / "target" / "target.json").write_text("{}")
+    (tmp_path / "b" / "target" / "candidate-001" / "boxes.parquet").write_text("")
+    found = ui_discovery.find_results([tmp_path, tmp_path / "missing"])
+    assert found == [tmp_path / "a" / "discovery", tmp_path / "b" / "target"]
 
 
 # ---------------------------------------------------------------------------------------------- ui.state

@@ -349,3 +349,50 @@ def cost_bars(table: pd.DataFrame, column: str, labels: dict[str, str], large: b
         .properties(title=labels["title"], height=alt.Step(24))
     )
     return _font_config(chart, large)
+
+
+def candidates_chart(
+    frame: pd.DataFrame, labels: dict[str, str], target_p: float | None = None, large: bool = False
+) -> alt.TopLevelMixin:
+    """The packages a target search evaluated: mean cost against probability, with 95% CIs.
+
+    Args:
+        frame: ``cost_mcny``, ``probability``, ``ci_low``, ``ci_high``, ``status`` (translated "meets the
+            target" / "misses it"), ``best`` (True for the package found).
+        labels: ``title``, ``x``, ``y``, ``legend``, ``target`` (text of the probability rule).
+        target_p: the required probability, drawn as a rule.
+    """
+    statuses = list(dict.fromkeys(frame["status"]))
+    colour = alt.Color(
+        "status:N", title=labels["legend"], scale=alt.Scale(domain=statuses, range=["#54a24b", "#bab0ac"])
+    )
+    x = alt.X("cost_mcny:Q", title=labels["x"], scale=alt.Scale(zero=False))
+    y = alt.Y("probability:Q", title=labels["y"], axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]))
+    whiskers = alt.Chart(frame).mark_rule(opacity=0.6).encode(x=x, y="ci_low:Q", y2="ci_high:Q", color=colour)
+    points = (
+        alt.Chart(frame)
+        .mark_point(filled=True, size=70)
+        .encode(
+            x=x,
+            y=y,
+            color=colour,
+            tooltip=[
+                alt.Tooltip("cost_mcny:Q", format=",.0f", title=labels["x"]),
+                alt.Tooltip("probability:Q", format=".0%", title=labels["y"]),
+                alt.Tooltip("ci_low:Q", format=".0%", title="CI low"),
+                alt.Tooltip("ci_high:Q", format=".0%", title="CI high"),
+            ],
+        )
+    )
+    best = alt.Chart(frame[frame["best"]]).mark_point(size=320, strokeWidth=2.5, color="black").encode(x=x, y=y)
+    layers = [whiskers, points, best]
+    if target_p is not None:
+        rule = pd.DataFrame({"p": [target_p], "text": [labels["target"]]})
+        layers.append(alt.Chart(rule).mark_rule(strokeDash=[4, 4], color=REFERENCE_COLOUR).encode(y="p:Q"))
+        layers.append(
+            alt.Chart(rule)
+            .mark_text(align="left", x=4, dy=-8, color=REFERENCE_COLOUR, fontSize=16 if large else 12)
+            .encode(y="p:Q", text="text:N")
+        )
+    chart = alt.layer(*layers).properties(title=labels["title"], height=280)
+    return _font_config(chart.configure_legend(orient="bottom"), large)

@@ -303,6 +303,143 @@ STRINGS: dict[str, dict[str, str]] = {
     "axis_avoided": {"en": "Avoided, Mt CO2", "zh": "减排量,百万吨CO2"},
     "axis_per_t": {"en": "CNY per tonne CO2", "zh": "元/吨CO2"},
     "computing": {"en": "Computing…", "zh": "正在计算…"},
+    # ------------------------------------------------------------------ discovery
+    "tab_discovery": {"en": "Discovery", "zh": "情景发现"},
+    "disc_intro": {
+        "en": "Which lever settings make the city peak in time, and what is the cheapest package that does? "
+        "Scenario discovery (`citypeak discover`) varies levers and uncertainties together and finds boxes of "
+        "lever settings where the city mostly peaks by the deadline (PRIM); target search (`citypeak target`) "
+        "finds the cheapest package that meets a probability target.",
+        "zh": "哪些杠杆组合能让城市按时达峰?满足目标的最低成本政策组合是什么?情景发现(`citypeak discover`)"
+        "同时改变杠杆和不确定参数,用PRIM找出大多数模拟按期达峰的杠杆区域(方框);"
+        "目标搜索(`citypeak target`)寻找满足概率目标的最低成本政策组合。",
+    },
+    "disc_source": {"en": "Result folder", "zh": "结果文件夹"},
+    "disc_path": {"en": "…or a folder path", "zh": "…或输入文件夹路径"},
+    "disc_path_help": {
+        "en": "A folder written by `citypeak discover --out` (boxes.parquet) or `citypeak target --out` "
+        "(target.json). Relative paths are read from the folder the app was started in.",
+        "zh": "由`citypeak discover --out`(boxes.parquet)或`citypeak target --out`(target.json)"
+        "生成的文件夹。相对路径以应用启动时所在的文件夹为起点。",
+    },
+    "disc_path_bad": {
+        "en": "{path} holds neither boxes.parquet nor target.json.",
+        "zh": "{path}中既没有boxes.parquet,也没有target.json。",
+    },
+    "disc_none": {
+        "en": "No discovery or target-search results under results/. Run `citypeak discover` or "
+        "`citypeak target` with `--out results/...`, or run a quick discovery below.",
+        "zh": "results/下没有情景发现或目标搜索结果。请用`--out results/...`运行`citypeak discover`"
+        "或`citypeak target`,或在下方运行一次快速情景发现。",
+    },
+    "disc_bad": {"en": "Cannot read {path}: {msg}", "zh": "无法读取{path}:{msg}"},
+    "disc_meta": {
+        "en": "Scenario “{name}” · {runs} runs at resolution {res:g}",
+        "zh": "情景“{name}” · {runs}次模拟,分辨率{res:g}",
+    },
+    "disc_boxes_title": {"en": "Where the city peaks by {year}", "zh": "{year}年前达峰的杠杆区域"},
+    "disc_no_boxes": {
+        "en": "No box found: the outcome is too rare or too common in these runs for PRIM to separate it.",
+        "zh": "未找到方框:该结果在这些模拟中过于少见或过于普遍,PRIM无法区分。",
+    },
+    "disc_box": {"en": "Box {k}", "zh": "方框{k}"},
+    "disc_box_sentence": {
+        "en": "{conds}: peaks by {year} in **{density}** of runs, covering **{coverage}** of such runs "
+        "({n} runs in the box).",
+        "zh": "{conds}:**{density}**的模拟在{year}年前达峰,覆盖全部此类模拟的**{coverage}**(方框内{n}次模拟)。",
+    },
+    "disc_and": {"en": " and ", "zh": ",且"},
+    "disc_any": {"en": "any setting of the levers", "zh": "任意杠杆设置"},
+    "disc_ge": {"en": "{label} ≥ {v} {unit}", "zh": "{label} ≥ {v}{unit}"},
+    "disc_le": {"en": "{label} ≤ {v} {unit}", "zh": "{label} ≤ {v}{unit}"},
+    "disc_between": {"en": "{label} between {lo} and {hi} {unit}", "zh": "{label}介于{lo}与{hi}{unit}之间"},
+    "col_box": {"en": "Box", "zh": "方框"},
+    "col_density": {"en": "Density", "zh": "密度"},
+    "col_coverage": {"en": "Coverage", "zh": "覆盖率"},
+    "col_box_runs": {"en": "Runs in box", "zh": "方框内模拟数"},
+    "disc_box_caption": {
+        "en": "Density: share of the runs in the box that peak by {year}. Coverage: share of all runs that "
+        "peak by {year} which fall in the box. A box is an average over its settings and the uncertainties: "
+        "a package at its edge can do worse than its density.",
+        "zh": "密度:方框内模拟中在{year}年前达峰的比例。覆盖率:全部在{year}年前达峰的模拟中落在方框内的比例。"
+        "方框结果是对其杠杆区间和不确定性的平均,位于边缘的组合可能低于该密度。",
+    },
+    "disc_pick_box": {"en": "Box to load", "zh": "要载入的方框"},
+    "disc_box_loads": {"en": "Loads: {items}", "zh": "将设置:{items}"},
+    "disc_load": {"en": "Load into levers", "zh": "载入政策杠杆"},
+    "disc_load_box_help": {
+        "en": "Sets each lever the box restricts to the box's threshold on the ambitious side (e.g. carbon "
+        "price ≥ 150 → 150): the least ambitious setting the box allows. Other levers keep their values.",
+        "zh": "将方框限制的每个杠杆设为方框在更积极一侧的阈值(如碳价 ≥ 150 → 150),即方框允许的最低力度。"
+        "其他杠杆保持不变。",
+    },
+    "disc_loaded": {
+        "en": "Loaded {what} into the levers; the headline above shows it.",
+        "zh": "已将{what}载入政策杠杆,上方主要结果已更新。",
+    },
+    "disc_loaded_box": {"en": "box {k}", "zh": "方框{k}"},
+    "disc_loaded_package": {"en": "the cheapest package", "zh": "最低成本组合"},
+    "disc_target_title": {"en": "Cheapest package found", "zh": "找到的最低成本组合"},
+    "disc_target_text": {
+        "en": "Target: peak by {year} with probability ≥ {p}.",
+        "zh": "目标:{year}年前达峰的概率 ≥ {p}。",
+    },
+    "disc_target_raw": {"en": "Target: {text}.", "zh": "目标:{text}。"},
+    "disc_target_none": {
+        "en": "No package within the lever ranges met the target ({runs} runs spent).",
+        "zh": "在杠杆范围内没有组合达到目标(已用{runs}次模拟)。",
+    },
+    "disc_target_summary": {
+        "en": "Cost **{cost} M CNY** (fiscal + private, summed over the years, mean over {members} futures) · "
+        "P(peak ≤ {year}) **{p}** (95% CI {lo} – {hi}) · {runs} runs spent",
+        "zh": "成本**{cost}百万元**(财政+私人,逐年加总,{members}个未来情景的平均)· "
+        "{year}年前达峰概率**{p}**(95%置信区间 {lo} – {hi})· 共用{runs}次模拟",
+    },
+    "col_lever": {"en": "Lever", "zh": "杠杆"},
+    "col_package": {"en": "Package", "zh": "组合取值"},
+    "col_now": {"en": "Now in the sidebar", "zh": "当前侧栏取值"},
+    "col_policy": {"en": "Current policy", "zh": "现行政策"},
+    "col_searched": {"en": "Range searched", "zh": "搜索范围"},
+    "disc_load_target_help": {
+        "en": "Sets the package's levers; other levers keep their values (the search varied only these).",
+        "zh": "设置该组合中的杠杆;其他杠杆保持不变(搜索只改变了这些杠杆)。",
+    },
+    "disc_cand_title": {"en": "Packages evaluated: cost and probability", "zh": "已评估组合:成本与概率"},
+    "axis_cost_mcny": {"en": "Mean cost, M CNY", "zh": "平均成本,百万元"},
+    "axis_p_target": {"en": "P(peak ≤ {year})", "zh": "{year}年前达峰概率"},
+    "disc_cand_ok": {"en": "meets the target", "zh": "达到目标"},
+    "disc_cand_miss": {"en": "misses it", "zh": "未达到"},
+    "disc_cand_legend": {"en": "Package", "zh": "组合"},
+    "disc_run_title": {"en": "Quick discovery on the current settings", "zh": "基于当前设置的快速情景发现"},
+    "disc_run_caption": {
+        "en": "Runs `sim.discovery.discover` here: the levers you pick are sampled over their ranges together "
+        "with the scenario's uncertainties (Latin hypercube), every other lever keeps its sidebar value; "
+        "resolution {res:g}, root seed {seed}. A few hundred runs give coarse boxes; use `citypeak discover` "
+        "with thousands of runs for a report.",
+        "zh": "在此运行`sim.discovery.discover`:所选杠杆在其范围内与情景的不确定参数一起抽样(拉丁超立方),"
+        "其他杠杆保持侧栏取值;分辨率{res:g},根种子{seed}。几百次模拟只能给出粗略方框;"
+        "正式报告请用`citypeak discover`运行数千次模拟。",
+    },
+    "disc_levers": {"en": "Levers to vary (two to four)", "zh": "改变的杠杆(2至4个)"},
+    "disc_runs": {"en": "Runs", "zh": "模拟次数"},
+    "disc_peak_by": {"en": "Peak by", "zh": "达峰年份不晚于"},
+    "disc_ranges": {"en": "Ranges sampled: {items}", "zh": "抽样范围:{items}"},
+    "disc_need_two": {"en": "Pick two to four levers.", "zh": "请选择2至4个杠杆。"},
+    "disc_scheduled": {
+        "en": "Levers set by a year/value schedule are not offered: the schedule would override them.",
+        "zh": "由逐年设定决定的杠杆不在可选范围内:逐年设定会覆盖其取值。",
+    },
+    "disc_run": {"en": "Run discovery", "zh": "运行情景发现"},
+    "disc_progress": {
+        "en": "Running the discovery ensemble: {done} of {total} runs",
+        "zh": "正在运行情景发现集合:{done}/{total}次模拟",
+    },
+    "disc_prim": {"en": "Finding boxes (PRIM)…", "zh": "正在寻找方框(PRIM)…"},
+    "disc_done": {
+        "en": "Discovery finished: {runs} runs in {s:.0f} s; peaks by {year} in {share} of them. Results in {path}.",
+        "zh": "情景发现完成:{runs}次模拟,用时{s:.0f}秒;其中{share}在{year}年前达峰。结果保存在{path}。",
+    },
+    "disc_failed": {"en": "The discovery run failed: {msg}", "zh": "情景发现运行失败:{msg}"},
     # ------------------------------------------------------------------ workshop
     "ws_sequence": {"en": "Workshop sequence", "zh": "研讨会情景序列"},
     "ws_prev": {"en": "◀ Previous", "zh": "◀ 上一步"},

@@ -341,7 +341,7 @@ class Settings:
     tab: str = "results"
 
 
-TABS: tuple[str, ...] = ("results", "compare", "sensitivity", "cost")
+TABS: tuple[str, ...] = ("results", "compare", "sensitivity", "cost", "discovery")
 SCHEDULE_PREFIX = "s."
 """Query keys ``s.<lever>=2025:0.2;2030:1`` carry schedules; plain lever names carry values."""
 
