@@ -534,6 +534,8 @@ def target_search(
         json.dumps(
             {
                 "target": result.target_text,
+                "peak_by": int(peak_by),
+                "probability": float(probability),
                 "members": members,
                 "root_seed": root_seed,
                 "levers": ranges,
