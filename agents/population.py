@@ -9,6 +9,12 @@ row through properties. Creating 360k agent objects up front would cost ~0.7 s p
 Resolution: a population of ``n_real`` real units is represented by ``round(n_real * resolution)`` agents,
 each with weight ``n_real / n_agents``; totals are weighted sums, so results are comparable across
 resolutions (tests check the agreement).
+
+Stochastic decisions are per agent, but a kernel need not draw a number for every agent every year: an event
+with a constant yearly probability is scheduled by its waiting time (:func:`next_event_years`), and one whose
+probability changes is taken when the agent's cumulative hazard passes its own exponential threshold
+(:func:`hazard_clocks`). Both give the same event years in distribution as a yearly uniform draw per agent,
+which is how the plain-Mesa reference (``benchmarks/reference_mesa.py``) decides; the agreement test checks it.
 """
 
 from __future__ import annotations
@@ -108,36 +114,82 @@ class Population:
         return self.n
 
 
-def group_share(groups: np.ndarray, mask: np.ndarray, n_groups: int, weights: np.ndarray | None = None) -> np.ndarray:
-    """Share of members of each group for which ``mask`` holds, broadcast back to members.
-
-    Used for peer effects: an agent sees the adoption share among its neighbourhood.
-    """
-    total = np.bincount(groups, weights=weights, minlength=n_groups)
-    hit = np.bincount(groups, weights=mask.astype(float) if weights is None else weights * mask, minlength=n_groups)
-    share = np.divide(hit, total, out=np.zeros(n_groups), where=total > 0)
-    return share[groups]
-
-
 def crf(rate: np.ndarray | float, years: np.ndarray | float) -> np.ndarray | float:
     """Capital recovery factor: annual payment per unit of capital at ``rate`` over ``years``."""
     rate = np.maximum(rate, 1e-6)
     return rate / (1.0 - (1.0 + rate) ** (-years))
 
 
-def logit_choice(rng: np.random.Generator, utility: np.ndarray) -> np.ndarray:
-    """Draw one alternative per row from multinomial-logit probabilities of ``utility`` (rows x alts).
+NEVER = int(np.iinfo(np.int16).max)
+"""Scheduled year that never comes (int16 schedule columns)."""
 
-    Unavailable alternatives carry ``-inf`` utility. Uses one uniform draw per row (inverse CDF), so the
-    number of random numbers consumed does not depend on the utilities: common random numbers across
-    scenarios stay aligned.
+
+def logit_choice(rng: np.random.Generator, utility: np.ndarray) -> np.ndarray:
+    """Draw one alternative per decision maker from multinomial-logit probabilities of ``utility``.
+
+    ``utility`` is alternatives x decision makers (one column each) and is overwritten. Unavailable
+    alternatives carry ``-inf`` utility. Uses one uniform draw per decision maker (inverse CDF), so the number
+    of random numbers consumed does not depend on the utilities: common random numbers across scenarios stay
+    aligned. The draw is compared with the unnormalised cumulative weights scaled by their total, which is
+    the same inverse-CDF rule without dividing every weight by the column sum.
+
+    How (for speed; the rule is as above): alternatives-major, because numpy reduces a handful of rows
+    quickly and a handful of columns slowly; the cumulative sum is a loop over the few alternatives for the
+    same reason; utilities more than 700 below the best are raised to -700 before ``exp``, because ``exp``
+    of ``-inf`` and results that underflow take a slow path. A weight of ``e**-700`` (~1e-304) next to the
+    best alternative's 1 takes no draw: draws are multiples of 2**-53, so only a draw of exactly 0 falls
+    inside it, and that draw picks the first alternative with ``-inf`` weights too.
     """
-    u = utility - utility.max(axis=1, keepdims=True)
-    p = np.exp(u)
-    p /= p.sum(axis=1, keepdims=True)
-    cdf = np.cumsum(p, axis=1)
-    draws = rng.random(len(u))[:, None]
-    return np.minimum((draws > cdf).sum(axis=1), utility.shape[1] - 1)
+    weights = utility
+    weights -= utility.max(axis=0)
+    np.maximum(weights, -700.0, out=weights)
+    np.exp(weights, out=weights)
+    for j in range(1, len(weights)):
+        weights[j] += weights[j - 1]
+    draws = rng.random(weights.shape[1]) * weights[-1]
+    return np.minimum((draws > weights).sum(axis=0), len(weights) - 1)
+
+
+def logistic(x: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-x))`` computed in place in ``x`` (one temporary instead of four)."""
+    np.negative(x, out=x)
+    np.exp(x, out=x)
+    x += 1.0
+    return np.reciprocal(x, out=x)
+
+
+def next_event_years(rng: np.random.Generator, p: float | np.ndarray, size: int, after: int) -> np.ndarray:
+    """Calendar year of the next event of agents that have the event with probability ``p`` every year
+    from ``after + 1`` on (int16; ``NEVER`` if beyond its range, which no run reaches).
+
+    Why: deciding "does it happen this year?" by one uniform draw per agent and year costs a pass over the
+    whole population every year, although only ``p`` of the agents act. The number of years to the first
+    success of independent yearly Bernoulli(p) trials is geometric(p), and the trials start afresh after each
+    event, so drawing the waiting time at each event and acting in the scheduled year gives the same event
+    years in distribution, with random numbers drawn only for the agents that acted. Runs differ seed by seed
+    from yearly draws, not in distribution. Where the events do not depend on the levers (replacement at the
+    end of a life), paired scenarios still draw the same numbers.
+    """
+    return np.minimum(after + rng.geometric(p, size), NEVER).astype(np.int16)
+
+
+def hazard_clocks(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Exp(1) thresholds for events whose yearly probability ``p_t`` changes with the year and the agent.
+
+    Why: an agent that has its event in year ``t`` with probability ``p_t`` (given none before) can equally
+    draw one threshold ``E ~ Exp(1)`` and have the event in the first year in which its cumulative hazard
+    ``sum_t -log(1 - p_t)`` (:func:`yearly_hazard`) reaches ``E``: the probability of no event through year
+    ``T`` is ``prod_t (1 - p_t) = exp(-sum_t -log(1 - p_t)) = P(E > sum_t ...)``, and by memorylessness the
+    event falls in year ``t`` with probability ``p_t`` given none before, whatever the path of ``p_t``
+    (which may depend on neighbours and prices). The kernels then compute ``p_t`` only for the agents that
+    can still act and draw no random numbers in the years between events.
+    """
+    return rng.standard_exponential(size)
+
+
+def yearly_hazard(p: np.ndarray) -> np.ndarray:
+    """Cumulative-hazard increment ``-log(1 - p)`` of a yearly event probability ``p`` (see :func:`hazard_clocks`)."""
+    return -np.log1p(-p)
 
 
 def allocate_by_share(rng: np.random.Generator, weights: np.ndarray, shares: np.ndarray) -> np.ndarray:

@@ -55,6 +55,13 @@ def _profiles() -> dict[str, np.ndarray]:
 PROFILES = _profiles()
 WEIGHTS = (SEASON_DAYS[:, None] * np.ones((1, 24))).ravel()
 """Hours each representative hour stands for; sums to 8,760."""
+LOAD_SHAPE = PROFILES["load"].ravel() / 8760.0
+"""Share of annual electricity per representative hour and hour it stands for (MW per MWh/yr)."""
+HEAT_SHAPE = np.repeat(HEAT_SEASON_SHARE / (SEASON_DAYS * 24), 24)
+"""Share of annual heat per representative hour and hour it stands for (MW per MWh/yr)."""
+SOLAR_SHAPE = PROFILES["solar"].ravel()
+COHORT_TECHNOLOGIES = ("wind", "solar", "battery")
+"""Technologies whose new builds join one cohort unit per year (see :meth:`sim.model.CityModel.build_cohort`)."""
 
 
 class PowerPlant(mesa.Agent):
@@ -68,6 +75,11 @@ class PowerPlant(mesa.Agent):
           remaining life beats its cost;
         * CHP flexibility retrofit ("灵活性改造") when wind/solar curtailment is material and the value of
           the power it would free beats the cost.
+
+    Fuel-burning units keep last year's generation, margin and emissions, which their decisions use. Wind,
+    solar and battery units decide by age alone and are dispatched as one pool per technology, so their
+    output is booked by technology, not unit by unit. A retired unit leaves the model's agent set (it stays in
+    ``model.power_units`` for the results).
     """
 
     def __init__(
@@ -87,6 +99,8 @@ class PowerPlant(mesa.Agent):
         super().__init__(model)
         self.name = name
         self.technology = technology
+        self.fuel: str | None = FUEL_OF.get(technology)
+        """Fuel burned (None for wind, solar and batteries)."""
         self.capacity_mw = capacity_mw
         self.commissioned = commissioned
         self.lifetime_yr = lifetime_yr
@@ -110,10 +124,6 @@ class PowerPlant(mesa.Agent):
     def active(self) -> bool:
         return self.retired_year is None
 
-    @property
-    def fuel(self) -> str | None:
-        return FUEL_OF.get(self.technology)
-
     def marginal_cost_cny_per_mwh(
         self, fuel_price_cny_per_gj: float, carbon_price_cny_per_t: float, capture_net_cost_cny_per_t: float = 0.0
     ) -> float:
@@ -128,26 +138,21 @@ class PowerPlant(mesa.Agent):
         )
 
     def step(self) -> None:
+        if self.retired_year is not None:
+            return
         m = self.model
         year = m.year
-        if not self.active:
-            return
         age = year - self.commissioned
         if age >= self.lifetime_yr:
             self._retire(year, "end of life")
             # Wind and solar sites are repowered when new plant pays: site and grid connection exist, so
             # this is outside the yearly build limit.
             if self.technology in ("wind", "solar") and m.developer.profitability_index(self.technology, year) > 1.0:
-                m.add_power_unit(f"{self.name}_repowered_{year}", self.technology, self.capacity_mw, year, 25)
+                m.build_cohort(self.technology, self.capacity_mw, year, 25)
             elif self.technology == "battery":
-                m.add_power_unit(
-                    f"{self.name}_replaced_{year}",
-                    "battery",
-                    self.capacity_mw,
-                    year,
-                    15,
-                    storage_hours=self.storage_hours,
-                )
+                m.build_cohort("battery", self.capacity_mw, year, 15, storage_hours=self.storage_hours)
+            return
+        if self.fuel is None:  # wind, solar and batteries decide only at the end of their life
             return
         if self.technology == "coal" and year >= m.policies.coal_phase_out_year:
             self._retire(year, "phase-out mandate")
@@ -194,6 +199,8 @@ class PowerPlant(mesa.Agent):
     def _retire(self, year: int, reason: str) -> None:
         self.retired_year = year
         self.retired_reason = reason
+        self.model.fleet[self.technology].remove(self)
+        self.remove()
 
     def _consider_retrofits(self, year: int, age: int) -> None:
         m = self.model
@@ -217,7 +224,7 @@ class PowerPlant(mesa.Agent):
             and self.min_load_share > spec.coal_flex_min_load_share
         ):
             freed_share = (self.min_load_share - spec.coal_flex_min_load_share) / max(self.min_load_share, 1e-9)
-            n_chp = max(sum(1 for u in m.power_units if u.technology == "coal_chp" and u.active), 1)
+            n_chp = max(len(m.fleet["coal_chp"]), 1)
             value_per_yr = m.last_curtailment_mwh / n_chp * freed_share * m.regional_price_cny_per_mwh(year) * 0.5
             cost = spec.coal_flex_retrofit_cny_per_kw * 1e3 * self.capacity_mw
             economic = m.last_curtailment_share > 0.03 and value_per_yr * annuity > cost
@@ -244,7 +251,7 @@ class RenewableDeveloper(mesa.Agent):
     def grid_access(curtailment_share: float) -> float:
         """Share of planned projects the grid lets connect: China's rule keeps wind/solar utilisation at
         or above 90% (NEA 2024), so connections stop as curtailment nears 10% (tapering from 5%)."""
-        return float(np.clip((0.10 - curtailment_share) / 0.05, 0.0, 1.0))
+        return min(max((0.10 - curtailment_share) / 0.05, 0.0), 1.0)
 
     def capex_cny_per_kw(self, tech: str, year: int) -> float:
         m = self.model
@@ -280,7 +287,7 @@ class RenewableDeveloper(mesa.Agent):
             market = 0.0
             if cap > 0:
                 pi = self.profitability_index(tech, year)
-                market = cap * float(np.clip((pi - 1.0) / 0.5, 0.0, 1.0)) * self.grid_access(m.last_curtailment_share)
+                market = cap * min(max((pi - 1.0) / 0.5, 0.0), 1.0) * self.grid_access(m.last_curtailment_share)
             build = max(market, required_each) + dc_each
             mandated = max(required_each - market, 0.0)
             if mandated > 0:
@@ -292,23 +299,28 @@ class RenewableDeveloper(mesa.Agent):
                 m.policies.record_private_cost("renewable_target", mandated * 1e3 * capex * max(1.0 - pi, 0.0), year)
             if build <= 1e-6:
                 continue
-            m.add_power_unit(f"{tech}_{year}", tech, build, year, 25)
+            m.build_cohort(tech, build, year, 25)
             self.built_mw[tech] += build
             storage = build * m.params["storage_share_of_new_re"]
             if storage > 0:
-                m.add_power_unit(
-                    f"battery_{tech}_{year}",
-                    "battery",
-                    storage,
-                    year,
-                    15,
-                    storage_hours=spec.storage_hours_new,
-                )
+                m.build_cohort("battery", storage, year, 15, storage_hours=spec.storage_hours_new)
                 self.built_mw["battery"] += storage
 
 
+def _cumulative_before(rows: np.ndarray) -> np.ndarray:
+    """Sum of the rows above each row (0 for the first): a loop, as numpy's cumsum over a few rows is slow."""
+    out = np.zeros_like(rows)
+    for j in range(1, len(rows)):
+        out[j] = out[j - 1] + rows[j - 1]
+    return out
+
+
 def dispatch(
-    units: list[PowerPlant],
+    thermal: list[PowerPlant],
+    wind_mw: float,
+    solar_mw: float,
+    battery_mw: float,
+    battery_mwh: float,
     load_mwh: float,
     heating_load_mwh: float,
     district_heat_tj: float,
@@ -327,73 +339,86 @@ def dispatch(
     """Annual merit-order dispatch over the representative hours.
 
     Args:
-        units: active units.
+        thermal: active coal, coal CHP and gas units (dispatched one by one).
+        wind_mw, solar_mw: active wind and utility solar capacity; each technology is one pool, since its
+            units share the same hourly profile.
+        battery_mw, battery_mwh: active storage power and energy.
         load_mwh: annual electricity consumption excluding heating-driven use (MWh).
         heating_load_mwh: electricity for space heating (MWh), spread over heating-season hours.
         district_heat_tj: heat the network must inject (TJ, after network losses).
         wind_cf, solar_cf: annual capacity factors this year.
         distributed_mw: distributed PV capacity by kind (household rooftops, PV for oil extraction); it
             follows the solar profile and is curtailed pro rata with utility solar.
-        mc: marginal cost per unit id (CNY/MWh).
+        mc: marginal cost per thermal unit id (CNY/MWh).
         regional_price: price at which the city trades with the regional grid (CNY/MWh).
         weather: 4 x 24 multiplicative noise on wind (row 0-3) for this year's weather.
 
     Returns:
-        Per-unit generation and fuel, trade, curtailment, storage and heat figures for the year.
+        Per-thermal-unit generation and fuel, wind and utility-solar generation, trade, curtailment,
+        storage and heat figures for the year.
     """
     w = WEIGHTS
-    demand = load_mwh * PROFILES["load"].ravel() / 8760.0
-    heat_shape = np.repeat(HEAT_SEASON_SHARE / (SEASON_DAYS * 24), 24)
-    demand = demand + heating_load_mwh * heat_shape
+    demand = load_mwh * LOAD_SHAPE + heating_load_mwh * HEAT_SHAPE
     L = demand / (1.0 - grid_loss_share)
 
-    wind_cap = sum(u.capacity_mw for u in units if u.technology == "wind")
     rooftop_mw = sum(distributed_mw.values())
-    solar_cap = sum(u.capacity_mw for u in units if u.technology == "solar") + rooftop_mw
-    wind_avail = wind_cap * wind_cf * (PROFILES["wind"] * weather).ravel()
-    solar_avail = solar_cap * solar_cf * PROFILES["solar"].ravel()
+    solar_cap = solar_mw + rooftop_mw
+    wind_avail = (wind_mw * wind_cf * PROFILES["wind"] * weather).ravel()
+    solar_avail = solar_cap * solar_cf * SOLAR_SHAPE
     re_avail = wind_avail + solar_avail
 
     # Heat-led must-run of CHP units: heat split by heat capacity, power at least min load and 0.6 MW
-    # of power per MW of heat extracted (extraction-condensing units; assumption).
-    chp = [u for u in units if u.technology == "coal_chp"]
-    heat_cap = sum(u.heat_capacity_mw for u in chp)
-    heat_mw = district_heat_tj * 1e6 / 3600.0 * heat_shape  # TJ -> MWh then per hour
-    chp_heat_mw = np.minimum(heat_mw, heat_cap)
-    must = {}
-    for u in chp:
-        share = u.heat_capacity_mw / heat_cap if heat_cap > 0 else 0.0
-        q = chp_heat_mw * share
-        on = q > 0
-        must[u.unique_id] = np.where(
-            on, np.minimum(u.capacity_mw, np.maximum(u.min_load_share * u.capacity_mw, 0.6 * q)), 0.0
+    # of power per MW of heat extracted (extraction-condensing units; assumption). Thermal units are rows of
+    # (units x hours) arrays; condensing coal and gas units have no heat capacity and so no must-run.
+    n = len(thermal)
+    cap, unit_heat_cap, min_load_mw, heat_rate = (
+        np.array(
+            [
+                (
+                    u.capacity_mw,
+                    u.heat_capacity_mw if u.technology == "coal_chp" else 0.0,
+                    u.min_load_share * u.capacity_mw,
+                    u.heat_rate_gj_per_mwh,
+                )
+                for u in thermal
+            ]
         )
-    must_total = sum(must.values()) if must else np.zeros_like(L)
+        .reshape(n, 4)
+        .T
+    )
+    heat_cap = float(unit_heat_cap.sum())
+    heat_mw = district_heat_tj * 1e6 / 3600.0 * HEAT_SHAPE  # TJ -> MWh then per hour
+    chp_heat_mw = np.minimum(heat_mw, heat_cap)
+    q = (unit_heat_cap / heat_cap if heat_cap > 0 else np.zeros(n))[:, None] * chp_heat_mw
+    must = np.where(q > 0, np.minimum(cap[:, None], np.maximum(min_load_mw[:, None], 0.6 * q)), 0.0)
+    must_total = must.sum(axis=0)
 
     surplus = np.maximum(re_avail + must_total - L, 0.0)
     deficit = np.maximum(L - re_avail - must_total, 0.0)
 
     # Storage: within each representative day, charge from surplus and discharge into the deficit hours.
-    batteries = [u for u in units if u.technology == "battery"]
-    p_sto = sum(u.capacity_mw for u in batteries)
-    e_sto = sum(u.capacity_mw * u.storage_hours for u in batteries)
-    eta = 0.88
-    charge = np.minimum(surplus, p_sto).reshape(4, 24)
-    day_charge = charge.sum(axis=1)
-    scale = np.divide(np.minimum(day_charge, e_sto), day_charge, out=np.zeros(4), where=day_charge > 0)
-    charge *= scale[:, None]
-    d = deficit.reshape(4, 24)
-    avail_dis = charge.sum(axis=1) * eta
-    need = d.sum(axis=1)
-    frac = np.divide(np.minimum(avail_dis, need), need, out=np.zeros(4), where=need > 0)
-    discharge = np.minimum(d * frac[:, None], p_sto)
-    # charge only what is discharged (the rest would sit in the battery)
-    used = discharge.sum(axis=1) / eta
-    scale2 = np.divide(used, charge.sum(axis=1), out=np.zeros(4), where=charge.sum(axis=1) > 0)
-    charge = (charge * scale2[:, None]).ravel()
-    discharge = discharge.ravel()
-    surplus = surplus - charge
-    deficit = deficit - discharge
+    if battery_mw > 0:
+        eta = 0.88
+        charge = np.minimum(surplus, battery_mw).reshape(4, 24)
+        day_charge = charge.sum(axis=1)
+        # x / max(y, tiny) below: the numerators are 0 wherever the denominators are
+        scale = np.minimum(day_charge, battery_mwh) / np.maximum(day_charge, 1e-300)
+        charge *= scale[:, None]
+        d = deficit.reshape(4, 24)
+        avail_dis = charge.sum(axis=1) * eta
+        need = d.sum(axis=1)
+        frac = np.minimum(avail_dis, need) / np.maximum(need, 1e-300)
+        discharge = np.minimum(d * frac[:, None], battery_mw)
+        # charge only what is discharged (the rest would sit in the battery)
+        used = discharge.sum(axis=1) / eta
+        charged = charge.sum(axis=1)
+        scale2 = used / np.maximum(charged, 1e-300)
+        charge = (charge * scale2[:, None]).ravel()
+        discharge = discharge.ravel()
+        surplus = surplus - charge
+        deficit = deficit - discharge
+    else:
+        charge = discharge = np.zeros_like(L)
 
     export_re = np.minimum(surplus, export_limit_mw)
     leftover = surplus - export_re
@@ -401,79 +426,69 @@ def dispatch(
     must_cut = leftover - curtail  # must-run beyond load, export and all renewables: CHP backs off
     export_room = export_limit_mw - export_re
 
-    # Merit order over the flexible capacity, with imports as a pseudo-unit at the regional price.
-    flex = []
-    for u in units:
-        if u.technology in ("coal", "gas"):
-            flex.append((mc[u.unique_id], u.unique_id, np.full_like(L, 0.92 * u.capacity_mw)))
-        elif u.technology == "coal_chp":
-            flex.append((mc[u.unique_id], u.unique_id, np.maximum(0.92 * u.capacity_mw - must[u.unique_id], 0.0)))
-    flex.append((regional_price, -1, np.full_like(L, import_limit_mw)))
-    flex.sort(key=lambda t: (t[0], t[1]))
-    gen_flex: dict[int, np.ndarray] = {}
-    remaining = deficit.copy()
-    for _cost, uid, cap in flex:
-        g = np.minimum(remaining, cap)
-        remaining = remaining - g
-        gen_flex[uid] = g
-    unserved = remaining
-    # Economic exports: units cheaper than the regional price sell into the remaining line capacity.
-    room = export_room.copy()
-    export_thermal = np.zeros_like(L)
-    for cost, uid, cap in flex:
-        if uid == -1 or cost >= regional_price:
-            continue
-        e = np.minimum(cap - gen_flex[uid], room)
-        room = room - e
-        gen_flex[uid] = gen_flex[uid] + e
-        export_thermal += e
+    # Merit order over the flexible capacity, with imports as a pseudo-unit at the regional price (ties by
+    # unit id, imports first). Filling the deficit block by block in that order gives each block
+    # min(max(deficit - capacity of the blocks before it, 0), its capacity).
+    blocks = np.empty((n + 1, len(L)))
+    np.maximum(0.92 * cap[:, None] - must, 0.0, out=blocks[:n])
+    blocks[n] = import_limit_mw
+    costs = [mc[u.unique_id] for u in thermal] + [regional_price]
+    uids = [u.unique_id for u in thermal] + [-1]
+    order = sorted(range(n + 1), key=lambda i: (costs[i], uids[i]))
+    ordered = blocks[order]
+    before = _cumulative_before(ordered)
+    gen = np.minimum(np.maximum(deficit - before, 0.0), ordered)
+    unserved = np.maximum(deficit - before[-1] - ordered[-1], 0.0)
+    # Economic exports: units cheaper than the regional price (they precede the import block) sell their
+    # spare capacity into the remaining line capacity, in merit order.
+    cheap = next(j for j, i in enumerate(order) if costs[i] >= regional_price or uids[i] == -1)
+    export_thermal = 0.0
+    if cheap:
+        spare = ordered[:cheap] - gen[:cheap]
+        exported = np.minimum(np.maximum(export_room - _cumulative_before(spare), 0.0), spare)
+        gen[:cheap] += exported
+        export_thermal = exported.sum(axis=0)
+    gen_flex = np.empty_like(gen)
+    gen_flex[order] = gen
 
     result = {"units": {}}
-    total_gen = 0.0
     re_used = re_avail - curtail
-    share_wind = np.divide(wind_avail, re_avail, out=np.zeros_like(L), where=re_avail > 0)
-    wind_gen = float((re_used * share_wind * w).sum())
-    solar_total = float((re_used * (1 - share_wind) * w).sum())
+    share_wind = wind_avail / np.maximum(re_avail, 1e-300)  # 0 where nothing is available
+    wind_gen = float(np.dot(re_used * share_wind, w))
+    solar_total = float(np.dot(re_used * (1 - share_wind), w))
     rooftop_share = rooftop_mw / solar_cap if solar_cap > 0 else 0.0
-    for u in units:
-        if u.technology == "wind":
-            gen = wind_gen * u.capacity_mw / wind_cap if wind_cap > 0 else 0.0
-        elif u.technology == "solar":
-            gen = solar_total * (1 - rooftop_share) * u.capacity_mw / max(solar_cap - rooftop_mw, 1e-12)
-        elif u.technology == "battery":
-            gen = 0.0
-        else:
-            hourly = gen_flex.get(u.unique_id, 0.0) + must.get(u.unique_id, 0.0)
-            if u.unique_id in must:
-                cut_share = np.divide(must[u.unique_id], must_total, out=np.zeros_like(L), where=must_total > 0)
-                hourly = hourly - must_cut * cut_share
-            gen = float((hourly * w).sum())
-        heat_tj = 0.0
-        if u.technology == "coal_chp" and heat_cap > 0:
-            heat_tj = float((chp_heat_mw * w).sum()) * u.heat_capacity_mw / heat_cap * 3600.0 / 1e6
-        fuel_tj = (gen * u.heat_rate_gj_per_mwh + heat_tj * 1e3 * chp_fuel_per_heat) / 1e3 if u.fuel else 0.0
-        result["units"][u.unique_id] = {"generation_mwh": gen, "fuel_tj": fuel_tj, "heat_tj": heat_tj}
-        total_gen += gen
+    solar_gen = solar_total * (1 - rooftop_share) if solar_mw > 0 else 0.0
+    chp_heat_tj = float(np.dot(chp_heat_mw, w)) * 3600.0 / 1e6
+    # CHP units back off pro rata to their must-run where must-run exceeds what the system can take;
+    # must_total >= each unit's must-run, so where it is 0 the share is 0 / tiny = 0.
+    hourly = gen_flex[:n] + must - must_cut * (must / np.maximum(must_total, 1e-300))
+    unit_gen = np.dot(hourly, w)
+    unit_heat_tj = chp_heat_tj * unit_heat_cap / heat_cap if heat_cap > 0 else np.zeros(n)
+    unit_fuel_tj = (unit_gen * heat_rate + unit_heat_tj * 1e3 * chp_fuel_per_heat) / 1e3
+    for u, g, f, h in zip(thermal, unit_gen.tolist(), unit_fuel_tj.tolist(), unit_heat_tj.tolist(), strict=True):
+        result["units"][u.unique_id] = {"generation_mwh": g, "fuel_tj": f, "heat_tj": h}
+    total_gen = wind_gen + solar_gen + float(unit_gen.sum())
     rooftop_gen = solar_total * rooftop_share
     total_gen += rooftop_gen
-    heat_total_tj = float((heat_mw * w).sum()) * 3600.0 / 1e6
-    chp_heat_tj = float((chp_heat_mw * w).sum()) * 3600.0 / 1e6
+    heat_total_tj = float(np.dot(heat_mw, w)) * 3600.0 / 1e6
     boiler_heat_tj = heat_total_tj - chp_heat_tj
-    imports = float((gen_flex[-1] * w).sum()) + float((unserved * w).sum())
-    exports = float(((export_re + export_thermal) * w).sum())
+    imports = float(np.dot(gen_flex[n], w)) + float(np.dot(unserved, w))
+    exports = float(np.dot(export_re + export_thermal, w))
     result.update(
+        wind_mwh=wind_gen,
+        solar_mwh=solar_gen,
         generation_mwh=total_gen,
         distributed_generation_mwh={
             k: rooftop_gen * v / rooftop_mw if rooftop_mw > 0 else 0.0 for k, v in distributed_mw.items()
         },
         import_mwh=imports,
         export_mwh=exports,
-        unserved_mwh=float((unserved * w).sum()),
-        storage_loss_mwh=float(((charge - discharge) * w).sum()),
-        curtailment_mwh=float((curtail * w).sum()),
-        re_available_mwh=float((re_avail * w).sum()),
-        grid_loss_mwh=float(((L - demand) * w).sum()),
-        demand_mwh=float((demand * w).sum()),
+        unserved_mwh=float(np.dot(unserved, w)),
+        storage_loss_mwh=float(np.dot(charge - discharge, w)),
+        curtailment_mwh=float(np.dot(curtail, w)),
+        re_available_mwh=float(np.dot(re_avail, w)),
+        grid_loss_mwh=float(np.dot(L - demand, w)),
+        demand_mwh=float(np.dot(demand, w)),
         chp_heat_tj=chp_heat_tj,
         boiler_heat_tj=boiler_heat_tj,
         boiler_fuel_tj=boiler_heat_tj / boiler_efficiency,

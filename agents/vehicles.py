@@ -11,20 +11,27 @@ household. Every year:
     * new vehicles are added as ownership grows (private cars approach a saturation level).
 Alternative-specific constants are calibrated at the start of the run so that a base-year buyer with mean
 km and hurdle rate reproduces the segment's base-year sales shares.
+
+How the kernel computes this (DESIGN.md section 8): a vehicle's scrappage age is drawn once, when it is
+bought (or at the start for the initial fleet, given its age), from the same discretised Weibull hazard
+(:meth:`Vehicles._scrap_ages`), so a year compares ages instead of drawing a number per vehicle; counts of
+vehicles per neighbourhood x powertrain and segment x powertrain are kept up to date where powertrains change,
+so peer shares, the charger index and the stock table need no pass over the fleet; and per-vehicle constants
+(capital recovery factor at the owner's hurdle rate over the segment life, energy per year) are columns.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agents.population import Population, RowAgent, crf, group_share, logit_choice
+from agents.population import Population, RowAgent, crf, hazard_clocks, logit_choice
 
 if TYPE_CHECKING:
-    from sim.inputs import VehicleSpec
-
     from sim.model import CityModel
+    from sim.scenario import VehicleSpec
 
 SEGMENTS = ("private_car", "taxi", "bus", "light_truck", "heavy_truck")
 POWERTRAINS = ("gasoline", "diesel", "cng", "bev", "phev", "fcev")
@@ -92,8 +99,54 @@ class Vehicles(Population):
             self.n_groups = 50
         self.add_column("neighbourhood", nb)
         self._tables()
+        self.mandate_rng = rng.spawn(1)[0]
+        """Stream for the random picks of purchase mandates, apart from the purchase decisions, so that a run
+        with a mandate draws the same purchase decisions as its pair without it."""
+        self.peer_counts = np.zeros((self.n_groups, len(POWERTRAINS)))
+        """Vehicles per neighbourhood x powertrain (peer shares)."""
+        self.stock_counts = np.zeros((len(SEGMENTS), len(POWERTRAINS)))
+        """Vehicles per segment x powertrain (charger index, stock table, fleet growth)."""
+        self._recount(np.arange(self.n), None, self.live("powertrain"))
+        self.group_size = self.peer_counts.sum(axis=1)
+        """Vehicles per neighbourhood (changes only with fleet growth)."""
         self.asc = np.zeros((len(SEGMENTS), len(POWERTRAINS)))
         self._calibrate_asc(model.inputs.base_year)
+        self.add_column("crf_life", crf(self.live("hurdle_rate"), self.life[seg]))
+        self.add_column("annual_mj", self.live("km_per_yr") * self.mj_per_km[seg, self.live("powertrain")])
+        self.add_column("scrap_age", self._scrap_ages(seg, self.live("age")))
+        self._stock_series: np.ndarray | None = None
+
+    def _recount(self, rows: np.ndarray, old: np.ndarray | None, new: np.ndarray) -> None:
+        """Move vehicles ``rows`` from powertrain ``old`` (None: not counted yet) to ``new`` in the counts."""
+        P = len(POWERTRAINS)
+        nb = self.cols["neighbourhood"][rows] * P
+        seg = self.cols["segment"][rows].astype(np.intp) * P
+        peer = np.bincount(nb + new, minlength=self.n_groups * P)
+        stock = np.bincount(seg + new, minlength=len(SEGMENTS) * P)
+        if old is not None:
+            peer -= np.bincount(nb + old, minlength=self.n_groups * P)
+            stock -= np.bincount(seg + old, minlength=len(SEGMENTS) * P)
+        self.peer_counts += peer.reshape(-1, P)
+        self.stock_counts += stock.reshape(-1, P)
+
+    def _scrap_ages(self, seg: np.ndarray, age: np.ndarray | None = None) -> np.ndarray:
+        """Age at which each vehicle will be scrapped, given its segment and current age (None: new).
+
+        The yearly scrappage hazard at age ``a`` is ``1 - exp(-(L(a) - L(a - 1)))`` with the Weibull cumulative
+        hazard ``L(a) = (a / lam) ** k`` (scale ``lam`` = life / 0.9, shape ``k`` per segment). Drawing one
+        Exp(1) threshold ``E`` and scrapping at the first age ``a`` above the current age ``a0`` with
+        ``L(a) - L(a0) >= E`` gives the same age at scrappage in distribution (see
+        :func:`~agents.population.hazard_clocks`); solved for ``a`` that is
+        ``ceil(lam * (L(a0) + E) ** (1 / k))``.
+        """
+        lam = self.weibull_scale[seg]
+        inv_k = self.weibull_inv_shape[seg]
+        e = hazard_clocks(self.rng, len(seg))
+        if age is None:  # L(0) = 0
+            a = np.maximum(np.ceil(lam * e**inv_k), 1.0)
+        else:
+            a = np.maximum(np.ceil(lam * ((age / lam) ** self.shape[seg] + e) ** inv_k), age + 1.0)
+        return np.minimum(a, np.iinfo(np.int16).max).astype(np.int16)
 
     def _tables(self) -> None:
         """Per segment x powertrain arrays of price, MJ/km, maintenance and availability."""
@@ -123,14 +176,24 @@ class Vehicles(Population):
                 self.maint[i, j] = s.maintenance_kcny_per_yr.get(pt, 0.0) * 1e3
             for pt, sh in (s.sales_shares or s.shares).items():
                 self.sales_share0[i, POWERTRAINS.index(pt)] = sh
+        self.weibull_scale = self.life / 0.9
+        self.weibull_inv_shape = 1.0 / self.shape
+        self._segment_list = [(SEGMENTS.index(name), name, s) for name, s in self.spec.segments.items()]
+        self._km_mean = np.zeros(S)
+        self._km_sigma = np.zeros(S)
+        self._private = np.zeros(S, dtype=bool)
+        for i, _name, s in self._segment_list:
+            self._km_mean[i], self._km_sigma[i], self._private[i] = s.km_per_yr, s.km_sigma, s.private
+        base = np.where(self.available & ~ELECTRIC[None, :], self.price0, np.inf).min(axis=1, keepdims=True)
+        self._price_base = np.where(np.isfinite(base), base, 0.0)
+        """Price of the cheapest combustion powertrain of each segment (the reference for EV premiums)."""
 
     def prices(self, year: int) -> np.ndarray:
         """Purchase prices (CNY) by segment x powertrain: the premium of electric types over the cheapest
         combustion type shrinks at the EV price-premium decline rate."""
         d = self.model.params["ev_price_premium_decline_pct_per_yr"] / 100
         t = year - self.model.inputs.base_year
-        base = np.where(self.available & ~ELECTRIC[None, :], self.price0, np.inf).min(axis=1, keepdims=True)
-        base = np.where(np.isfinite(base), base, 0.0)
+        base = self._price_base
         premium = self.price0 - base
         return np.where(ELECTRIC[None, :], base + premium * (1 - d) ** t, self.price0)
 
@@ -150,28 +213,45 @@ class Vehicles(Population):
                 out[j] = m.transport_fuel_price_cny_per_mj(FUEL_OF[pt], year)
         return out
 
-    def _annual_cost(self, seg: np.ndarray, km: np.ndarray, hurdle: np.ndarray, year: int) -> np.ndarray:
-        prices = self.prices(year) - self.model.policies.vehicle_subsidy_matrix(year)
-        prices = np.maximum(prices, 0.0)
-        e = self.energy_price_cny_per_mj(year)
-        cap = prices[seg] * crf(hurdle, self.life[seg])[:, None]
-        energy = km[:, None] * self.mj_per_km[seg] * e[None, :]
-        return cap + energy + self.maint[seg]
+    def _cost_tables(self, year: int) -> tuple[np.ndarray, np.ndarray]:
+        """Purchase price net of subsidy (CNY) and energy cost per km (CNY), by segment x powertrain."""
+        prices = np.maximum(self.prices(year) - self.model.policies.vehicle_subsidy_matrix(year), 0.0)
+        return prices, self.mj_per_km * self.energy_price_cny_per_mj(year)[None, :]
+
+    def _annual_cost(self, seg: np.ndarray, km: np.ndarray, crf_life: np.ndarray, year: int) -> np.ndarray:
+        """Annualised cost of ownership (rows x powertrains): capital at the buyer's capital recovery factor
+        ``crf_life`` (own hurdle rate over the segment life), energy for ``km`` and maintenance."""
+        prices, cny_per_km = self._cost_tables(year)
+        return prices[seg] * crf_life[:, None] + km[:, None] * cny_per_km[seg] + self.maint[seg]
 
     def charger_index(self) -> float:
-        pt = self.live("powertrain")
-        share = float(PLUG_IN[pt].mean()) if self.n else 0.0
+        share = float(self.stock_counts[:, PLUG_IN].sum()) / self.n if self.n else 0.0
         return min(1.0, self.spec.charger_base_index + self.spec.charger_per_ev_share * share)
 
-    def _utility(self, rows: np.ndarray, year: int, peer: np.ndarray | None = None) -> np.ndarray:
+    def _utility(self, rows: np.ndarray, year: int, peer_share: np.ndarray | None = None) -> np.ndarray:
+        """Utility of each powertrain (rows) for the buyers in ``rows`` (columns).
+
+        ``-sensitivity x annual cost / 1e4 + constant + log(charger index) [plug-in] + peer strength x
+        neighbours' share`` (``peer_share``: neighbourhood x powertrain), unavailable powertrains ``-inf``;
+        the annual cost is that of :meth:`_annual_cost`. The parts shared by a segment or a neighbourhood are
+        combined into small tables once a year, so each buyer costs four table gathers.
+        """
         p = self.model.params
+        k = p["choice_cost_sensitivity"] / 1e4
+        prices, cny_per_km = self._cost_tables(year)
+        const = self.asc + np.log(self.charger_index()) * PLUG_IN - k * self.maint
+        const[~self.available] = -np.inf
         seg = self.live("segment")[rows]
-        cost = self._annual_cost(seg, self.live("km_per_yr")[rows], self.live("hurdle_rate")[rows], year)
-        u = -p["choice_cost_sensitivity"] * cost / 1e4 + self.asc[seg]
-        u += np.log(self.charger_index()) * PLUG_IN[None, :]
-        if peer is not None:
-            u += p["peer_effect_strength"] * peer
-        return np.where(self.available[seg], u, -np.inf)
+        u = const.T[:, seg]
+        capital = (-k * prices).T[:, seg]
+        capital *= self.live("crf_life")[rows]
+        u += capital
+        energy = (-k * cny_per_km).T[:, seg]
+        energy *= self.live("km_per_yr")[rows]
+        u += energy
+        if peer_share is not None:
+            u += (p["peer_effect_strength"] * peer_share).T[:, self.live("neighbourhood")[rows]]
+        return u
 
     def _calibrate_asc(self, year: int) -> None:
         """Set constants so the mean base-year buyer of each segment reproduces its sales shares."""
@@ -183,7 +263,7 @@ class Vehicles(Population):
                 continue
             km = np.array([self.live("km_per_yr")[rows].mean()])
             hr = np.array([self.live("hurdle_rate")[rows].mean()])
-            cost = self._annual_cost(np.array([i]), km, hr, year)[0]
+            cost = self._annual_cost(np.array([i]), km, crf(hr, self.life[i]), year)[0]
             v = -p["choice_cost_sensitivity"] * cost / 1e4 + np.log(self.charger_index()) * PLUG_IN
             v += p["peer_effect_strength"] * self.sales_share0[i]
             share = self.sales_share0[i]
@@ -193,64 +273,85 @@ class Vehicles(Population):
 
     def step(self, year: int) -> None:
         m = self.model
-        rng = self.rng
-        n = self.n
-        seg = self.live("segment")
         age = self.live("age")
         age += 1
-        lam, k = self.life[seg] / 0.9, self.shape[seg]
-        a = age.astype(float)
-        hazard = 1.0 - np.exp(-(((a) / lam) ** k - ((a - 1) / lam) ** k))
-        scrap = rng.random(n) < hazard
+        scrapped = np.flatnonzero(age >= self.live("scrap_age"))
         # Fleet growth: private cars towards saturation ownership, others with activity.
         new_rows = self._grow(year)
-        rows = np.concatenate([np.flatnonzero(scrap), new_rows])
-        if len(rows):
-            pt = self.live("powertrain")  # re-read: growth may have reallocated the columns
-            peer = np.zeros((len(rows), len(POWERTRAINS)))
-            for j in range(len(POWERTRAINS)):
-                peer[:, j] = group_share(self.live("neighbourhood"), pt == j, self.n_groups)[rows]
-            choice = logit_choice(rng, self._utility(rows, year, peer))
-            choice = m.policies.apply_vehicle_mandates(self, rows, choice, year, rng)
-            pt[rows] = choice
-            self.live("age")[rows] = 0
-            m.policies.record_vehicle_purchases(self, rows, choice, year)
+        rows = np.concatenate([scrapped, new_rows]) if len(new_rows) else scrapped
+        if not len(rows):
+            return
+        pt = self.live("powertrain")  # re-read: growth may have reallocated the columns
+        peer_share = self.peer_counts / np.maximum(self.group_size, 1.0)[:, None]
+        choice = logit_choice(self.rng, self._utility(rows, year, peer_share))
+        choice = m.policies.apply_vehicle_mandates(self, rows, choice, year, self.mandate_rng)
+        self._recount(rows, pt[rows], choice)
+        pt[rows] = choice
+        seg = self.live("segment")[rows]
+        self.live("age")[rows] = 0
+        self.live("scrap_age")[rows] = self._scrap_ages(seg)
+        self.live("annual_mj")[rows] = self.live("km_per_yr")[rows] * self.mj_per_km[seg, choice]
+        m.policies.record_vehicle_purchases(self, rows, choice, year)
 
     def _grow(self, year: int) -> np.ndarray:
+        """Add vehicles towards each segment's target stock; they are bought (powertrain chosen) this year.
+
+        Until the purchase a new row counts as powertrain 0 (its column's initial value) in this year's peer
+        shares and charger index.
+        """
         m = self.model
-        seg = self.live("segment")
-        added = []
-        for name, s in self.spec.segments.items():
-            i = SEGMENTS.index(name)
-            current = float((seg == i).sum()) * self.weight
+        rng = self.rng
+        w = self.weight
+        if w <= 0:
+            return np.zeros(0, dtype=np.intp)
+        stock = self.stock_counts.sum(axis=1).tolist()
+        codes, ks = [], []
+        for i, name, s in self._segment_list:
             target = m.segment_target_stock(name, s.stock, year)
-            k = int(np.floor((target - current) / self.weight + self.rng.random())) if self.weight > 0 else 0
-            if k <= 0:
-                continue
-            sl = self.grow(k)
-            seg = self.live("segment")
-            seg[sl] = i
-            self.cols["km_per_yr"][sl] = s.km_per_yr * self.rng.lognormal(-0.5 * s.km_sigma**2, s.km_sigma, k)
-            self.cols["hurdle_rate"][sl] = m.params["hurdle_rate_mean"] * self.rng.lognormal(-0.125, 0.5, k)
-            owners = self.rng.integers(0, max(m.households.n if m.households else 1, 1), k) if s.private else -1
-            self.cols["owner"][sl] = owners
-            self.cols["neighbourhood"][sl] = self.rng.integers(0, self.n_groups, k)
-            added.append(np.arange(sl.start, sl.stop))
-        return np.concatenate(added) if added else np.zeros(0, dtype=int)
+            k = math.floor((target - stock[i] * w) / w + rng.random())
+            if k > 0:
+                codes.append(i)
+                ks.append(k)
+        if not ks:
+            return np.zeros(0, dtype=np.intp)
+        total = sum(ks)
+        seg = np.repeat(np.array(codes, dtype=np.int8), ks)
+        sl = self.grow(total)
+        # km and hurdle rate are lognormal (mean-preserving for km), as for the initial fleet
+        z = rng.standard_normal((2, total))
+        sigma = self._km_sigma[seg]
+        self.cols["segment"][sl] = seg
+        self.cols["km_per_yr"][sl] = self._km_mean[seg] * np.exp(sigma * z[0] - 0.5 * sigma**2)
+        hurdle = m.params["hurdle_rate_mean"] * np.exp(0.5 * z[1] - 0.125)
+        self.cols["hurdle_rate"][sl] = hurdle
+        self.cols["crf_life"][sl] = crf(hurdle, self.life[seg])
+        n_households = max(m.households.n if m.households else 1, 1)
+        self.cols["owner"][sl] = np.where(self._private[seg], rng.integers(0, n_households, total), -1)
+        nb = rng.integers(0, self.n_groups, total)
+        self.cols["neighbourhood"][sl] = nb
+        # Counted as powertrain 0 until they are bought (the column's value now); _recount moves them.
+        added = np.bincount(nb, minlength=self.n_groups)
+        self.group_size += added
+        self.peer_counts[:, 0] += added
+        self.stock_counts[:, 0] += np.bincount(seg, minlength=len(SEGMENTS))
+        return np.arange(sl.start, sl.stop)
 
     def account(self, y: int) -> float:
-        """Book transport energy by fuel; return electricity use (MWh)."""
+        """Book transport energy by fuel; return electricity use (MWh).
+
+        A private car's km scale with its owner's change in green travel (:meth:`Households.car_km_factor`);
+        the factor array gets a trailing 1.0 so that the owner index -1 of other vehicles reads 1.
+        """
         m = self.model
-        seg = self.live("segment")
         pt = self.live("powertrain")
-        km = self.live("km_per_yr").copy()
+        mj = self.live("annual_mj")
         if m.households is not None and m.households.n:
-            factor = m.households.car_km_factor()
-            owner = self.live("owner")
-            private = owner >= 0
-            km[private] *= factor[np.clip(owner[private], 0, m.households.n - 1)]
-        mj = km * self.mj_per_km[seg, pt] * self.weight
-        by_pt = np.bincount(pt, weights=mj, minlength=len(POWERTRAINS)) / 1e6  # TJ
+            factor = np.empty(m.households.n + 1)
+            factor[-1] = 1.0
+            m.households.car_km_factor(out=factor[:-1])
+            mj = np.take(factor, self.live("owner"))
+            mj *= self.live("annual_mj")
+        by_pt = np.bincount(pt, weights=mj, minlength=len(POWERTRAINS)) * self.weight / 1e6  # TJ
         elec_tj = 0.0
         for j, name in enumerate(POWERTRAINS):
             tj = by_pt[j]
@@ -262,16 +363,13 @@ class Vehicles(Population):
             else:
                 m.ledger.add_energy(y, "transport", FUEL_OF[name], tj)
         m.ledger.add_energy(y, "transport", "electricity", elec_tj)
-        counts = np.bincount(seg * len(POWERTRAINS) + pt, minlength=len(SEGMENTS) * len(POWERTRAINS))
-        for i, s in enumerate(SEGMENTS):
-            if s not in self.spec.segments:
-                continue
-            for j, ptn in enumerate(POWERTRAINS):
-                if self.available[i, j]:
-                    m.ledger.add_series(
-                        m.ledger.stocks,
-                        (f"vehicles_{s}", ptn),
-                        y,
-                        counts[i * len(POWERTRAINS) + j] * self.weight,
-                    )
+        if self._stock_series is None:
+            present = np.array([s in self.spec.segments for s in SEGMENTS])
+            self._stock_cells = np.flatnonzero((self.available & present[:, None]).ravel())
+            keys = [
+                (f"vehicles_{SEGMENTS[c // len(POWERTRAINS)]}", POWERTRAINS[c % len(POWERTRAINS)])
+                for c in self._stock_cells
+            ]
+            self._stock_series = m.ledger.series_block(m.ledger.stocks, keys)
+        self._stock_series[:, y] += self.stock_counts.ravel()[self._stock_cells] * self.weight
         return elec_tj * 1e3 / 3.6

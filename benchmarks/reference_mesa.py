@@ -25,13 +25,23 @@ measured speed-up is conservative):
     * neighbourhood peer shares, the charger index, prices and other year-level numbers are computed once
       per year (peer shares by one plain-Python pass over the agents) and read by each agent;
     * per-agent constants (capital recovery factor at the agent's own hurdle rate, appliance size factor)
-      are computed once when the agent is created, where the kernels recompute them every year;
+      are computed once when the agent is created (as the kernels keep them in columns);
     * decisions do not depend on activation order (peer shares are last year's), so agents are stepped with
       ``do`` rather than ``shuffle_do``; shuffling 500k agents a year would add seconds for nothing;
     * scalar draws come from a :class:`random.Random` per population seeded from that population's numpy
       stream (so runs stay reproducible and paired per component), because a scalar
       ``numpy.random.Generator.random()`` call costs ~0.37 us against ~0.03 us. ``draws="numpy"`` uses the
       numpy streams directly, as a check of how much that choice matters.
+
+Same rules, different random numbers: the reference decides each yearly event with one uniform draw per
+agent and year, the way a per-object model is written. The kernels draw the same events as waiting times
+(years to the next appliance, stove or heating-system replacement, demolition; the age at scrappage from the
+Weibull hazard) and exponential thresholds on the cumulative hazard (PV, waste sorting, retrofit), which
+gives the same event years in distribution with random numbers only for the agents that act (see
+``agents.population.next_event_years`` and ``hazard_clocks``). Scheduling would save this reference little:
+its yearly draws (about two per household, one per vehicle and three per building, ~26M per full run at
+~0.05 us each) are ~1 s of its ~40 s; the rest is the per-agent ``step`` call, which a per-object model pays
+every year anyway (every household's green-travel share moves every year).
 
 Initial populations are the ones the project's constructors draw (same seed, same streams, same agent
 counts); each row becomes a Mesa agent with plain attributes. The benchmark compares yearly decisions,
@@ -238,8 +248,10 @@ class MesaHouseholds(_AgentPopulation):
         super().__init__(model, source.rng, source.weight, draws)
         self.spec = source.spec
         self.n_groups = source.n_groups
-        # Every column of the project's households becomes an attribute, so traits added there are carried.
-        cols = {name: source.live(name).tolist() for name in source.cols}
+        # The project's household traits become attributes. The kernel's own bookkeeping columns (scheduled
+        # replacement years, adoption thresholds, cached constants) are not traits and are left out: this
+        # model decides with yearly draws and computes its constants below.
+        cols = {name: source.live(name).tolist() for name in HOUSEHOLD_TRAITS}
         size = ((source.live("income_cny") / self.spec.income_mean_cny) ** 0.3).tolist()
         keys = list(cols)
         for i, values in enumerate(zip(*cols.values(), strict=True)):
@@ -374,6 +386,23 @@ class MesaHouseholds(_AgentPopulation):
     def car_km_factor(self) -> np.ndarray:
         return np.array([a.car_km_factor for a in self.agents])
 
+
+HOUSEHOLD_TRAITS = (
+    "income_cny",
+    "apartment",
+    "hurdle_rate",
+    "neighbourhood",
+    "appliance_efficiency",
+    "stove",
+    "roof_ok",
+    "pv_kw",
+    "green_travel_share",
+    "green_travel_base",
+    "owns_car",
+    "travel_intercept",
+    "sorts_waste",
+)
+"""Columns of :class:`agents.households.Households` that are household traits (copied to each Mesa agent)."""
 
 _AGENT_BOOKKEEPING = frozenset({"model", "unique_id", "pos", "population", "row"})
 
@@ -823,20 +852,31 @@ def run_reference(
 
 # ---------------------------------------------------------------------------------------------- drift check
 MIRRORED_KERNELS = (
-    "agents.population.group_share",
     "agents.population.crf",
     "agents.population.logit_choice",
+    "agents.population.logistic",
+    "agents.population.next_event_years",
+    "agents.population.hazard_clocks",
+    "agents.population.yearly_hazard",
     "agents.households.Households.grow_to",
+    "agents.households.Households._peer_share",
     "agents.households.Households.step",
     "agents.households.Households.account",
+    "agents.households.Households.car_km_factor",
+    "agents.vehicles.Vehicles.prices",
+    "agents.vehicles.Vehicles.energy_price_cny_per_mj",
+    "agents.vehicles.Vehicles._cost_tables",
     "agents.vehicles.Vehicles._annual_cost",
     "agents.vehicles.Vehicles.charger_index",
     "agents.vehicles.Vehicles._utility",
+    "agents.vehicles.Vehicles._scrap_ages",
+    "agents.vehicles.Vehicles._recount",
     "agents.vehicles.Vehicles.step",
     "agents.vehicles.Vehicles._grow",
     "agents.vehicles.Vehicles.account",
-    "agents.buildings.Buildings._energy_cost_per_m2",
+    "agents.buildings.Buildings._annual_cost_per_m2",
     "agents.buildings.Buildings._utility",
+    "agents.buildings.Buildings._demolition_probability",
     "agents.buildings.Buildings.step",
     "agents.buildings.Buildings._build",
     "agents.buildings.Buildings.account",
@@ -844,22 +884,33 @@ MIRRORED_KERNELS = (
 """The project functions whose rules this module re-implements per agent."""
 
 MIRRORED_FINGERPRINTS: dict[str, str] = {
-    "agents.population.group_share": "10a1ea3c09b1",
     "agents.population.crf": "f4ae03e3e268",
-    "agents.population.logit_choice": "668e373d5217",
-    "agents.households.Households.grow_to": "d30aa114c8cd",
-    "agents.households.Households.step": "0e6c7913b33b",
-    "agents.households.Households.account": "1ba146626f37",
-    "agents.vehicles.Vehicles._annual_cost": "51723154fd27",
-    "agents.vehicles.Vehicles.charger_index": "c07f3bc16abc",
-    "agents.vehicles.Vehicles._utility": "83216c5de206",
-    "agents.vehicles.Vehicles.step": "0878a3e9a26d",
-    "agents.vehicles.Vehicles._grow": "f7e6b4c5ba7b",
-    "agents.vehicles.Vehicles.account": "ecdf988645ec",
-    "agents.buildings.Buildings._energy_cost_per_m2": "5a70516afda3",
-    "agents.buildings.Buildings._utility": "939ce0c06363",
-    "agents.buildings.Buildings.step": "e741daabada1",
-    "agents.buildings.Buildings._build": "226de042510c",
+    "agents.population.logit_choice": "1ea4a5035b48",
+    "agents.population.logistic": "9bb5f6a3c5ec",
+    "agents.population.next_event_years": "8046173ef0a5",
+    "agents.population.hazard_clocks": "ff921b54e977",
+    "agents.population.yearly_hazard": "33aa7fdb6dfe",
+    "agents.households.Households.grow_to": "6621ce30aa77",
+    "agents.households.Households._peer_share": "96a975ab35fb",
+    "agents.households.Households.step": "9055cc823fb9",
+    "agents.households.Households.account": "ed54249cd45c",
+    "agents.households.Households.car_km_factor": "86d4a5629548",
+    "agents.vehicles.Vehicles.prices": "23d815e4e4d2",
+    "agents.vehicles.Vehicles.energy_price_cny_per_mj": "e6a38196ee75",
+    "agents.vehicles.Vehicles._cost_tables": "de7722657318",
+    "agents.vehicles.Vehicles._annual_cost": "3c96095fd808",
+    "agents.vehicles.Vehicles.charger_index": "b81c740f509a",
+    "agents.vehicles.Vehicles._utility": "670432312fad",
+    "agents.vehicles.Vehicles._scrap_ages": "52b237687bd4",
+    "agents.vehicles.Vehicles._recount": "767d5af420d9",
+    "agents.vehicles.Vehicles.step": "84f7a5d0d819",
+    "agents.vehicles.Vehicles._grow": "848dacbf3999",
+    "agents.vehicles.Vehicles.account": "7dd4769333c1",
+    "agents.buildings.Buildings._annual_cost_per_m2": "528f426f7857",
+    "agents.buildings.Buildings._utility": "13e277d2d3f9",
+    "agents.buildings.Buildings._demolition_probability": "35e88d2bc89d",
+    "agents.buildings.Buildings.step": "46418a51cf9d",
+    "agents.buildings.Buildings._build": "36eb59b493ea",
     "agents.buildings.Buildings.account": "084ed27ab68a",
 }
 """Fingerprints of :data:`MIRRORED_KERNELS` when the reference was last brought in line with them."""

@@ -73,6 +73,7 @@ class PolicySet:
                 self.ramps[name] = Schedule([(spec.start_year, p.default), (spec.target_year, params[name])])
         self.export_cut_mw = 0.0
         self.mandate_switches: dict[str, int] = {}
+        self._carbon_prices: dict[tuple[str, int], float] = {}
 
     def value(self, name: str, year: int) -> float:
         """A lever's value in ``year`` (phase-in levers follow their schedule)."""
@@ -81,7 +82,16 @@ class PolicySet:
 
     # ---------------------------------------------------------------- prices and support
     def carbon_price(self, sector: str, year: int) -> float:
-        return self.carbon.price_for(sector, year)
+        """CNY/t that ``sector``'s decisions see in ``year`` (0 where not covered).
+
+        Remembered per (sector, year): every price and cost in the model asks for it, and the path and
+        coverage are fixed for the run when this policy set is built.
+        """
+        key = (sector, year)
+        price = self._carbon_prices.get(key)
+        if price is None:
+            price = self._carbon_prices[key] = self.carbon.price_for(sector, year)
+        return price
 
     def pass_through(self) -> float:
         return self.params["carbon_pass_through_share"]
@@ -138,7 +148,7 @@ class PolicySet:
         base_mw = sum(u.capacity_mw for u in model.inputs.power.units if u.technology in ("wind", "solar"))
         frac = min((year - base) / max(2030 - base, 1), 1.0)
         path_mw = base_mw + (target_mw - base_mw) * frac
-        have = sum(u.capacity_mw for u in model.power_units if u.active and u.technology in ("wind", "solar"))
+        have = sum(u.capacity_mw for tech in ("wind", "solar") for u in model.fleet.get(tech, ()))
         return max(path_mw - have, 0.0)
 
     def refinery_chemicals_share(self, refinery: Refinery, year: int) -> float:
@@ -159,11 +169,14 @@ class PolicySet:
     ) -> np.ndarray:
         from agents.vehicles import ELECTRIC, POWERTRAINS, SEGMENTS
 
+        shares = {name: self.value(lever, year) for name, lever in SEGMENT_MANDATES.items()}
+        if max(shares.values()) <= 0:
+            return choice
         seg = pop.live("segment")[rows]
         bev = POWERTRAINS.index("bev")
         fcev = POWERTRAINS.index("fcev")
         for name, lever in SEGMENT_MANDATES.items():
-            share = self.value(lever, year)
+            share = shares[name]
             if share <= 0:
                 continue
             i = SEGMENTS.index(name)
@@ -236,7 +249,7 @@ class PolicySet:
 
         m = self.model
         year = m.year
-        co2 = m.ledger.direct_co2_t()[y].sum(axis=1)
+        co2 = m.ledger.direct_co2_t(y).sum(axis=1)
         revenue = sum(self.carbon.revenue_cny(s, year, co2[i]) for i, s in enumerate(SECTORS))
         self._book("carbon_price", "revenue_cny", year, revenue)
         cap_mt = self.params["emissions_cap_mt"]

@@ -89,14 +89,32 @@ class Ledger:
             table[key] = np.zeros(len(self.years))
         table[key][y] += value
 
+    def series_block(self, table: dict, keys: list) -> np.ndarray:
+        """A (keys x years) array whose rows are the new series ``table[key]`` (views, created here).
+
+        Why: a population that books the same many series every year (vehicle stocks by segment and
+        powertrain) adds one column of this block instead of calling :meth:`add_series` per key and year.
+        """
+        clash = [k for k in keys if k in table]
+        if clash:
+            raise ValueError(f"series already booked: {clash}")
+        block = np.zeros((len(keys), len(self.years)))
+        for key, row in zip(keys, block, strict=True):
+            table[key] = row
+        return block
+
     # ------------------------------------------------------------------ derived
-    def direct_co2_t(self) -> np.ndarray:
-        """Direct CO2 by year x sector x fuel, t; process CO2 (net of capture) sits in fuel ``process``."""
-        co2 = self.energy_tj * _FACTOR_VECTOR[None, None, :]
-        co2[:, :, FUEL_INDEX["process"]] += self.process_co2_t
+    def direct_co2_t(self, y: int | None = None) -> np.ndarray:
+        """Direct CO2 by year x sector x fuel, t; process CO2 (net of capture) sits in fuel ``process``.
+
+        With ``y``, only that year (sector x fuel): the policies read it every year.
+        """
+        years = slice(None) if y is None else y
+        co2 = self.energy_tj[years] * _FACTOR_VECTOR
+        co2[..., FUEL_INDEX["process"]] += self.process_co2_t[years]
         # Capture is booked against the process column so that totals stay consistent with the stream
         # it was taken from being partly combustion; the sector total is what inventories report.
-        co2[:, :, FUEL_INDEX["process"]] -= self.captured_co2_t
+        co2[..., FUEL_INDEX["process"]] -= self.captured_co2_t[years]
         return co2
 
     def total_direct_mt(self) -> np.ndarray:

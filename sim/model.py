@@ -30,7 +30,7 @@ from agents.households import Households
 from agents.hydrogen import HydrogenMarket, HydrogenPlant
 from agents.industry import IndustryBlock
 from agents.oilfield import OilfieldBlock
-from agents.power import PowerPlant, RenewableDeveloper, dispatch
+from agents.power import THERMAL, PowerPlant, RenewableDeveloper, dispatch
 from agents.refinery import Refinery
 from agents.sinks import CarbonSink
 from agents.vehicles import Vehicles
@@ -62,6 +62,8 @@ RESIDENTIAL_GAS_MARKUP = 1.3
 """Residential gas tariff over the industrial gas price (assumption: ~2.3 vs 1.8 CNY/m3)."""
 XINJIANG_NON_FOSSIL_GENERATION_SHARE = 90.5 / 502.6
 """Wind+solar share of Xinjiang generation 2023 (People's Daily; calibration-facts.md), for imports."""
+_FOSSIL_FUEL_INDEX = np.array([FUEL_INDEX[f] for f in FOSSIL_FUELS])
+_ENERGY_FUEL_INDEX = np.array([FUEL_INDEX[f] for f in FUELS if f != "process"])
 
 
 def seed_streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator]:
@@ -105,6 +107,11 @@ class CityModel(mesa.Model):
         self.running = True
 
         self.power_units: list[PowerPlant] = []
+        """Every unit of the run, retired ones included (for the results)."""
+        self.fleet: dict[str, list[PowerPlant]] = {}
+        """Active units by technology, in order of construction (kept by :meth:`add_power_unit` and
+        :meth:`agents.power.PowerPlant._retire`)."""
+        self._cohorts: dict[tuple, PowerPlant] = {}
         for u in scenario.power.units:
             self.add_power_unit(
                 u.name,
@@ -228,8 +235,6 @@ class CityModel(mesa.Model):
         return self.params["gas_price_cny_per_gj"] * RESIDENTIAL_GAS_MARKUP + carbon
 
     def transport_fuel_price_cny_per_mj(self, fuel: str, year: int) -> float:
-        from sim.constants import EMISSION_FACTOR_T_PER_TJ
-
         base = RETAIL_PRICE_CNY_PER_MJ[fuel]
         if fuel in ("gasoline", "diesel"):
             base *= self.params["oil_price_index"]
@@ -259,6 +264,29 @@ class CityModel(mesa.Model):
     ) -> PowerPlant:
         unit = PowerPlant(self, name, technology, capacity_mw, commissioned, lifetime_yr, **kw)
         self.power_units.append(unit)
+        self.fleet.setdefault(technology, []).append(unit)
+        return unit
+
+    def build_cohort(
+        self, technology: str, capacity_mw: float, year: int, lifetime_yr: int, storage_hours: float = 0.0
+    ) -> PowerPlant:
+        """Add new wind, solar or battery capacity to this year's cohort unit of that technology.
+
+        Why: the developer builds wind, solar and paired storage every year, and ageing farms are repowered
+        or replaced, so one unit per project would grow the fleet from 12 to ~240 agents, each stepped and
+        dispatched every year. These units decide only by age (retire at end of life, then repower or
+        replace the same capacity) and are dispatched as one pool per technology, so capacity of the same
+        technology, year, lifetime and storage hours behaves exactly like one unit of the summed capacity:
+        it retires, is repowered and is replaced in the same year with the same capacity.
+        """
+        key = (technology, year, lifetime_yr, storage_hours)
+        unit = self._cohorts.get(key)
+        if unit is not None and unit.active:
+            unit.capacity_mw += capacity_mw
+            return unit
+        name = f"{technology}_{year}" if technology != "battery" else f"battery_{storage_hours:g}h_{year}"
+        unit = self.add_power_unit(name, technology, capacity_mw, year, lifetime_yr, storage_hours=storage_hours)
+        self._cohorts[key] = unit
         return unit
 
     # ------------------------------------------------------------------ the year
@@ -372,7 +400,11 @@ class CityModel(mesa.Model):
         ledger.add_energy(y, "industry", "electricity", self.inputs.power.other_load_mw * 8760.0 * 3.6 / 1e3)
 
         spec = self.inputs.power
-        units = [u for u in self.power_units if u.active]
+        fleet = self.fleet
+        # Fuel-burning units in order of construction (the order they ask the CO2 network for capacity).
+        thermal = sorted((u for tech in THERMAL for u in fleet.get(tech, ())), key=lambda u: u.unique_id)
+        capacity_mw = {tech: sum(u.capacity_mw for u in units) for tech, units in fleet.items() if units}
+        batteries = fleet.get("battery", ())
         carbon = self.policies.carbon_price("power_heat", year)
         regional_price = self.regional_price_cny_per_mwh(year)
         capture_net = 0.0
@@ -386,19 +418,20 @@ class CityModel(mesa.Model):
                 - self.policies.abatement_support_cny_per_t("ccus_power", year)
             )
         mc = {}
-        for u in units:
-            if u.fuel is None:
-                mc[u.unique_id] = 0.0
-            else:
-                opex = u.capture_cost_cny_per_t(year) * cc.capture_opex_share if u.capture_rate > 0 else 0.0
-                net = capture_net + opex
-                mc[u.unique_id] = u.marginal_cost_cny_per_mwh(self.fuel_price_cny_per_gj(u.fuel, year), carbon, net)
+        for u in thermal:
+            opex = u.capture_cost_cny_per_t(year) * cc.capture_opex_share if u.capture_rate > 0 else 0.0
+            net = capture_net + opex
+            mc[u.unique_id] = u.marginal_cost_cny_per_mwh(self.fuel_price_cny_per_gj(u.fuel, year), carbon, net)
         loss = spec.heat_network_loss_share
         # Wind-year variation (assumption: 8% sd by season); the base year is the observed year.
         weather = 1.0 + 0.08 * self.weather_noise["wind"]
         # Waste-to-energy runs flat out (must-take): it serves load before dispatch.
         res = dispatch(
-            units,
+            thermal,
+            capacity_mw.get("wind", 0.0),
+            capacity_mw.get("solar", 0.0),
+            capacity_mw.get("battery", 0.0),
+            sum(u.capacity_mw * u.storage_hours for u in batteries),
             max(elec_mwh - waste_to_energy_mwh, 0.0),
             heating_mwh,
             district_tj / (1 - loss),
@@ -416,24 +449,26 @@ class CityModel(mesa.Model):
             spec.heat_only_boiler_efficiency,
             np.maximum(weather, 0.5),
         )
-        for u in units:
+        generation_mwh = {"wind": res["wind_mwh"], "solar": res["solar_mwh"], "battery": 0.0}
+        for u in thermal:
             r = res["units"][u.unique_id]
-            if u.fuel:
-                ledger.add_energy(y, "power_heat", u.fuel, r["fuel_tj"])
-                u.last_emissions_t = r["fuel_tj"] * EMISSION_FACTOR_T_PER_TJ[u.fuel]
-                if u.capture_rate > 0:
-                    want = u.last_emissions_t * u.capture_rate
-                    got = self.ccus_network.request(want) if self.ccus_network is not None else want
-                    ledger.add_captured(y, "power_heat", got)
-                    self.policies.record_capture(got, year)
-                    self.policies.record_private_cost("power_ccs", got * u.capture_cost_cny_per_t(year), year)
-            ledger.add_series(ledger.generation_by_tech_mwh, u.technology, y, r["generation_mwh"])
+            ledger.add_energy(y, "power_heat", u.fuel, r["fuel_tj"])
+            u.last_emissions_t = r["fuel_tj"] * EMISSION_FACTOR_T_PER_TJ[u.fuel]
+            if u.capture_rate > 0:
+                want = u.last_emissions_t * u.capture_rate
+                got = self.ccus_network.request(want) if self.ccus_network is not None else want
+                ledger.add_captured(y, "power_heat", got)
+                self.policies.record_capture(got, year)
+                self.policies.record_private_cost("power_ccs", got * u.capture_cost_cny_per_t(year), year)
+            generation_mwh[u.technology] = generation_mwh.get(u.technology, 0.0) + r["generation_mwh"]
             margin = r["generation_mwh"] * (regional_price - mc[u.unique_id]) - (
                 u.fixed_om_cny_per_kw_yr * 1e3 * u.capacity_mw
             )
             u.last_generation_mwh = r["generation_mwh"]
             u.last_margin_cny = margin
             u.loss_years = u.loss_years + 1 if margin < 0 else 0
+        for tech in capacity_mw:
+            ledger.add_series(ledger.generation_by_tech_mwh, tech, y, generation_mwh[tech])
         for kind, mwh in res["distributed_generation_mwh"].items():
             ledger.add_series(ledger.generation_by_tech_mwh, kind, y, mwh)
         ledger.add_series(ledger.generation_by_tech_mwh, "waste_to_energy", y, waste_to_energy_mwh)
@@ -454,9 +489,8 @@ class CityModel(mesa.Model):
         if self.sinks is not None:
             self.sinks.account(y)
 
-        for u in self.power_units:
-            if u.active:
-                ledger.add_series(ledger.capacity_mw, u.technology, y, u.capacity_mw)
+        for tech, mw in capacity_mw.items():
+            ledger.add_series(ledger.capacity_mw, tech, y, mw)
         for kind, mw in distributed_mw.items():
             ledger.add_series(ledger.capacity_mw, kind, y, mw)
         self._indicators(y, res)
@@ -465,29 +499,33 @@ class CityModel(mesa.Model):
     def _indicators(self, y: int, res: dict) -> None:
         """Pilot-plan indicators (DESIGN.md section 7), with the definitions stated in docs/calibration.md."""
         ledger = self.ledger
-        cap = {k: v[y] for k, v in ledger.capacity_mw.items()}
-        non_fossil_cap = sum(cap.get(k, 0) for k in ("wind", "solar", "rooftop_solar", "oilfield_solar"))
-        fossil_cap = cap.get("coal", 0) + cap.get("coal_chp", 0) + cap.get("gas", 0)
         ind = ledger.indicators
-        ind.setdefault("non_fossil_capacity_share", np.zeros(len(self.years)))[y] = non_fossil_cap / max(
-            non_fossil_cap + fossil_cap, 1e-9
-        )
+
+        def put(name: str, value: float) -> None:
+            series = ind.get(name)
+            if series is None:
+                series = ind[name] = np.zeros(len(self.years))
+            series[y] = value
+
+        cap = ledger.capacity_mw
+        non_fossil_cap = sum(cap[k][y] for k in ("wind", "solar", "rooftop_solar", "oilfield_solar") if k in cap)
+        fossil_cap = sum(cap[k][y] for k in ("coal", "coal_chp", "gas") if k in cap)
+        put("non_fossil_capacity_share", non_fossil_cap / max(non_fossil_cap + fossil_cap, 1e-9))
         gen = ledger.generation_by_tech_mwh
         re_mwh = sum(gen[k][y] for k in ("wind", "solar", "rooftop_solar", "oilfield_solar") if k in gen)
-        fossil_tj = ledger.energy_tj[y][:, [FUEL_INDEX[f] for f in FOSSIL_FUELS]].sum()
+        energy = ledger.energy_tj[y]
+        fossil_tj = energy[:, _FOSSIL_FUEL_INDEX].sum()
         net_import = res["import_mwh"] - res["export_mwh"]
         non_fossil_tj = (re_mwh + max(net_import, 0.0) * XINJIANG_NON_FOSSIL_GENERATION_SHARE) * 3.6 / 1e3
         total_tj = fossil_tj + (re_mwh + max(net_import, 0.0)) * 3.6 / 1e3
-        ind.setdefault("non_fossil_energy_share", np.zeros(len(self.years)))[y] = non_fossil_tj / max(total_tj, 1e-9)
-        final = ledger.energy_tj[y][1:, :]  # end-use sectors
-        final_total = final[:, [FUEL_INDEX[f] for f in FUELS if f != "process"]].sum()
-        ind.setdefault("electricity_share_of_final_energy", np.zeros(len(self.years)))[y] = final[
-            :, FUEL_INDEX["electricity"]
-        ].sum() / max(final_total, 1e-9)
+        put("non_fossil_energy_share", non_fossil_tj / max(total_tj, 1e-9))
+        final = energy[1:, :]  # end-use sectors
+        final_total = final[:, _ENERGY_FUEL_INDEX].sum()
+        put("electricity_share_of_final_energy", final[:, FUEL_INDEX["electricity"]].sum() / max(final_total, 1e-9))
         if self.households is not None:
-            ind.setdefault("green_travel_share", np.zeros(len(self.years)))[y] = self.households.green_travel_share()
-        ind.setdefault("curtailment_share", np.zeros(len(self.years)))[y] = self.last_curtailment_share
-        ind.setdefault("grid_factor_t_per_mwh", np.zeros(len(self.years)))[y] = self.grid_factor_t_per_mwh(self.year)
+            put("green_travel_share", self.households.green_travel_share())
+        put("curtailment_share", self.last_curtailment_share)
+        put("grid_factor_t_per_mwh", self.grid_factor_t_per_mwh(self.year))
 
     def run(self) -> RunResult:
         t0 = time.perf_counter()

@@ -137,11 +137,19 @@ def test_ccus_subsidy_brings_capture_forward(baseline):
 
 # ------------------------------------------------------------------------------------------ mandates
 def test_bus_mandate_share_is_met(baseline):
-    off, on = pair(baseline, {"bus_electric_sales_share": 1.0})
+    """The mandate is met in every seed, never raises transport emissions and lowers them where it binds.
+
+    At this resolution (~16 bus agents) most seeds buy only electric buses without the mandate, so it binds in
+    some seeds only; one seed alone says nothing about its effect, hence several.
+    """
     y = list(YEARS).index(2045)  # bus life 10 years: by 2045 the fleet has turned over after 2030
-    bus = {k[1]: v[y] for k, v in on.ledger.stocks.items() if k[0] == "vehicles_bus"}
-    assert (bus["bev"] + bus.get("fcev", 0)) / sum(bus.values()) > 0.95
-    assert on.sector_mt()["transport"].sum() < off.sector_mt()["transport"].sum()
+    saved_mt = []
+    for seed in range(6):
+        off, on = pair(baseline, {"bus_electric_sales_share": 1.0}, seed)
+        bus = {k[1]: v[y] for k, v in on.ledger.stocks.items() if k[0] == "vehicles_bus"}
+        assert (bus["bev"] + bus.get("fcev", 0)) / sum(bus.values()) > 0.95
+        saved_mt.append(off.sector_mt()["transport"].sum() - on.sector_mt()["transport"].sum())
+    assert min(saved_mt) >= 0.0 and sum(saved_mt) > 0.0
 
 
 def test_electric_heating_mandate_raises_electric_heating(baseline):
