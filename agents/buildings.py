@@ -162,6 +162,7 @@ class Buildings(Population):
         self.asc = np.where(ok, np.log(np.maximum(shares, 1e-3)) - np.nan_to_num(mean_v), 0.0)
 
     def step(self, year: int) -> None:
+        """One year of demolition, retrofit, heating-system replacement and new build (module docstring)."""
         m = self.model
         spec = self.spec
         rng = self.rng

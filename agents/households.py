@@ -179,6 +179,7 @@ class Households(Population):
         return count / np.maximum(self.group_size, 1.0)
 
     def step(self, year: int) -> None:
+        """One year of household decisions (the rules and how they are computed: module docstring)."""
         m = self.model
         spec = self.spec
         rng = self.rng

@@ -272,6 +272,7 @@ class Vehicles(Population):
             self.asc[i] -= self.asc[i][ok].mean() if ok.any() else 0.0
 
     def step(self, year: int) -> None:
+        """One year of scrappage, fleet growth and purchases (rules: module docstring)."""
         m = self.model
         age = self.live("age")
         age += 1

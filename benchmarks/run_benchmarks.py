@@ -11,11 +11,14 @@ What is measured, and why this way:
         :class:`sim.model.CityModel` and of the plain-Mesa :class:`benchmarks.reference_mesa.ReferenceCityModel`,
         same scenario, seed and resolution; median over repeats. Each model is timed in its own fresh child
         process so that neither inherits the other's heap (500k Mesa agents make every later garbage
-        collection slower) and so that the child's peak resident memory is that model's alone.
+        collection slower) and so that the child's peak resident memory is that model's alone. Also the
+        per-run time of the project at coarse resolutions (:data:`COARSE_RESOLUTIONS`): what ensembles,
+        sweeps and the app pay per run, where per-year overhead outweighs the number of agents.
     (b) agent-steps per second of each population's yearly ``step()`` inside those runs (agents existing
         after the step, summed over decision years, divided by the time spent in ``step``), against a bare
-        numpy loop that does the same per-agent arithmetic and random draws on arrays of the same size with
-        no model around it: the ceiling the kernels can approach on this machine.
+        numpy loop that does the same per-agent arithmetic and random draws, as the kernels formulate them,
+        on arrays of the same size with no model around it: the ceiling the kernels can approach on this
+        machine.
     (d) peak memory of a full run: ``ru_maxrss`` of a child that imports the project and does one run, and
         the ``tracemalloc`` peak of the run itself (Python and numpy allocations made during the run).
 
