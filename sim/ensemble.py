@@ -40,7 +40,7 @@ import shlex
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -541,8 +541,23 @@ def _execute(
     scheduler: str | None,
     batch_size: int | None,
     progress: bool,
-) -> None:
+    task_fn: Callable[[dict[str, Any]], tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]] | None = None,
+    task_extra: Mapping[str, Any] | None = None,
+    desc: str = "runs",
+) -> int:
+    """Run ``pending`` in tasks, writing each finished task as a shard; return the number of failed runs.
+
+    One run is timed here first to size the tasks. ``task_fn`` (default :func:`_run_task`) and
+    ``task_extra`` (keys added to every task) let sweeps reuse this loop with their own seed handling.
+    """
     from tqdm import tqdm
+
+    run_task = task_fn or _run_task
+
+    def tasks(ids: Sequence[int], size: int) -> Iterator[dict[str, Any]]:
+        for task in _tasks(text, ids, params, root_seed, resolution, size):
+            task.update(task_extra or {})
+            yield task
 
     params = store.read_params()
     n_planned = len(store.planned_run_ids())
@@ -550,7 +565,7 @@ def _execute(
         total=n_planned,
         initial=n_planned - len(pending),
         unit="run",
-        desc="runs",
+        desc=desc,
         disable=not progress,
         file=sys.stderr,
         dynamic_ncols=True,
@@ -576,19 +591,20 @@ def _execute(
         with bar:
             if batch_size is None and len(pending) > 1:
                 # Time one run here to size the tasks; its result is kept like any other task's.
-                first = next(_tasks(text, pending[:1], params, root_seed, resolution, 1))
+                first = next(tasks(pending[:1], 1))
                 t0 = time.perf_counter()
-                write(_run_task(first))
+                write(run_task(first))
                 per_run_s = time.perf_counter() - t0
                 pending = pending[1:]
                 batch_size = choose_batch_size(len(pending), ex.n_workers, per_run_s)
             size = batch_size or 1
-            for result in ex.map_unordered(_run_task, _tasks(text, pending, params, root_seed, resolution, size)):
+            for result in ex.map_unordered(run_task, tasks(pending, size)):
                 write(result)
                 del result
     finally:
         if own:
             ex.close()
+    return n_failed
 
 
 # ---------------------------------------------------------------------------------------------- statistics

@@ -74,11 +74,10 @@ from sim.ensemble import (
     EnsembleError,
     _check_resolution,
     _check_root_seed,
-    _tasks,
-    choose_batch_size,
     run_batch,
 )
-from sim.executors import EXECUTORS, Executor, default_workers, make_executor
+from sim.ensemble import _execute as _ensemble_execute
+from sim.executors import EXECUTORS, Executor, default_workers
 from sim.scenario import load_scenario, scenario_text
 from sim.store import FAILURES_FILE, MANIFEST_FILE, TEMP_PREFIX, TEMP_SUFFIX, BatchStore
 from sim.store import scenario_hash as text_hash
@@ -318,14 +317,6 @@ def _run_sweep_task(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, l
     return pd.concat(yearly_parts, ignore_index=True), pd.concat(summary_parts, ignore_index=True), failures
 
 
-def _sweep_tasks(
-    text: str, pending: Sequence[int], params: pd.DataFrame, root_seed: int, res: float, size: int, seed_mode: str
-) -> Iterator[dict[str, Any]]:
-    for task in _tasks(text, pending, params, root_seed, res, size):
-        task["seed_mode"] = seed_mode
-        yield task
-
-
 def _execute(
     store: BatchStore,
     pending: list[int],
@@ -336,60 +327,23 @@ def _execute(
     batch_size: int | None,
     progress: bool,
 ) -> int:
-    """Run the pending rows, writing each finished task as a shard; returns the number of failed runs.
-
-    Mirrors the ensemble's loop (time one run to size the tasks, then at most two tasks per worker in
-    flight) with the sweep's task function.
-    """
-    from tqdm import tqdm
-
+    """Run the pending rows through the ensemble's loop with the sweep's task function; return failures."""
     m = store.manifest
-    text, root_seed, res = m["scenario_text"], int(m["root_seed"]), float(m["resolution"])
-    params = store.read_params()
-    n_planned = len(store.planned_run_ids())
-    bar = tqdm(
-        total=n_planned,
-        initial=n_planned - len(pending),
-        unit="run",
+    return _ensemble_execute(
+        store,
+        m["scenario_text"],
+        pending,
+        int(m["root_seed"]),
+        float(m["resolution"]),
+        executor,
+        workers,
+        scheduler,
+        batch_size,
+        progress,
+        task_fn=_run_sweep_task,
+        task_extra={"seed_mode": seed_mode},
         desc="sweep",
-        disable=not progress,
-        file=sys.stderr,
-        dynamic_ncols=True,
-        smoothing=0.1,
     )
-    n_failed = 0
-
-    def write(result: tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]) -> None:
-        nonlocal n_failed
-        yearly, summary, failures = result
-        if len(summary):
-            store.write_shard(yearly, summary)
-        for f in failures:
-            store.record_failure(f["run_id"], f["params"], f["error"])
-        n_failed += len(failures)
-        bar.update(len(summary) + len(failures))
-        if n_failed:
-            bar.set_postfix(failed=n_failed)
-
-    own = not isinstance(executor, Executor)
-    ex = make_executor(executor, workers, scheduler) if own else executor  # type: ignore[arg-type]
-    try:
-        with bar:
-            if batch_size is None and len(pending) > 1:
-                first = next(_sweep_tasks(text, pending[:1], params, root_seed, res, 1, seed_mode))
-                t0 = time.perf_counter()
-                write(_run_sweep_task(first))
-                per_run_s = time.perf_counter() - t0
-                pending = pending[1:]
-                batch_size = choose_batch_size(len(pending), ex.n_workers, per_run_s)
-            tasks = _sweep_tasks(text, pending, params, root_seed, res, batch_size or 1, seed_mode)
-            for result in ex.map_unordered(_run_sweep_task, tasks):
-                write(result)
-                del result
-    finally:
-        if own:
-            ex.close()
-    return n_failed
 
 
 def run_sweep(
