@@ -62,10 +62,13 @@ from sim.store import scenario_hash as text_hash
 __all__ = [
     "METHODS",
     "EnsembleError",
+    "check_resolution",
+    "check_root_seed",
     "choose_batch_size",
     "compare_batches",
     "crn_mismatches",
     "ensemble_statistics",
+    "execute_pending",
     "run_batch",
     "run_ensemble",
     "run_one",
@@ -125,7 +128,8 @@ def _parameter_rng(root_seed: int, name: str) -> np.random.Generator:
 # ---------------------------------------------------------------------------------------------- sampling
 
 
-def _check_root_seed(root_seed: Any) -> int:
+def check_root_seed(root_seed: Any) -> int:
+    """``root_seed`` as an int, or an :class:`EnsembleError` naming the value (a whole number >= 0 is allowed)."""
     if isinstance(root_seed, np.integer):
         root_seed = int(root_seed)
     if isinstance(root_seed, bool) or not isinstance(root_seed, int) or root_seed < 0:
@@ -181,7 +185,7 @@ def sample_parameters(params: Sequence[Parameter], n_runs: int, root_seed: int, 
     """
     if isinstance(n_runs, bool) or not isinstance(n_runs, int | np.integer) or n_runs < 1:
         raise EnsembleError(f"n_runs={n_runs!r} is not allowed: give a whole number >= 1")
-    root_seed = _check_root_seed(root_seed)
+    root_seed = check_root_seed(root_seed)
     method = _check_method(method)
     names = [p.name for p in params]
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -354,7 +358,8 @@ def _tasks(
         yield {"scenario": text, "run_ids": ids, "params": rows, "root_seed": root_seed, "resolution": resolution}
 
 
-def _check_resolution(resolution: Any) -> float:
+def check_resolution(resolution: Any) -> float:
+    """``resolution`` as a float inside the registry's range, or an :class:`EnsembleError` naming the value."""
     p = registry.get("resolution")
     try:
         value = float(resolution)
@@ -450,11 +455,11 @@ def run_ensemble(
     if n_runs is not None and (isinstance(n_runs, bool) or not isinstance(n_runs, int) or n_runs < 1):
         raise EnsembleError(f"n_runs={n_runs!r} is not allowed: give a whole number >= 1")
     if root_seed is not None:
-        root_seed = _check_root_seed(root_seed)
+        root_seed = check_root_seed(root_seed)
     if method is not None:
         method = _check_method(method)  # type: ignore[assignment]
     if resolution is not None:
-        resolution = _check_resolution(resolution)
+        resolution = check_resolution(resolution)
     if not isinstance(executor, Executor):
         if executor not in EXECUTORS:
             raise EnsembleError(f"executor {executor!r} is not known; use one of: {', '.join(EXECUTORS)}")
@@ -477,7 +482,7 @@ def run_ensemble(
             raise EnsembleError(f"{out} already holds a batch; resume it (--resume) or choose another folder")
         root_seed = 1 if root_seed is None else root_seed
         method = method or "lhs"
-        res = resolution if resolution is not None else _check_resolution(scenario.parameter_values()["resolution"])
+        res = resolution if resolution is not None else check_resolution(scenario.parameter_values()["resolution"])
         uncertain = scenario.uncertain_parameters()
         params = sample_parameters(uncertain, n_runs, root_seed, method)
         if isinstance(executor, Executor):
@@ -504,7 +509,7 @@ def run_ensemble(
 
     pending = sorted(store.pending_run_ids())
     if pending:
-        _execute(store, text, pending, root_seed, res, executor, workers, scheduler, batch_size, progress)
+        execute_pending(store, text, pending, root_seed, res, executor, workers, scheduler, batch_size, progress)
     store.finalize()
     return store
 
@@ -527,10 +532,10 @@ def run_pending(
     """
     pending = sorted(store.pending_run_ids())
     if pending:
-        _execute(store, text, pending, root_seed, resolution, executor, workers, scheduler, batch_size, progress)
+        execute_pending(store, text, pending, root_seed, resolution, executor, workers, scheduler, batch_size, progress)
 
 
-def _execute(
+def execute_pending(
     store: BatchStore,
     text: str,
     pending: list[int],

@@ -72,11 +72,11 @@ from sim import registry
 from sim import sensitivity as sa
 from sim.ensemble import (
     EnsembleError,
-    _check_resolution,
-    _check_root_seed,
+    check_resolution,
+    check_root_seed,
+    execute_pending,
     run_batch,
 )
-from sim.ensemble import _execute as _ensemble_execute
 from sim.executors import EXECUTORS, Executor, default_workers
 from sim.scenario import load_scenario, scenario_text
 from sim.store import FAILURES_FILE, MANIFEST_FILE, TEMP_PREFIX, TEMP_SUFFIX, BatchStore
@@ -329,7 +329,7 @@ def _execute(
 ) -> int:
     """Run the pending rows through the ensemble's loop with the sweep's task function; return failures."""
     m = store.manifest
-    return _ensemble_execute(
+    return execute_pending(
         store,
         m["scenario_text"],
         pending,
@@ -411,9 +411,9 @@ def run_sweep(
     out = Path(out_dir)
     try:
         if root_seed is not None:
-            root_seed = _check_root_seed(root_seed)
+            root_seed = check_root_seed(root_seed)
         if resolution is not None:
-            resolution = _check_resolution(resolution)
+            resolution = check_resolution(resolution)
     except EnsembleError as exc:
         raise SweepError(str(exc)) from None
     if method is not None and method not in sa.METHODS:
@@ -457,7 +457,7 @@ def run_sweep(
         seed_mode = seed_mode or "common"
         second = bool(calc_second_order) if method == "sobol" else None
         options = {"calc_second_order": second} if method == "sobol" else {}
-        res = resolution if resolution is not None else _check_resolution(scenario.parameter_values()["resolution"])
+        res = resolution if resolution is not None else check_resolution(scenario.parameter_values()["resolution"])
         problem = _build_problem(_select_parameters(scenario, params, kinds or ("uncertainty",)), groups)
         try:
             X = sa.sample(method, problem, int(n), root_seed, **options)
