@@ -38,7 +38,7 @@ import streamlit as st
 import yaml
 
 from sim import registry
-from sim.scenario import ScenarioError
+from sim.scenario import MAX_SCENARIO_BYTES, ScenarioError
 from ui import charts, i18n, runner
 from ui import discovery as uidisc
 from ui import state as uistate
@@ -330,7 +330,7 @@ def sidebar_scenario() -> None:
     )
     if ss["preset"] != uistate.UPLOAD:
         return
-    mb = uistate.MAX_SCENARIO_BYTES / 1e6
+    mb = MAX_SCENARIO_BYTES / 1e6
     upload = sb.file_uploader(
         tr("upload_label", mb=f"{mb:g}"),
         type=["yaml", "yml"],

@@ -188,7 +188,7 @@ def _upload(at: AppTest, name: str, content: bytes) -> AppTest:
         ("broken.yaml", b"name: x\n  bad: [indent\n", "invalid YAML at line"),
         ("list.yaml", b"- just\n- a list\n", "top level must be a mapping"),
         ("schema.yaml", b"name: x\ncity: {population: -5}\n", "problem(s) in scenario"),
-        ("huge.yaml", b"#" * 2_000_001, "scenario files are limited to"),
+        ("huge.yaml", b"#" * 2_000_001, "the limit for scenario files"),
         ("binary.yaml", b"\xff\xfe\x00bad", "not UTF-8"),
         ("escape.yaml", b"inherits: /etc/passwd\nname: x\n", "is not allowed in an upload"),
         (
@@ -198,8 +198,9 @@ def _upload(at: AppTest, name: str, content: bytes) -> AppTest:
                 f"{c}: &{c} [{','.join(['*' + p] * 10)}]\n".encode() for p, c in zip("abcdef", "bcdefg", strict=True)
             )
             + b"name: bomb\n",
-            "expands to more than",
+            "YAML aliases expand to",
         ),
+        ("duplicate.yaml", b"name: x\nname: y\n", "duplicate key 'name' at line 2"),
     ],
 )
 def test_a_bad_upload_shows_its_error_and_the_app_keeps_working(name: str, content: bytes, message: str) -> None:

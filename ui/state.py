@@ -6,9 +6,10 @@ scenario schema and dumped as YAML: that text is what the ensemble runs, what th
 and what "download scenario" gives. So a downloaded file reruns exactly what was on screen, with
 ``citypeak run`` or ``citypeak ensemble``.
 
-Uploaded files are untrusted input (the server may be exposed to a workshop network): they are size-capped,
-read with ``yaml.safe_load`` only, bounded in node count (an alias "billion laughs" document is small on the
-wire and huge in memory), and may inherit only one of the bundled presets by bare file name, so an upload
+Uploaded files are untrusted input (the server may be exposed to a workshop network): they go through the
+same parser as scenario files (:func:`sim.scenario.parse_scenario_bytes`: size cap, UTF-8, nesting depth,
+alias expansion such as a "billion laughs" document that is small on the wire and huge in memory, duplicate
+keys, plain data only), and may inherit only one of the bundled presets by bare file name, so an upload
 cannot make the server read other files.
 """
 
@@ -29,9 +30,9 @@ from sim import registry
 from sim.registry import Parameter
 from sim.scenario import (
     CARBON_PRICE_SCHEDULE,
-    MAX_SCENARIO_BYTES,
     Scenario,
     ScenarioError,
+    parse_scenario_bytes,
     resolve_inheritance,
     scenario_from_dict,
 )
@@ -46,9 +47,6 @@ PRESETS: dict[str, str] = {
 }
 """Preset id -> file in ``scenarios/``; the ids are what links carry (``?preset=pilot``)."""
 UPLOAD = "upload"
-
-MAX_UPLOAD_NODES = 200_000
-"""Largest number of YAML nodes (after alias expansion) an upload may have; real scenarios have ~2,000."""
 
 APP_SOURCE = "app: set in the CityPeak app"
 """Source recorded for a lever value changed in the app (the schema wants a source for every number)."""
@@ -121,23 +119,6 @@ def preset_data(preset: str) -> dict:
     return resolve_inheritance(preset_path(preset))
 
 
-def _count_nodes(data: Any, limit: int) -> int:
-    """Nodes of a loaded YAML document with aliases expanded, stopping as soon as ``limit`` is passed."""
-    count = 0
-    stack = [data]
-    while stack:
-        item = stack.pop()
-        count += 1
-        if count > limit:
-            return count
-        if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return count
-
-
 def parse_upload(file_name: str, content: bytes) -> dict:
     """Read an uploaded scenario into a merged, validated scenario dict.
 
@@ -149,31 +130,13 @@ def parse_upload(file_name: str, content: bytes) -> dict:
         The merged scenario dict (presets inherited by name are merged in).
 
     Raises:
-        ScenarioError: too large, not UTF-8, invalid YAML, not a mapping, too many nodes, an ``inherits``
-            that is not a bundled preset, or a schema violation; the message says which and where.
+        ScenarioError: too large, not UTF-8, invalid or unsafe YAML (checked as for every scenario file by
+            :func:`sim.scenario.parse_scenario_bytes`: nesting, alias expansion, duplicate keys, tags), not a
+            mapping, an ``inherits`` that is not a bundled preset, or a schema violation; the message says
+            which and where.
     """
     name = Path(file_name).name or "upload.yaml"
-    if len(content) > MAX_SCENARIO_BYTES:
-        raise ScenarioError(
-            f"{name}: file is {len(content):,} bytes; scenario files are limited to {MAX_SCENARIO_BYTES:,}"
-        )
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{name}: not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ScenarioError(f"{name}: invalid YAML{where}: {getattr(e, 'problem', None) or e}") from None
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{name}: top level must be a mapping of scenario fields, got {type(data).__name__}")
-    if _count_nodes(data, MAX_UPLOAD_NODES) > MAX_UPLOAD_NODES:
-        raise ScenarioError(
-            f"{name}: the document expands to more than {MAX_UPLOAD_NODES:,} values (YAML aliases?); "
-            "a scenario has a few thousand"
-        )
+    data = parse_scenario_bytes(content, name)
     parent = data.get("inherits")
     if parent is not None:
         if not isinstance(parent, str) or parent not in PRESETS.values():
@@ -183,7 +146,7 @@ def parse_upload(file_name: str, content: bytes) -> dict:
             for file in PRESETS.values():
                 shutil.copyfile(SCENARIO_DIR / file, Path(tmp) / file)
             path = Path(tmp) / "upload.yaml"
-            path.write_text(text, encoding="utf-8")
+            path.write_bytes(content)
             data = resolve_inheritance(path)
     scenario_from_dict(copy.deepcopy(data), name)
     return data
