@@ -47,6 +47,8 @@ PHEV_ELECTRIC_KM_SHARE = 0.4
 """Share of PHEV km driven on electricity (assumption: field data for Chinese PHEVs are 30-50%)."""
 PLUG_IN = np.array([p in ("bev", "phev") for p in POWERTRAINS])
 ELECTRIC = np.array([p in ("bev", "phev", "fcev") for p in POWERTRAINS])
+EV_SUBSIDISED = np.array([p in ("bev", "fcev") for p in POWERTRAINS])
+"""Powertrains the EV purchase subsidy pays for (:meth:`policies.base.PolicySet.vehicle_subsidy_matrix`)."""
 
 
 class Vehicle(RowAgent):
@@ -110,6 +112,8 @@ class Vehicles(Population):
         self.group_size = self.peer_counts.sum(axis=1)
         """Vehicles per neighbourhood (changes only with fleet growth)."""
         self.asc = np.zeros((len(SEGMENTS), len(POWERTRAINS)))
+        self._const_fixed: np.ndarray | None = None
+        """``asc - sensitivity x maintenance`` (-inf where unavailable): the per-run part of the constant."""
         self._calibrate_asc(model.inputs.base_year)
         self.add_column("crf_life", crf(self.live("hurdle_rate"), self.life[seg]))
         self.add_column("annual_mj", self.live("km_per_yr") * self.mj_per_km[seg, self.live("powertrain")])
@@ -187,36 +191,37 @@ class Vehicles(Population):
         base = np.where(self.available & ~ELECTRIC[None, :], self.price0, np.inf).min(axis=1, keepdims=True)
         self._price_base = np.where(np.isfinite(base), base, 0.0)
         """Price of the cheapest combustion powertrain of each segment (the reference for EV premiums)."""
+        self._premium = self.price0 - self._price_base
+        """Premium over that reference by segment x powertrain (it shrinks for electric types)."""
 
     def prices(self, year: int) -> np.ndarray:
         """Purchase prices (CNY) by segment x powertrain: the premium of electric types over the cheapest
         combustion type shrinks at the EV price-premium decline rate."""
         d = self.model.params["ev_price_premium_decline_pct_per_yr"] / 100
         t = year - self.model.inputs.base_year
-        base = self._price_base
-        premium = self.price0 - base
-        return np.where(ELECTRIC[None, :], base + premium * (1 - d) ** t, self.price0)
+        return np.where(ELECTRIC[None, :], self._price_base + self._premium * (1 - d) ** t, self.price0)
 
     def energy_price_cny_per_mj(self, year: int) -> np.ndarray:
         """Price per MJ at the wheel-side meter for each powertrain, including carbon pass-through."""
         m = self.model
-        out = np.zeros(len(POWERTRAINS))
         power = m.households_spec_power_price() / 3.6
-        for j, pt in enumerate(POWERTRAINS):
-            if pt == "bev":
-                out[j] = power
-            elif pt == "phev":
-                out[j] = PHEV_ELECTRIC_KM_SHARE * power + (
-                    1 - PHEV_ELECTRIC_KM_SHARE
-                ) * m.transport_fuel_price_cny_per_mj("gasoline", year)
-            else:
-                out[j] = m.transport_fuel_price_cny_per_mj(FUEL_OF[pt], year)
+        fuel = {
+            f: m.transport_fuel_price_cny_per_mj(f, year) for f in ("gasoline", "diesel", "natural_gas", "hydrogen")
+        }
+        fuel["electricity"] = power
+        out = np.array([fuel[FUEL_OF[pt]] for pt in POWERTRAINS])
+        gasoline = fuel["gasoline"]
+        out[POWERTRAINS.index("phev")] = PHEV_ELECTRIC_KM_SHARE * power + (1 - PHEV_ELECTRIC_KM_SHARE) * gasoline
         return out
 
     def _cost_tables(self, year: int) -> tuple[np.ndarray, np.ndarray]:
         """Purchase price net of subsidy (CNY) and energy cost per km (CNY), by segment x powertrain."""
-        prices = np.maximum(self.prices(year) - self.model.policies.vehicle_subsidy_matrix(year), 0.0)
-        return prices, self.mj_per_km * self.energy_price_cny_per_mj(year)[None, :]
+        prices = self.prices(year)
+        subsidy = self.model.policies.ev_subsidy_cny_per_vehicle(year)
+        if subsidy:
+            prices[:, EV_SUBSIDISED] -= subsidy
+            np.maximum(prices, 0.0, out=prices)
+        return prices, self.mj_per_km * self.energy_price_cny_per_mj(year)
 
     def _annual_cost(self, seg: np.ndarray, km: np.ndarray, crf_life: np.ndarray, year: int) -> np.ndarray:
         """Annualised cost of ownership (rows x powertrains): capital at the buyer's capital recovery factor
@@ -239,8 +244,11 @@ class Vehicles(Population):
         p = self.model.params
         k = p["choice_cost_sensitivity"] / 1e4
         prices, cny_per_km = self._cost_tables(year)
-        const = self.asc + np.log(self.charger_index()) * PLUG_IN - k * self.maint
-        const[~self.available] = -np.inf
+        if self._const_fixed is None:  # constants and maintenance are fixed once the constants are calibrated
+            const = self.asc - k * self.maint
+            const[~self.available] = -np.inf
+            self._const_fixed = const
+        const = self._const_fixed + np.log(self.charger_index()) * PLUG_IN
         seg = self.live("segment")[rows]
         u = const.T[:, seg]
         capital = (-k * prices).T[:, seg]
@@ -306,10 +314,12 @@ class Vehicles(Population):
         if w <= 0:
             return np.zeros(0, dtype=np.intp)
         stock = self.stock_counts.sum(axis=1).tolist()
+        # One uniform per segment, in segment order: the same numbers as one draw per segment in the loop.
+        u = rng.random(len(self._segment_list)).tolist()
+        targets = m.segment_target_stocks(year)
         codes, ks = [], []
-        for i, name, s in self._segment_list:
-            target = m.segment_target_stock(name, s.stock, year)
-            k = math.floor((target - stock[i] * w) / w + rng.random())
+        for (i, name, _s), ui in zip(self._segment_list, u, strict=True):
+            k = math.floor((targets[name] - stock[i] * w) / w + ui)
             if k > 0:
                 codes.append(i)
                 ks.append(k)

@@ -525,9 +525,10 @@ class MesaVehicles(_AgentPopulation):
         count = [0] * len(SEGMENTS)
         for a in self.agents:
             count[a.segment] += 1
+        targets = m.segment_target_stocks(year)
         for name, s in self.spec.segments.items():
             i = SEGMENTS.index(name)
-            target = m.segment_target_stock(name, s.stock, year)
+            target = targets[name]
             k = int(math.floor((target - count[i] * self.weight) / self.weight + self.random())) if self.weight else 0
             n_households = max(m.households.n if m.households else 1, 1)
             for _ in range(k):
@@ -895,16 +896,16 @@ MIRRORED_FINGERPRINTS: dict[str, str] = {
     "agents.households.Households.step": "9055cc823fb9",
     "agents.households.Households.account": "ed54249cd45c",
     "agents.households.Households.car_km_factor": "86d4a5629548",
-    "agents.vehicles.Vehicles.prices": "23d815e4e4d2",
-    "agents.vehicles.Vehicles.energy_price_cny_per_mj": "e6a38196ee75",
-    "agents.vehicles.Vehicles._cost_tables": "de7722657318",
+    "agents.vehicles.Vehicles.prices": "5ed6532add98",
+    "agents.vehicles.Vehicles.energy_price_cny_per_mj": "15798563d483",
+    "agents.vehicles.Vehicles._cost_tables": "2b2bebd72621",
     "agents.vehicles.Vehicles._annual_cost": "3c96095fd808",
     "agents.vehicles.Vehicles.charger_index": "b81c740f509a",
-    "agents.vehicles.Vehicles._utility": "670432312fad",
+    "agents.vehicles.Vehicles._utility": "25d6db57d16b",
     "agents.vehicles.Vehicles._scrap_ages": "52b237687bd4",
     "agents.vehicles.Vehicles._recount": "767d5af420d9",
     "agents.vehicles.Vehicles.step": "84f7a5d0d819",
-    "agents.vehicles.Vehicles._grow": "848dacbf3999",
+    "agents.vehicles.Vehicles._grow": "b110db11e894",
     "agents.vehicles.Vehicles.account": "7dd4769333c1",
     "agents.buildings.Buildings._annual_cost_per_m2": "528f426f7857",
     "agents.buildings.Buildings._utility": "13e277d2d3f9",

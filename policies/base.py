@@ -116,6 +116,10 @@ class PolicySet:
     def retrofit_subsidy_cny_per_m2(self, year: int) -> float:
         return self.subsidies["retrofit"].rate(year)
 
+    def ev_subsidy_cny_per_vehicle(self, year: int) -> float:
+        """EV purchase subsidy (CNY per battery-electric or fuel-cell vehicle) offered in ``year``."""
+        return self.subsidies["ev"].rate(year)
+
     def vehicle_subsidy_matrix(self, year: int) -> np.ndarray:
         from agents.vehicles import POWERTRAINS, SEGMENTS
 

@@ -211,17 +211,24 @@ class CityModel(mesa.Model):
             b.residential_floor_m2_per_person_saturation - b.residential_floor_m2_per_person
         ) * np.exp(-0.04 * t)
 
-    def segment_target_stock(self, segment: str, base_stock: float, year: int) -> float:
+    def segment_target_stocks(self, year: int) -> dict[str, float]:
+        """Vehicles each segment of the scenario is heading for in ``year``: private cars approach saturation
+        ownership per person, taxis and buses follow population, trucks the square root of activity."""
         t = year - self.inputs.base_year
         pop_ratio = self.population(year) / self.inputs.city.population
-        if segment == "private_car":
-            c0 = self.inputs.city.cars_per_1000
-            sat = max(self.params["car_ownership_saturation_per_1000"], c0)
-            per_1000 = sat - (sat - c0) * np.exp(-0.06 * t)
-            return base_stock * pop_ratio * per_1000 / max(c0, 1e-9)
-        if segment in ("taxi", "bus"):
-            return base_stock * pop_ratio
-        return base_stock * self.activity_index(year) ** 0.5
+        c0 = self.inputs.city.cars_per_1000
+        sat = max(self.params["car_ownership_saturation_per_1000"], c0)
+        per_1000 = sat - (sat - c0) * np.exp(-0.06 * t)
+        activity = self.activity_index(year) ** 0.5
+        out = {}
+        for name, s in self.inputs.vehicles.segments.items():
+            if name == "private_car":
+                out[name] = s.stock * pop_ratio * per_1000 / max(c0, 1e-9)
+            elif name in ("taxi", "bus"):
+                out[name] = s.stock * pop_ratio
+            else:
+                out[name] = s.stock * activity
+        return out
 
     def fuel_price_cny_per_gj(self, fuel: str, year: int) -> float:
         if fuel == "coal":
