@@ -196,10 +196,17 @@ class CityModel(mesa.Model):
         return self._activity_cache[year]
 
     def _activity_index(self, year: int) -> float:
+        """The product of (1 + growth) over the years since the base year, continued from the latest year
+        already computed (the years are asked for in order, so each year costs one multiplication)."""
         g0 = self.params["gdp_growth_pct_per_yr"] / 100
         dec = self.params["gdp_growth_decline_pct_pts_per_decade"] / 100 / 10
+        start = self.inputs.base_year
         idx = 1.0
-        for yr in range(self.inputs.base_year + 1, year + 1):
+        done = [y for y in self._activity_cache if start < y < year]
+        if done:
+            start = max(done)
+            idx = self._activity_cache[start]
+        for yr in range(start + 1, year + 1):
             g = g0 if yr <= 2030 else max(g0 - dec * (yr - 2030), 0.005)
             idx *= 1 + g
         return idx
