@@ -115,7 +115,14 @@ class Population:
 
 
 def crf(rate: np.ndarray | float, years: np.ndarray | float) -> np.ndarray | float:
-    """Capital recovery factor: annual payment per unit of capital at ``rate`` over ``years``."""
+    """Capital recovery factor: annual payment per unit of capital at ``rate`` over ``years``.
+
+    One number (a power unit's or an investor's decision) is computed in plain Python: the same arithmetic
+    without numpy's call overhead, which is most of the cost of one scalar.
+    """
+    if isinstance(rate, float) and isinstance(years, int | float):
+        rate = max(rate, 1e-6)
+        return rate / (1.0 - (1.0 + rate) ** (-years))
     rate = np.maximum(rate, 1e-6)
     return rate / (1.0 - (1.0 + rate) ** (-years))
 

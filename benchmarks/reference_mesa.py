@@ -885,7 +885,7 @@ MIRRORED_KERNELS = (
 """The project functions whose rules this module re-implements per agent."""
 
 MIRRORED_FINGERPRINTS: dict[str, str] = {
-    "agents.population.crf": "f4ae03e3e268",
+    "agents.population.crf": "13190c435f66",
     "agents.population.logit_choice": "1ea4a5035b48",
     "agents.population.logistic": "9bb5f6a3c5ec",
     "agents.population.next_event_years": "8046173ef0a5",

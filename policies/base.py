@@ -179,13 +179,15 @@ class PolicySet:
         seg = pop.live("segment")[rows]
         bev = POWERTRAINS.index("bev")
         fcev = POWERTRAINS.index("fcev")
+        # Segments are disjoint, so switching buyers of one segment leaves the others' compliance as it was.
+        compliant = ELECTRIC[choice]
         for name, lever in SEGMENT_MANDATES.items():
             share = shares[name]
             if share <= 0:
                 continue
             i = SEGMENTS.index(name)
             replacement = bev if pop.available[i, bev] else fcev
-            choice, n = enforce_share(rng, choice, seg == i, ELECTRIC[choice], share, replacement)
+            choice, n = enforce_share(rng, choice, seg == i, compliant, share, replacement)
             if n:
                 self.mandate_switches[lever] = self.mandate_switches.get(lever, 0) + n
         return choice
