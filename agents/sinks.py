@@ -25,9 +25,21 @@ class CarbonSink(mesa.Agent):
         self.plantings: list[tuple[int, float]] = []
 
     def step(self) -> None:
-        ha = self.model.params["afforestation_ha_per_yr"]
-        if ha > 0 and self.model.year >= self.model.inputs.policies.start_year:
-            self.plantings.append((self.model.year, ha))
+        """Plant this year's hectares of the afforestation lever and pay for planting and upkeep.
+
+        The programme pays establishment for the new hectares and yearly upkeep (irrigation, care) for all
+        hectares planted since it started; both are the lever's fiscal cost, so its cost per tonne removed
+        can be compared with the other levers'.
+        """
+        m = self.model
+        year = m.year
+        ha = m.params["afforestation_ha_per_yr"]
+        if ha > 0 and year >= m.inputs.policies.start_year:
+            self.plantings.append((year, ha))
+        planted_ha = sum(h for y0, h in self.plantings if y0 < year)
+        cost = ha * self.spec.planting_cny_per_ha if self.plantings and self.plantings[-1][0] == year else 0.0
+        cost += planted_ha * self.spec.upkeep_cny_per_ha_yr
+        m.policies.record_afforestation(cost, year)
 
     def removals_t(self, year: int) -> float:
         s = self.spec

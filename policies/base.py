@@ -246,6 +246,9 @@ class PolicySet:
     def record_private_cost(self, lever: str, cny: float, year: int) -> None:
         self._book(lever, "private_cost_cny", year, cny)
 
+    def record_afforestation(self, cny: float, year: int) -> None:
+        self._book("afforestation", "fiscal_cost_cny", year, cny)
+
     def record_coal_retrofit(self, cny: float, year: int) -> None:
         self._book("coal_retrofits", "private_cost_cny", year, cny)
 

@@ -442,10 +442,20 @@ class WasteSpec(_Sourced):
 
 
 class SinkSpec(_Sourced):
+    """Existing sinks, their sequestration rates, and what new shelterbelt planting costs.
+
+    Attributes:
+        planting_cny_per_ha: establishment cost of a new hectare (seedlings, drip irrigation, labour), paid
+            by the afforestation programme in the planting year.
+        upkeep_cny_per_ha_yr: yearly irrigation water and care of each new hectare planted since the start.
+    """
+
     shelterbelt_ha: PosFloat = 0.0
     shelterbelt_t_co2_per_ha_yr: PosFloat = 0.0
     greening_ha: PosFloat = 0.0
     greening_t_co2_per_ha_yr: PosFloat = 0.0
+    planting_cny_per_ha: PosFloat = 0.0
+    upkeep_cny_per_ha_yr: PosFloat = 0.0
 
 
 # ---------------------------------------------------------------------------------------------- policies

@@ -126,3 +126,19 @@ def test_afforestation_raises_removals_and_net_is_below_gross(baseline):
     off, on = pair(baseline, {"afforestation_ha_per_yr": 3000})
     assert on.ledger.sink_co2_t[-1] > off.ledger.sink_co2_t[-1]
     assert (on.total_mt("net") < on.total_mt("direct")).all()
+
+
+def test_afforestation_books_planting_and_upkeep_as_fiscal_cost(baseline):
+    ha_per_yr = 3000
+    off, on = pair(baseline, {"afforestation_ha_per_yr": ha_per_yr})
+    assert ("afforestation", "fiscal_cost_cny") not in off.ledger.policy
+    cost = on.ledger.policy[("afforestation", "fiscal_cost_cny")]
+    spec = baseline.sinks
+    start = baseline.policies.start_year
+    years = YEARS
+    planting = years >= start
+    # Each year: the new hectares' planting, and upkeep of every hectare planted in earlier years.
+    years_since = years[planting] - start
+    expected = ha_per_yr * spec.planting_cny_per_ha + ha_per_yr * years_since * spec.upkeep_cny_per_ha_yr
+    np.testing.assert_allclose(cost[planting], expected, rtol=1e-12)
+    assert (cost[~planting] == 0).all()
