@@ -28,6 +28,14 @@ ELECTRIC_STEAM_CAPEX_CNY_PER_GJ = 10.4
 (assumption)."""
 MAX_ELECTRIFICATION_STEP = 0.05
 """Most of a block's steam that can be switched in one year (construction limits; assumption)."""
+PV_FOLLOWING_LOAD_SHARE = 0.6
+"""Share of a block's electricity that can be scheduled within the day to run on its own PV ("PV + oil
+extraction", 光伏采油): pump jacks of intermittently pumped wells, which run a few hours a day anyway, run
+while the sun shines; water injection draws from buffer tanks; electric steam generators charge thermal
+storage. So the PV's output replaces grid power those loads drew around the clock, not only at midday, when
+the grid is most often in surplus. Assumption: artificial lift and water injection are commonly put at well
+over half of a Chinese waterflood field's power use, and not every well can be rescheduled; the
+pv_for_oil_share lever tops out at the same 0.6."""
 
 
 class OilfieldBlock(mesa.Agent):
@@ -65,7 +73,13 @@ class OilfieldBlock(mesa.Agent):
         self.electric_steam_share = max(self.electric_steam_share, min(target, 1.0))
 
     def account(self, y: int) -> dict[str, float]:
-        """Book this year's fuel; return electricity use (MWh) and the captive PV capacity it asks for (MW)."""
+        """Book this year's fuel; return electricity use (MWh), the part of it that can follow the block's own
+        PV within the day (MWh) and the captive PV capacity it asks for (MW).
+
+        Captive PV is sized so that its output is the PV share of the block's electricity use. Its output
+        serves the block behind the meter first (see :func:`agents.power.dispatch`), so it lowers what the
+        block draws from the grid; the block's final electricity use (booked here) is unchanged.
+        """
         m = self.model
         s = self.spec
         oil_t = self.oil_mt * 1e6
@@ -85,4 +99,8 @@ class OilfieldBlock(mesa.Agent):
         m.ledger.add_energy(y, "oilfield", "electricity", electricity_mwh * 3.6 / 1e3)
         pv_share = max(s.captive_pv_share, m.policies.value("pv_for_oil_share", m.year))
         pv_mw = pv_share * electricity_mwh / (m.params["solar_capacity_factor"] * 8760.0)
-        return {"electricity_mwh": electricity_mwh, "captive_pv_mw": pv_mw}
+        return {
+            "electricity_mwh": electricity_mwh,
+            "pv_following_mwh": PV_FOLLOWING_LOAD_SHARE * electricity_mwh,
+            "captive_pv_mw": pv_mw,
+        }

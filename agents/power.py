@@ -235,17 +235,41 @@ class PowerPlant(mesa.Agent):
 
 
 class RenewableDeveloper(mesa.Agent):
-    """Investors who add wind, solar and paired storage when expected revenue beats annualised cost.
+    """Investors who add wind, solar and paired storage when expected revenue beats annualised cost, and the
+    planner who tops their build up to the renewable capacity target.
 
-    Expected revenue uses last year's curtailment rate, so curtailment feeds back on investment. The
-    build rate follows a supply curve: zero at a profitability index (revenue / cost) of 1, the maximum
-    yearly build at 1.5 and above (good sites and grid access are limited: assumption).
+    Market build: expected revenue uses last year's curtailment rate, so curtailment feeds back on
+    investment. The build rate follows a supply curve: zero at a profitability index (revenue / cost) of 1,
+    the maximum yearly build at 1.5 and above (good sites and grid access are limited: assumption).
+
+    Target-driven build: a capacity target is a floor on the total, not a quota per technology, so the
+    developer builds max(market build, what the target path still needs) of wind and solar together, and
+    what the market builds anyway counts towards the target (as a minimum-capacity constraint does in
+    capacity-expansion models such as LEAP or TIMES: it bounds total installed capacity). The gap goes to the
+    technology whose extra MW is worth most once the curtailment it would see in last year's hourly dispatch
+    is deducted, up to that technology's yearly build limit, then to the next: guaranteed-connection quota is
+    awarded by competitive allocation (竞争性配置; NEA 2021 notice on wind and solar development) to the
+    projects with the best yield, within the accommodation capacity (消纳能力) the grid company assesses.
+    Any rest beyond both limits goes to the best technology (a target overrides the normal site and grid
+    limits; assumption). Target-driven projects connect whatever the grid-access rule says (guaranteed
+    connection).
     """
+
+    TECHNOLOGIES = ("wind", "solar")
 
     def __init__(self, model: CityModel):
         super().__init__(model)
         self.built_mw: dict[str, float] = {"wind": 0.0, "solar": 0.0, "battery": 0.0}
         self.built_for_data_centres_mw = 0.0
+        self.built_for_target_mw: dict[str, float] = {"wind": 0.0, "solar": 0.0}
+        """Wind and solar MW built beyond the market build to keep on the capacity target's path."""
+        self.marginal_curtailment_share: dict[str, float] = {"wind": 0.0, "solar": 0.0}
+        """Share of an extra MW's output that last year's dispatch would have curtailed, by technology (see
+        :func:`dispatch`)."""
+
+    def observe_dispatch(self, result: dict) -> None:
+        """Remember what the year's dispatch says about the curtailment an extra MW of each technology sees."""
+        self.marginal_curtailment_share = dict(result["marginal_curtailment_share"])
 
     @staticmethod
     def grid_access(curtailment_share: float) -> float:
@@ -263,40 +287,92 @@ class RenewableDeveloper(mesa.Agent):
             return spec.wind_capex_cny_per_kw * (0.98 ** (year - m.inputs.base_year))
         return spec.storage_capex_cny_per_kwh * spec.storage_hours_new * (0.96 ** (year - m.inputs.base_year))
 
-    def profitability_index(self, tech: str, year: int) -> float:
+    def profitability_index(self, tech: str, year: int, curtailment_share: float | None = None) -> float:
+        """Expected revenue over annualised cost of a new MW of ``tech`` with its paired storage.
+
+        Args:
+            tech: ``"wind"`` or ``"solar"``.
+            year: year of the decision.
+            curtailment_share: share of the new MW's output expected to be curtailed; by default the
+                developer's rule of thumb, twice last year's average curtailment (marginal ~2x average:
+                assumption), which is what market investors use.
+        """
         m = self.model
         spec = m.inputs.power
         cf = m.params[f"{tech}_capacity_factor"]
         price = m.regional_price_cny_per_mwh(year) * spec.renewable_price_factor
-        marginal_curtailment = min(2.0 * m.last_curtailment_share, 1.0)  # marginal ~2x average
-        revenue = cf * 8760 * (1 - marginal_curtailment) * price
+        if curtailment_share is None:
+            curtailment_share = 2.0 * m.last_curtailment_share
+        revenue = cf * 8760 * (1 - min(curtailment_share, 1.0)) * price
         capex = self.capex_cny_per_kw(tech, year) * 1e3
         storage = m.params["storage_share_of_new_re"] * self.capex_cny_per_kw("battery", year) * 1e3
         cost = (capex + storage) * (crf(spec.discount_rate, 25) + 0.02)
         return revenue / cost
 
+    def allocation_index(self, tech: str, year: int) -> float:
+        """Profitability of an extra MW of ``tech`` with the curtailment last year's hourly dispatch shows for
+        that technology: how quota for the capacity target is ranked.
+
+        Solar output is bunched into the same midday hours, so once the midday surplus exceeds the export
+        ties and storage, most of an extra solar MW is curtailed while wind, spread over day and night, loses
+        less; the 2x-average rule of the market index does not see that difference.
+        """
+        return self.profitability_index(tech, year, self.marginal_curtailment_share[tech])
+
+    def market_build_mw(self, tech: str, year: int) -> float:
+        """MW of ``tech`` the market builds this year: the supply curve times the grid's connection share."""
+        m = self.model
+        spec = m.inputs.power
+        limit = spec.max_wind_build_mw_per_yr if tech == "wind" else spec.max_solar_build_mw_per_yr
+        if limit <= 0:
+            return 0.0
+        pi = self.profitability_index(tech, year)
+        return limit * min(max((pi - 1.0) / 0.5, 0.0), 1.0) * self.grid_access(m.last_curtailment_share)
+
+    def allocate_target_build(self, shortfall_mw: float, market_mw: dict[str, float], year: int) -> dict[str, float]:
+        """Split the MW the target still needs beyond the market build between wind and solar.
+
+        The technology with the higher :meth:`allocation_index` gets the gap up to its yearly build limit
+        (less what the market already builds of it), the other the rest up to its limit, and anything left
+        goes to the better one.
+        """
+        spec = self.model.inputs.power
+        limits = {"wind": spec.max_wind_build_mw_per_yr, "solar": spec.max_solar_build_mw_per_yr}
+        out = dict.fromkeys(self.TECHNOLOGIES, 0.0)
+        if shortfall_mw <= 0:
+            return out
+        order = sorted(self.TECHNOLOGIES, key=lambda t: -self.allocation_index(t, year))
+        left = shortfall_mw
+        for tech in order:
+            take = min(left, max(limits[tech] - market_mw[tech], 0.0))
+            out[tech] += take
+            left -= take
+        out[order[0]] += left
+        return out
+
     def step(self) -> None:
         m = self.model
         year = m.year
         spec = m.inputs.power
-        required_each = m.policies.required_re_build_mw(year, m) / 2
+        market = {tech: self.market_build_mw(tech, year) for tech in self.TECHNOLOGIES}
+        shortfall = max(m.policies.required_re_build_mw(year, m) - sum(market.values()), 0.0)
+        mandated = self.allocate_target_build(shortfall, market, year)
         # Renewables contracted by data centres under the green-power lever come on top of the market build.
         dc_each = m.data_centre_green_gap_mw(year) / 2
         self.built_for_data_centres_mw += 2 * dc_each
-        for tech, cap in (("wind", spec.max_wind_build_mw_per_yr), ("solar", spec.max_solar_build_mw_per_yr)):
-            market = 0.0
-            if cap > 0:
-                pi = self.profitability_index(tech, year)
-                market = cap * min(max((pi - 1.0) / 0.5, 0.0), 1.0) * self.grid_access(m.last_curtailment_share)
-            build = max(market, required_each) + dc_each
-            mandated = max(required_each - market, 0.0)
-            if mandated > 0:
-                # Part of the capital of target-driven build that expected revenue does not recover.
-                pi = self.profitability_index(tech, year)
+        for tech in self.TECHNOLOGIES:
+            if mandated[tech] > 0:
+                # Part of the capital of target-driven build that expected revenue (net of the curtailment
+                # dispatch shows for it) does not recover.
+                pi = self.allocation_index(tech, year)
                 capex = self.capex_cny_per_kw(tech, year) + m.params["storage_share_of_new_re"] * self.capex_cny_per_kw(
                     "battery", year
                 )
-                m.policies.record_private_cost("renewable_target", mandated * 1e3 * capex * max(1.0 - pi, 0.0), year)
+                m.policies.record_private_cost(
+                    "renewable_target", mandated[tech] * 1e3 * capex * max(1.0 - pi, 0.0), year
+                )
+                self.built_for_target_mw[tech] += mandated[tech]
+            build = market[tech] + mandated[tech] + dc_each
             if build <= 1e-6:
                 continue
             m.build_cohort(tech, build, year, 25)
@@ -335,6 +411,7 @@ def dispatch(
     chp_fuel_per_heat: float,
     boiler_efficiency: float,
     weather: np.ndarray,
+    captive_load_mwh: dict[str, tuple[float, float]] | None = None,
 ) -> dict:
     """Annual merit-order dispatch over the representative hours.
 
@@ -348,23 +425,55 @@ def dispatch(
         district_heat_tj: heat the network must inject (TJ, after network losses).
         wind_cf, solar_cf: annual capacity factors this year.
         distributed_mw: distributed PV capacity by kind (household rooftops, PV for oil extraction); it
-            follows the solar profile and is curtailed pro rata with utility solar.
+            follows the solar profile. What a kind's own site uses (see ``captive_load_mwh``) never reaches
+            the grid; the rest is fed in and curtailed pro rata with utility solar.
         mc: marginal cost per thermal unit id (CNY/MWh).
         regional_price: price at which the city trades with the regional grid (CNY/MWh).
         weather: 4 x 24 multiplicative noise on wind (row 0-3) for this year's weather.
+        captive_load_mwh: for a kind of distributed PV that serves its own site behind the meter (PV for
+            oil extraction serving the oilfield), ``(site load, of which PV-following load)`` in MWh a year,
+            both included in ``load_mwh``. The site load is otherwise flat (pumps, water injection and
+            steam generation run round the clock: assumption). The PV-following part is load the site
+            schedules within the day to run on its own PV (wells pumped while the sun shines, injection
+            from buffer tanks, electric steam into thermal storage): each day it uses up to its daily energy
+            of the PV's output as the PV produces it, and stops drawing that energy from the grid evenly
+            over the day. PV output beyond that serves the rest of the site hour by hour (self-consumption,
+            surplus to the grid: 自发自用、余电上网) and what is still left is fed into the grid. Self-consumed
+            PV lowers the grid's load, needs no grid transport (no grid losses) and is not grid curtailment.
 
     Returns:
         Per-thermal-unit generation and fuel, wind and utility-solar generation, trade, curtailment,
-        storage and heat figures for the year.
+        storage and heat figures for the year. ``re_available_mwh`` and ``curtailment_mwh`` cover the
+        wind and solar that reach the grid (self-consumed PV excluded); ``self_consumed_mwh`` is the PV used
+        behind the meter; ``marginal_curtailment_share`` gives, for wind and for solar, the share of an
+        extra MW's output that falls in hours with curtailment (and so would be curtailed).
     """
     w = WEIGHTS
     demand = load_mwh * LOAD_SHAPE + heating_load_mwh * HEAT_SHAPE
-    L = demand / (1.0 - grid_loss_share)
+    # Distributed PV by kind: used on its own site first (self_used: when the PV produces; relief: when the
+    # site stops drawing from the grid), the rest fed into the grid's solar pool.
+    captive_load_mwh = captive_load_mwh or {}
+    self_used = {}
+    fed = {}
+    relief = np.zeros_like(demand)
+    for kind, mw in distributed_mw.items():
+        out = mw * solar_cf * SOLAR_SHAPE
+        site_mwh, following_mwh = captive_load_mwh.get(kind, (0.0, 0.0))
+        days = out.reshape(4, 24)
+        pv_day = days.sum(axis=1)
+        follow_day = np.minimum(pv_day, following_mwh / 365.0)
+        follow = days * (follow_day / np.maximum(pv_day, 1e-300))[:, None]  # 0 where the PV makes nothing
+        direct = np.minimum(days - follow, (site_mwh - following_mwh) / 8760.0)
+        self_used[kind] = (follow + direct).ravel()
+        fed[kind] = out - self_used[kind]
+        relief += (direct + follow_day[:, None] / 24.0).ravel()
+    self_used_total = float(np.dot(relief, WEIGHTS))
+    L = (demand - relief) / (1.0 - grid_loss_share)
 
-    rooftop_mw = sum(distributed_mw.values())
-    solar_cap = solar_mw + rooftop_mw
-    wind_avail = (wind_mw * wind_cf * PROFILES["wind"] * weather).ravel()
-    solar_avail = solar_cap * solar_cf * SOLAR_SHAPE
+    wind_shape = (PROFILES["wind"] * weather).ravel()
+    wind_avail = wind_mw * wind_cf * wind_shape
+    utility_solar_avail = solar_mw * solar_cf * SOLAR_SHAPE
+    solar_avail = utility_solar_avail + (sum(fed.values()) if fed else 0.0)
     re_avail = wind_avail + solar_avail
 
     # Heat-led must-run of CHP units: heat split by heat capacity, power at least min load and 0.6 MW
@@ -455,9 +564,16 @@ def dispatch(
     re_used = re_avail - curtail
     share_wind = wind_avail / np.maximum(re_avail, 1e-300)  # 0 where nothing is available
     wind_gen = float(np.dot(re_used * share_wind, w))
-    solar_total = float(np.dot(re_used * (1 - share_wind), w))
-    rooftop_share = rooftop_mw / solar_cap if solar_cap > 0 else 0.0
-    solar_gen = solar_total * (1 - rooftop_share) if solar_mw > 0 else 0.0
+    # Solar in the grid pool is curtailed pro rata: each part keeps the same share of its output each hour.
+    solar_kept = re_used * (1 - share_wind) / np.maximum(solar_avail, 1e-300)
+    solar_gen = float(np.dot(utility_solar_avail * solar_kept, w))
+    distributed_gen = {k: float(np.dot(self_used[k] + fed[k] * solar_kept, w)) for k in distributed_mw}
+    # An extra MW of a technology is curtailed in every hour where some output already is.
+    curtailed_hour = curtail > 1e-9
+    marginal_curtailment = {
+        tech: float(np.dot(shape * w, curtailed_hour)) / float(np.dot(shape, w))
+        for tech, shape in (("wind", wind_shape), ("solar", SOLAR_SHAPE))
+    }
     chp_heat_tj = float(np.dot(chp_heat_mw, w)) * 3600.0 / 1e6
     # CHP units back off pro rata to their must-run where must-run exceeds what the system can take;
     # must_total >= each unit's must-run, so where it is 0 the share is 0 / tiny = 0.
@@ -467,9 +583,7 @@ def dispatch(
     unit_fuel_tj = (unit_gen * heat_rate + unit_heat_tj * 1e3 * chp_fuel_per_heat) / 1e3
     for u, g, f, h in zip(thermal, unit_gen.tolist(), unit_fuel_tj.tolist(), unit_heat_tj.tolist(), strict=True):
         result["units"][u.unique_id] = {"generation_mwh": g, "fuel_tj": f, "heat_tj": h}
-    total_gen = wind_gen + solar_gen + float(unit_gen.sum())
-    rooftop_gen = solar_total * rooftop_share
-    total_gen += rooftop_gen
+    total_gen = wind_gen + solar_gen + float(unit_gen.sum()) + sum(distributed_gen.values())
     heat_total_tj = float(np.dot(heat_mw, w)) * 3600.0 / 1e6
     boiler_heat_tj = heat_total_tj - chp_heat_tj
     imports = float(np.dot(gen_flex[n], w)) + float(np.dot(unserved, w))
@@ -478,16 +592,16 @@ def dispatch(
         wind_mwh=wind_gen,
         solar_mwh=solar_gen,
         generation_mwh=total_gen,
-        distributed_generation_mwh={
-            k: rooftop_gen * v / rooftop_mw if rooftop_mw > 0 else 0.0 for k, v in distributed_mw.items()
-        },
+        distributed_generation_mwh=distributed_gen,
+        self_consumed_mwh=self_used_total,
+        marginal_curtailment_share=marginal_curtailment,
         import_mwh=imports,
         export_mwh=exports,
         unserved_mwh=float(np.dot(unserved, w)),
         storage_loss_mwh=float(np.dot(charge - discharge, w)),
         curtailment_mwh=float(np.dot(curtail, w)),
         re_available_mwh=float(np.dot(re_avail, w)),
-        grid_loss_mwh=float(np.dot(L - demand, w)),
+        grid_loss_mwh=float(np.dot(L - (demand - relief), w)),
         demand_mwh=float(np.dot(demand, w)),
         chp_heat_tj=chp_heat_tj,
         boiler_heat_tj=boiler_heat_tj,

@@ -144,7 +144,12 @@ class PolicySet:
 
     # ---------------------------------------------------------------- constraints
     def required_re_build_mw(self, year: int, model: CityModel) -> float:
-        """Wind+solar MW needed this year to stay on a linear path to the 2030 capacity target."""
+        """Wind+solar MW the city lacks this year, before this year's build, to stay on a linear path to the
+        2030 capacity target (and at the target after 2030, so retirements are replaced).
+
+        It is a floor on the total: the developer counts its market build of either technology against it
+        and builds only the rest (see :meth:`agents.power.RenewableDeveloper.step`).
+        """
         target_mw = self.params["renewable_capacity_target_gw_2030"] * 1e3
         if target_mw <= 0 or year < self.spec.start_year:
             return 0.0

@@ -562,7 +562,8 @@ def _cmd_levers(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{scenario.name}, seed {args.seed}: each lever against the same run with it at current policy")
     print(
-        "(avoided = cumulative CO2 2025-horizon; costs in M CNY over the same years; cost/t = (fiscal+private)/avoided)"
+        "(avoided = cumulative CO2 2025-horizon; costs in M CNY over the same years; cost/t = (fiscal+private)/avoided;"
+        " n/a where a lever avoids less than 1 kt or raises emissions)"
     )
     print(
         df.round(
@@ -573,7 +574,7 @@ def _cmd_levers(args: argparse.Namespace) -> int:
                 "carbon_revenue_mcny": 1,
                 "cost_per_t_cny": 0,
             }
-        ).to_string(index=False)
+        ).to_string(index=False, na_rep="n/a")
     )
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,8 +6,10 @@ seed (common random numbers: the same weather, the same household, vehicle and b
 decisions do not diverge): once as it is, once with that family reset to its registry defaults (current
 policy). The difference gives cumulative CO2 avoided, the change in fiscal cost (subsidies paid), in
 private abatement cost (refinery options, coal retrofits, building retrofits) and in carbon revenue; cost
-per tonne avoided = (fiscal + private cost change) / tonnes avoided. Carbon revenue is a transfer and is
-reported beside it, not netted.
+per tonne avoided = (fiscal + private cost change) / tonnes avoided, defined only where the lever avoids
+emissions (at least 1 kt): for a lever that avoids nothing or raises emissions the ratio would be zero-divided
+or negative, and a negative "cost per tonne" reads as a saving, so it is NaN there. Carbon revenue is a
+transfer and is reported beside it, not netted.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ LEVER_FAMILIES: dict[str, tuple[str, ...]] = {
     "afforestation": ("afforestation_ha_per_yr",),
 }
 """Each lever family and the registry levers it owns; together they cover every lever in the registry."""
+MIN_AVOIDED_MT = 1e-3
+"""Cumulative avoided CO2 (1 kt) below which a lever is treated as avoiding nothing: no cost per tonne."""
 
 
 def _costs(result: RunResult) -> dict[str, float]:
@@ -96,8 +100,9 @@ def lever_effects(
 ) -> pd.DataFrame:
     """Emissions avoided, costs and cost per tonne of each active lever family (one row per family).
 
-    Cumulative figures run from 2025 to the horizon. A lever that avoids less than 1 kt is reported with
-    an undefined (NaN) cost per tonne rather than a meaningless ratio.
+    Cumulative figures run from 2025 to the horizon. A lever that avoids less than 1 kt, or raises
+    emissions (``avoided_mt`` <= 0), is reported with an undefined (NaN) cost per tonne: the ratio would be
+    meaningless or, being negative, would read as a saving.
     """
     base_overrides = dict(overrides or {})
     full = run(scenario, seed, base_overrides, resolution)
@@ -128,7 +133,7 @@ def lever_effects(
         d_fiscal = full_cost["fiscal_cost_cny"] - cost["fiscal_cost_cny"]
         d_private = full_cost["private_cost_cny"] - cost["private_cost_cny"]
         d_revenue = full_cost["revenue_cny"] - cost["revenue_cny"]
-        per_t = (d_fiscal + d_private) / (avoided_mt * 1e6) if abs(avoided_mt) >= 1e-3 else float("nan")
+        per_t = (d_fiscal + d_private) / (avoided_mt * 1e6) if avoided_mt >= MIN_AVOIDED_MT else float("nan")
         rows.append(
             {
                 "lever": family,

@@ -387,6 +387,7 @@ class CityModel(mesa.Model):
         heating_mwh = 0.0
         district_tj = 0.0
         distributed_mw = {"rooftop_solar": 0.0, "oilfield_solar": 0.0}
+        oilfield_mwh = [0.0, 0.0]  # the oilfield's use, and the part of it that can follow its own PV
         if self.households is not None:
             h = self.households.account(y)
             elec_mwh += h["electricity_mwh"]
@@ -406,6 +407,8 @@ class CityModel(mesa.Model):
             o = block.account(y)
             elec_mwh += o["electricity_mwh"]
             distributed_mw["oilfield_solar"] += o["captive_pv_mw"]
+            oilfield_mwh[0] += o["electricity_mwh"]
+            oilfield_mwh[1] += o["pv_following_mwh"]
         for dc in self.data_centres:
             elec_mwh += dc.account(y)
         elec_mwh += self.hydrogen_market.settle(y, self.hydrogen_plants)
@@ -462,6 +465,7 @@ class CityModel(mesa.Model):
             spec.chp_fuel_gj_per_gj_heat,
             spec.heat_only_boiler_efficiency,
             np.maximum(weather, 0.5),
+            {"oilfield_solar": (oilfield_mwh[0], oilfield_mwh[1])},  # PV for oil serves the oilfield first
         )
         generation_mwh = {"wind": res["wind_mwh"], "solar": res["solar_mwh"], "battery": 0.0}
         for u in thermal:
@@ -498,6 +502,7 @@ class CityModel(mesa.Model):
         ledger.indirect_co2_t[y] = (res["import_mwh"] - res["export_mwh"]) * self.grid_factor_t_per_mwh(year)
         self.last_curtailment_mwh = res["curtailment_mwh"]
         self.last_curtailment_share = res["curtailment_mwh"] / max(res["re_available_mwh"], 1.0)
+        self.developer.observe_dispatch(res)
         if self.ccus_network is not None:
             self.ccus_network.settle(y)
         if self.sinks is not None:

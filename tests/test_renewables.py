@@ -1,0 +1,177 @@
+"""Wind, solar and captive PV: building more of them never raises the city's emissions through the grid rules.
+
+Pins down the fix of a defect where the pilot's renewable capacity target raised cumulative CO2 by ~40 Mt
+(target build split 50/50 into badly curtailed solar, whose curtailment then shut the grid to market wind for
+years) and PV for oil extraction raised it by ~9 Mt (captive PV fed into the grid at midday, where it was
+curtailed and blocked wind the same way).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from agents.oilfield import PV_FOLLOWING_LOAD_SHARE
+from agents.power import dispatch
+from sim import registry
+from sim.levers import lever_effects
+from sim.model import CityModel, run
+from sim.scenario import load_scenario
+from tests.conftest import SCENARIOS
+
+FAST = 0.02
+YEARS = np.arange(2024, 2061)
+TARGET = "renewable_capacity_target_gw_2030"
+NO_TARGET = {TARGET: registry.get(TARGET).default}
+
+
+@pytest.fixture(scope="module")
+def pilot():
+    return load_scenario(SCENARIOS / "karamay_pilot.yaml")
+
+
+def _dispatch(wind_mw, solar_mw, load_mw, distributed_mw=None, captive=None, export_mw=0.0):
+    """One year of a city with only wind and utility solar, a flat load, imports for any deficit."""
+    return dispatch(
+        [],
+        wind_mw,
+        solar_mw,
+        0.0,
+        0.0,
+        load_mw * 8760.0,
+        0.0,
+        0.0,
+        0.3,
+        0.17,
+        distributed_mw or {},
+        {},
+        300.0,
+        export_mw,
+        10_000.0,
+        0.05,
+        0.6,
+        0.8,
+        np.ones((4, 1)),
+        captive,
+    )
+
+
+# ------------------------------------------------------------------------------------------ dispatch
+def test_captive_pv_for_oil_is_self_consumed_not_curtailed():
+    # Wind floods the grid in every hour, so anything fed in is curtailed.
+    pv_mw, site_mw = 100.0, 100.0
+    output_mwh = pv_mw * 0.17 * 8760.0
+    captive = {"oilfield_solar": (site_mw * 8760.0, PV_FOLLOWING_LOAD_SHARE * site_mw * 8760.0)}
+    behind_meter = _dispatch(2000.0, 0.0, 300.0, {"oilfield_solar": pv_mw}, captive)
+    fed_in = _dispatch(2000.0, 0.0, 300.0, {"oilfield_solar": pv_mw})
+    wind_only = _dispatch(2000.0, 0.0, 300.0)
+    assert behind_meter["distributed_generation_mwh"]["oilfield_solar"] == pytest.approx(output_mwh)
+    assert behind_meter["self_consumed_mwh"] == pytest.approx(output_mwh)
+    assert behind_meter["re_available_mwh"] == pytest.approx(wind_only["re_available_mwh"])
+    assert fed_in["distributed_generation_mwh"]["oilfield_solar"] < 0.6 * output_mwh
+    # The energy balance closes: generation - grid losses = end-use demand (no trade here).
+    r = behind_meter
+    assert r["generation_mwh"] + r["import_mwh"] - r["export_mwh"] - r["grid_loss_mwh"] == pytest.approx(
+        r["demand_mwh"]
+    )
+
+
+def test_pv_following_oilfield_load_adds_less_grid_curtailment_than_midday_self_consumption():
+    # Utility solar alone overfills the grid at midday only.
+    pv = {"oilfield_solar": 150.0}
+    site_mwh = 300.0 * 8760.0
+    none = _dispatch(0.0, 1500.0, 600.0)
+    midday = _dispatch(0.0, 1500.0, 600.0, pv, {"oilfield_solar": (site_mwh, 0.0)})
+    following = _dispatch(0.0, 1500.0, 600.0, pv, {"oilfield_solar": (site_mwh, PV_FOLLOWING_LOAD_SHARE * site_mwh)})
+    assert midday["self_consumed_mwh"] == pytest.approx(following["self_consumed_mwh"])
+    added_midday = midday["curtailment_mwh"] - none["curtailment_mwh"]
+    added_following = following["curtailment_mwh"] - none["curtailment_mwh"]
+    assert added_following < 0.5 * added_midday
+
+
+def test_marginal_curtailment_of_solar_exceeds_wind_when_only_middays_are_in_surplus():
+    r = _dispatch(300.0, 1500.0, 600.0)
+    assert r["curtailment_mwh"] > 0
+    share = r["marginal_curtailment_share"]
+    assert 0.0 <= share["wind"] < share["solar"] <= 1.0
+
+
+# ------------------------------------------------------------------------------------------ developer
+def test_renewable_target_does_not_displace_market_wind_build(pilot):
+    without = run(pilot, 0, NO_TARGET, FAST).ledger.capacity_mw
+    with_target = run(pilot, 0, {}, FAST).ledger.capacity_mw
+    to_2035 = YEARS <= 2035
+    assert (with_target["wind"][to_2035] >= without["wind"][to_2035] - 1e-6).all()
+    total = lambda cap: cap["wind"] + cap["solar"]  # noqa: E731
+    assert (total(with_target)[to_2035] >= total(without)[to_2035] - 1e-6).all()
+    assert total(with_target)[list(YEARS).index(2030)] >= 12_000 - 1
+
+
+def test_target_the_market_meets_anyway_adds_nothing(baseline):
+    # The market alone builds past 7 GW by 2030, so the target path never needs extra plant.
+    free = CityModel(baseline, 0, {}, FAST)
+    free.run()
+    target = CityModel(baseline, 0, {TARGET: 7.0}, FAST)
+    target.run()
+    assert sum(target.developer.built_for_target_mw.values()) == 0.0
+    for tech in ("wind", "solar", "battery"):
+        np.testing.assert_allclose(target.ledger.capacity_mw[tech], free.ledger.capacity_mw[tech])
+
+
+def test_target_gap_goes_first_to_the_technology_worth_more_per_extra_mw(baseline):
+    model = CityModel(baseline, 0, {}, FAST)
+    dev = model.developer
+    limits = {"wind": baseline.power.max_wind_build_mw_per_yr, "solar": baseline.power.max_solar_build_mw_per_yr}
+    dev.marginal_curtailment_share = {"wind": 0.1, "solar": 0.7}
+    assert dev.allocation_index("wind", 2026) > dev.allocation_index("solar", 2026)
+    market = {"wind": 200.0, "solar": 0.0}
+    small = dev.allocate_target_build(250.0, market, 2026)
+    assert small == {"wind": 250.0, "solar": 0.0}
+    large = dev.allocate_target_build(limits["wind"] - 200.0 + 100.0, market, 2026)
+    assert large["wind"] == pytest.approx(limits["wind"] - 200.0) and large["solar"] == pytest.approx(100.0)
+    beyond = dev.allocate_target_build(5000.0, market, 2026)
+    assert beyond["solar"] == pytest.approx(limits["solar"])
+    assert sum(beyond.values()) == pytest.approx(5000.0)
+    assert dev.allocate_target_build(0.0, market, 2026) == {"wind": 0.0, "solar": 0.0}
+
+
+# ------------------------------------------------------------------------------------------ levers
+def _avoided_mt(scenario, family, seeds=(0, 1, 2, 3)):
+    return {
+        seed: lever_effects(scenario, seed=seed, resolution=0.05, families=[family]).iloc[0]["avoided_mt"]
+        for seed in seeds
+    }
+
+
+def test_renewable_target_lowers_cumulative_emissions_over_seeds(pilot):
+    avoided = _avoided_mt(pilot, "renewable_target")
+    assert min(avoided.values()) > 0, avoided
+
+
+def test_pv_for_oil_lowers_cumulative_emissions_over_seeds(pilot):
+    avoided = _avoided_mt(pilot, "pv_for_oil")
+    assert min(avoided.values()) > 0, avoided
+
+
+def test_pv_for_oil_output_is_never_curtailed_when_it_covers_less_than_the_following_load(pilot):
+    result = run(pilot, 1, {}, FAST)
+    cap = result.ledger.capacity_mw["oilfield_solar"]
+    gen = result.ledger.generation_by_tech_mwh["oilfield_solar"]
+    cf = result.params["solar_capacity_factor"]
+    assert result.params["pv_for_oil_share"] <= PV_FOLLOWING_LOAD_SHARE
+    np.testing.assert_allclose(gen, cap * cf * 8760.0, rtol=1e-9)
+
+
+def test_cost_per_tonne_is_undefined_when_a_lever_raises_emissions(baseline):
+    row = lever_effects(
+        baseline,
+        seed=0,
+        resolution=FAST,
+        families=["chemicals_shift"],
+        overrides={"refinery_chemicals_shift_pct_pts": 20},
+    ).iloc[0]
+    assert row["avoided_mt"] < 0
+    assert row["private_cost_mcny"] > 0
+    assert math.isnan(row["cost_per_t_cny"])
