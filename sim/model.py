@@ -93,6 +93,11 @@ class CityModel(mesa.Model):
         self.streams = streams
         self.inputs = scenario
         self.params = scenario.parameter_values(overrides)
+        scenario_values = scenario.parameter_values()
+        self._base_year_capacity_factors = (
+            scenario_values["wind_capacity_factor"],
+            scenario_values["solar_capacity_factor"],
+        )
         if resolution is not None:
             self.params["resolution"] = float(resolution)
         self.resolution = self.params["resolution"]
@@ -368,6 +373,19 @@ class CityModel(mesa.Model):
                 )
             )
 
+    def capacity_factors(self, y: int) -> tuple[float, float]:
+        """Wind and solar capacity factors dispatched in year index ``y``.
+
+        The base year is an observed year: its wind and solar output is what the inventory was built from,
+        so it uses the scenario's factors whatever value an ensemble samples. The sampled factors (the
+        uncertainty about the resource and the technology over the horizon) apply from the first projected
+        year. Without this, the sampled wind factor alone spread the base-year inventory over 20.5-22.1 Mt
+        (P5-P95, baseline), around an inventory that is known.
+        """
+        if y == 0:
+            return self._base_year_capacity_factors
+        return self.params["wind_capacity_factor"], self.params["solar_capacity_factor"]
+
     def data_centre_green_gap_mw(self, year: int) -> float:
         """Wind+solar MW still missing to match the data-centre green-power share of last year's use."""
         share = self.policies.value("data_centre_green_power_share", year)
@@ -452,8 +470,7 @@ class CityModel(mesa.Model):
             max(elec_mwh - waste_to_energy_mwh, 0.0),
             heating_mwh,
             district_tj / (1 - loss),
-            self.params["wind_capacity_factor"],
-            self.params["solar_capacity_factor"],
+            *self.capacity_factors(y),
             distributed_mw,
             mc,
             regional_price,

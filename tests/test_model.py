@@ -114,3 +114,12 @@ def test_default_and_full_resolution_agree_within_stated_tolerance(baseline):
         c = coarse.sector_mt()[sector].to_numpy()
         f = full.sector_mt()[sector].to_numpy()
         assert np.mean(np.abs(c - f) / f) < tol, sector
+
+
+def test_base_year_inventory_does_not_depend_on_sampled_capacity_factors(baseline):
+    """The base year is observed: an ensemble that samples wind and solar capacity factors still reproduces
+    it, and the sampled factors act from the first projected year on."""
+    low = run(baseline, 0, {"wind_capacity_factor": 0.21, "solar_capacity_factor": 0.145}, FAST)
+    high = run(baseline, 0, {"wind_capacity_factor": 0.31, "solar_capacity_factor": 0.19}, FAST)
+    np.testing.assert_allclose(low.sector_mt().iloc[0], high.sector_mt().iloc[0], rtol=1e-12)
+    assert low.sector_mt()["power_heat"].iloc[1] > high.sector_mt()["power_heat"].iloc[1]
