@@ -876,11 +876,17 @@ MIRRORED_KERNELS = (
     "agents.vehicles.Vehicles._grow",
     "agents.vehicles.Vehicles.account",
     "agents.buildings.Buildings._annual_cost_per_m2",
+    "agents.buildings.Buildings._cost_coefficients",
     "agents.buildings.Buildings._utility",
     "agents.buildings.Buildings._demolition_probability",
+    "agents.buildings.Buildings._init_retrofit_levels",
     "agents.buildings.Buildings.step",
+    "agents.buildings.Buildings._demolish",
+    "agents.buildings.Buildings._retrofit",
     "agents.buildings.Buildings._build",
     "agents.buildings.Buildings.account",
+    "agents.buildings.scalar_logistic",
+    "agents.buildings.scalar_yearly_hazard",
 )
 """The project functions whose rules this module re-implements per agent."""
 
@@ -907,12 +913,18 @@ MIRRORED_FINGERPRINTS: dict[str, str] = {
     "agents.vehicles.Vehicles.step": "84f7a5d0d819",
     "agents.vehicles.Vehicles._grow": "b110db11e894",
     "agents.vehicles.Vehicles.account": "7dd4769333c1",
-    "agents.buildings.Buildings._annual_cost_per_m2": "528f426f7857",
-    "agents.buildings.Buildings._utility": "13e277d2d3f9",
+    "agents.buildings.Buildings._annual_cost_per_m2": "4d435100ac83",
+    "agents.buildings.Buildings._cost_coefficients": "2253757c6eec",
+    "agents.buildings.Buildings._utility": "e48313f4922b",
     "agents.buildings.Buildings._demolition_probability": "35e88d2bc89d",
-    "agents.buildings.Buildings.step": "46418a51cf9d",
-    "agents.buildings.Buildings._build": "36eb59b493ea",
-    "agents.buildings.Buildings.account": "084ed27ab68a",
+    "agents.buildings.Buildings._init_retrofit_levels": "f98e6eec1c9f",
+    "agents.buildings.Buildings.step": "2dd69e97659c",
+    "agents.buildings.Buildings._demolish": "a8ddf75d0c05",
+    "agents.buildings.Buildings._retrofit": "bd02b1fbcef2",
+    "agents.buildings.Buildings._build": "e27d4c64cd89",
+    "agents.buildings.Buildings.account": "7fd28fb0824a",
+    "agents.buildings.scalar_logistic": "8a38f4934996",
+    "agents.buildings.scalar_yearly_hazard": "645aab3a9110",
 }
 """Fingerprints of :data:`MIRRORED_KERNELS` when the reference was last brought in line with them."""
 

@@ -31,6 +31,7 @@ take on an idle core. The load average is printed with the tables; compare wall 
 from __future__ import annotations
 
 import argparse
+import bisect
 import gc
 import json
 import math
@@ -51,7 +52,9 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from agents.buildings import scalar_logistic, scalar_yearly_hazard  # noqa: E402
 from agents.population import (  # noqa: E402
+    NEVER,
     crf,
     hazard_clocks,
     logistic,
@@ -335,15 +338,17 @@ def bare_vehicles(n: int, n_groups: int, years: int, rng: np.random.Generator) -
 def bare_buildings(n: int, years: int, rng: np.random.Generator) -> tuple[float, float]:
     """Wall and CPU seconds for ``years`` passes of the building arithmetic on plain arrays of ``n`` agents.
 
-    As the kernel: system ageing; demolitions scheduled for this year; the envelope-retrofit rate (logistic
-    in saving/cost) for standing, unretrofitted buildings above the threshold against their hazard clocks;
-    and a five-way logit on annualised cost for the systems scheduled to fail, with their next failure year.
+    As the kernel: system ageing; demolitions scheduled for this year (their systems fail no more); the
+    envelope-retrofit rate (logistic in saving/cost) per heat-demand level above the threshold, added to the
+    level's cumulative hazard, which retrofits the unretrofitted standing buildings whose thresholds it passes
+    (sorted per level, found by bisection); and a five-way logit on annualised cost, from a table of
+    constants and per-kWh costs, for the systems scheduled to fail, with their next failure year.
     """
     floor = rng.lognormal(8.0, 0.6, n)
     heat = rng.choice([170.0, 130.0, 95.0, 70.0], n)
     built = rng.choice([1990, 2005, 2015, 2022], n)
     retro = np.zeros(n, dtype=bool)
-    clock = hazard_clocks(rng, n)
+    threshold = hazard_clocks(rng, n)
     system = rng.integers(0, 5, n).astype(np.int8)
     sys_age = rng.integers(0, 20, n).astype(np.int16)
     next_failure = next_event_years(rng, 1 / 20, n, 0)
@@ -352,24 +357,40 @@ def bare_buildings(n: int, years: int, rng: np.random.Generator) -> tuple[float,
     fixed = np.array([25.0, 5.0, 4.0, 25.0, 40.0])
     per_kwh = np.array([0.0, 0.12, 0.56, 0.21, 0.22])
     asc = np.array([2.0, 0.0, -1.0, -1.5, -3.0])
+    const = np.repeat((asc - 0.05 * fixed)[:, None], 2, axis=1)  # column 0: no district heat at the building
+    const[0, 0] = -np.inf
+    cost_per_kwh = (0.05 * per_kwh)[:, None]
+    levels, level = np.unique(heat, return_inverse=True)
+    order = np.lexsort((threshold, level))
+    bounds = np.searchsorted(level[order], np.arange(len(levels) + 1)).tolist()
+    level_rows = [order[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    level_thresholds = [threshold[r].tolist() for r in level_rows]
+    level_hazard = [0.0] * len(levels)
+    passed = [0] * len(levels)
     c0, t0 = time.process_time(), time.perf_counter()
     for year in range(1, years + 1):
         sys_age += 1
-        floor[demolition == year] = 0.0
-        standing = floor > 0
-        cand = np.flatnonzero(standing & ~retro & (heat > 60.0 * 1.2))
-        x = heat[cand] * (3.0 * 0.4 * 0.07 / 24.0)
-        x -= 3.0
-        rate = logistic(x)
-        rate *= 0.02
-        left = clock[cand] - yearly_hazard(rate)
-        clock[cand] = left
-        r = cand[left <= 0]
-        heat[r] *= 0.6
-        retro[r] = True
-        rows = np.flatnonzero((next_failure == year) & standing)
-        u = (asc - 0.05 * fixed)[:, None] - (0.05 * per_kwh)[:, None] * heat[rows]
-        u[0, ~district_ok[rows]] = -np.inf
+        gone = np.flatnonzero(demolition == year)
+        floor[gone] = 0.0
+        next_failure[gone] = NEVER
+        events = []
+        for i, level_heat in enumerate(levels.tolist()):
+            if level_heat <= 60.0 * 1.2 or passed[i] == len(level_thresholds[i]):
+                continue
+            rate = scalar_logistic(level_heat * (3.0 * 0.4 * 0.07 / 24.0) - 3.0) * 0.02
+            level_hazard[i] += scalar_yearly_hazard(rate)
+            now = bisect.bisect_right(level_thresholds[i], level_hazard[i], passed[i])
+            if now > passed[i]:
+                events.append(level_rows[i][passed[i] : now])
+                passed[i] = now
+        if events:
+            r = np.sort(np.concatenate(events))
+            r = r[floor[r] > 0]
+            heat[r] *= 0.6
+            retro[r] = True
+        rows = np.flatnonzero(next_failure == year)
+        u = const.take(district_ok[rows], axis=1)
+        u -= cost_per_kwh * heat[rows]
         system[rows] = logit_choice(rng, u)
         sys_age[rows] = 0
         next_failure[rows] = next_event_years(rng, 1 / 20, len(rows), year)
