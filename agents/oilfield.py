@@ -98,7 +98,7 @@ class OilfieldBlock(mesa.Agent):
         m.ledger.add_energy(y, "oilfield", "diesel", oil_t * s.diesel_gj_per_t_oil / 1e3)
         m.ledger.add_energy(y, "oilfield", "electricity", electricity_mwh * 3.6 / 1e3)
         pv_share = max(s.captive_pv_share, m.policies.value("pv_for_oil_share", m.year))
-        pv_mw = pv_share * electricity_mwh / (m.capacity_factors(y)[1] * 8760.0)
+        pv_mw = pv_share * electricity_mwh / (m.params["solar_capacity_factor"] * 8760.0)
         return {
             "electricity_mwh": electricity_mwh,
             "pv_following_mwh": PV_FOLLOWING_LOAD_SHARE * electricity_mwh,

@@ -16,7 +16,9 @@ same numbers whatever the others do, which keeps scenario comparisons paired (co
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import mesa
@@ -47,6 +49,7 @@ from sim.constants import (
     SECTORS,
 )
 from sim.peak import find_peak
+from sim.registry import REGISTRY
 from sim.scenario import Scenario
 
 STREAMS = ("mesa", "weather", "refineries", "households", "vehicles", "buildings")
@@ -94,10 +97,10 @@ class CityModel(mesa.Model):
         self.inputs = scenario
         self.params = scenario.parameter_values(overrides)
         scenario_values = scenario.parameter_values()
-        self._base_year_capacity_factors = (
-            scenario_values["wind_capacity_factor"],
-            scenario_values["solar_capacity_factor"],
-        )
+        uncertain = [name for name, p in REGISTRY.items() if p.kind == "uncertainty" and name in self.params]
+        self._observed_params = {name: scenario_values[name] for name in uncertain}
+        """The scenario's values of the uncertain parameters: the base year's accounting uses them (see
+        :meth:`_base_year_parameters`)."""
         if resolution is not None:
             self.params["resolution"] = float(resolution)
         self.resolution = self.params["resolution"]
@@ -317,7 +320,10 @@ class CityModel(mesa.Model):
         self.year = int(self.years[y])
         if y > 0:
             self._decide()
-        self._account(y)
+            self._account(y)
+        else:
+            with self._base_year_parameters():
+                self._account(y)
         self._step_index += 1
         if self._step_index >= len(self.years):
             self.running = False
@@ -373,18 +379,24 @@ class CityModel(mesa.Model):
                 )
             )
 
-    def capacity_factors(self, y: int) -> tuple[float, float]:
-        """Wind and solar capacity factors dispatched in year index ``y``.
+    @contextlib.contextmanager
+    def _base_year_parameters(self) -> Iterator[None]:
+        """Let the uncertain parameters take the scenario's values while the base year is accounted.
 
-        The base year is an observed year: its wind and solar output is what the inventory was built from,
-        so it uses the scenario's factors whatever value an ensemble samples. The sampled factors (the
-        uncertainty about the resource and the technology over the horizon) apply from the first projected
-        year. Without this, the sampled wind factor alone spread the base-year inventory over 20.5-22.1 Mt
-        (P5-P95, baseline), around an inventory that is known.
+        The base year is an observed year: its inventory (what generated, at what cost, what was traded) is
+        known, so every ensemble member must reproduce it whatever values it samples; the sampled values (the
+        uncertainty about prices, resources and growth over the horizon) act from the first projected year.
+        Without this, sampled capacity factors and power and fuel prices re-dispatched the base year: the
+        wind capacity factor alone spread the baseline's base-year inventory over 20.5-22.1 Mt (P5-P95), and
+        a Sobol design with a low regional power price and a cheap coal price gave 16.6 Mt. The values are
+        swapped in place because the policies and agents hold this same dictionary.
         """
-        if y == 0:
-            return self._base_year_capacity_factors
-        return self.params["wind_capacity_factor"], self.params["solar_capacity_factor"]
+        sampled = {name: self.params[name] for name in self._observed_params}
+        self.params.update(self._observed_params)
+        try:
+            yield
+        finally:
+            self.params.update(sampled)
 
     def data_centre_green_gap_mw(self, year: int) -> float:
         """Wind+solar MW still missing to match the data-centre green-power share of last year's use."""
@@ -470,7 +482,8 @@ class CityModel(mesa.Model):
             max(elec_mwh - waste_to_energy_mwh, 0.0),
             heating_mwh,
             district_tj / (1 - loss),
-            *self.capacity_factors(y),
+            self.params["wind_capacity_factor"],
+            self.params["solar_capacity_factor"],
             distributed_mw,
             mc,
             regional_price,
