@@ -149,6 +149,65 @@ def measure_engine(members: int, resolution: float, workers: int, first: int, re
     return rows
 
 
+def table_rows(rows: list[Row], members: int, resolution: float, workers: int) -> list[dict]:
+    """Rows for the benchmark table (measure, value, unit, reference, ratio, target, met): the median new
+    lever setting against the 2 s target, its first chart, and the cached repeat."""
+    new = [r for r in rows if r.case == "new setting"]
+    out = []
+    what = f"{members} members, res {resolution:g}, {workers} workers"
+    if new:
+        full = statistics.median(r.full_s for r in new)
+        first = statistics.median(r.first_chart_s for r in new)
+        cpu = statistics.median(r.cpu_s for r in new)
+        out.append(
+            {
+                "measure": f"(e) app redraw, new lever setting, {what} (median of {len(new)})",
+                "value": full,
+                "unit": "s",
+                "reference": TARGET_S,
+                "ratio": full / TARGET_S,
+                "target": f"<= {TARGET_S:g} s",
+                "met": "yes" if full <= TARGET_S else "no",
+            }
+        )
+        out.append(
+            {
+                "measure": f"(e) app redraw: CPU of the runs / {workers} workers (idle-core estimate)",
+                "value": cpu / max(workers, 1),
+                "unit": "s",
+                "reference": TARGET_S,
+                "ratio": cpu / max(workers, 1) / TARGET_S,
+                "target": f"<= {TARGET_S:g} s",
+                "met": "yes" if cpu / max(workers, 1) <= TARGET_S else "no",
+            }
+        )
+        out.append(
+            {
+                "measure": "(e) app: first chart (progressive first stage) after a new setting",
+                "value": first,
+                "unit": "s",
+                "reference": None,
+                "ratio": None,
+                "target": "-",
+                "met": "-",
+            }
+        )
+    for r in rows:
+        if r.case.startswith("repeat"):
+            out.append(
+                {
+                    "measure": "(e) app redraw, repeated setting (result cache)",
+                    "value": r.full_s,
+                    "unit": "s",
+                    "reference": TARGET_S,
+                    "ratio": r.full_s / TARGET_S,
+                    "target": f"<= {TARGET_S:g} s",
+                    "met": "yes" if r.full_s <= TARGET_S else "no",
+                }
+            )
+    return out
+
+
 def measure_single_run(resolution: float, preset: str, repeats: int = 5) -> tuple[float, float]:
     """Median wall and CPU seconds of one model run in this process (the unit of work)."""
     from sim.ensemble import run_seed

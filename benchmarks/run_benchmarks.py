@@ -5,6 +5,7 @@ Usage::
     python benchmarks/run_benchmarks.py            # full resolution (about 2-3 minutes, the reference dominates)
     python benchmarks/run_benchmarks.py --quick    # resolution 0.05, fewer repeats: a CI smoke test
     python benchmarks/run_benchmarks.py --json out.json
+    python benchmarks/run_benchmarks.py --all      # plus (c), (d) for ensembles and (e): ~25 minutes on 2 cores
 
 What is measured, and why this way:
     (a) wall time of one full run (construct the model + run base year to horizon) of the project's
@@ -21,6 +22,10 @@ What is measured, and why this way:
         machine.
     (d) peak memory of a full run: ``ru_maxrss`` of a child that imports the project and does one run, and
         the ``tracemalloc`` peak of the run itself (Python and numpy allocations made during the run).
+    With ``--all``, the same table also gets, from the two specialised scripts: (c) ensemble throughput on
+    1 and 2 workers, local and Dask, and the Sobol estimate from it, and (d) the resident memory of a
+    10,000-run ensemble across its run count (``benchmarks/ensembles.py``); (e) the app's redraw of a
+    200-member ensemble after a lever move (``benchmarks/app_latency.py``, the app's own code path).
 
 Timings use :func:`time.perf_counter` (the first table, the one the targets are stated in). The same runs
 are also timed with :func:`time.process_time` (the second table): on a shared machine other processes
@@ -598,6 +603,34 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def _ensemble_and_app_rows(args: argparse.Namespace) -> dict[str, Any]:
+    """Parts (c), (d) for ensembles and (e) of the table, measured by the two specialised scripts.
+
+    Their own tables are not printed (this script prints one table); their raw results go into the JSON.
+    Quick mode uses their smoke-test sizes.
+    """
+    import contextlib
+    import io
+
+    from benchmarks import app_latency, ensembles
+
+    argv = ["--quick"] if args.quick else []
+    if args.ensemble_runs:
+        argv += ["--runs", str(args.ensemble_runs)]
+    if args.memory_runs:
+        argv += ["--memory-runs", str(args.memory_runs)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        ens = ensembles.main(argv)
+    members = 20 if args.quick else args.app_members
+    engine = app_latency.measure_engine(members, 0.005, 2, min(40, members), 1 if args.quick else 3, "pilot")
+    app_rows = app_latency.table_rows(engine, members, 0.005, 2)
+    return {
+        "rows": list(ens.get("rows", [])) + app_rows,
+        "ensembles": ens,
+        "app": [r.__dict__ | {"idle_estimate_s": r.idle_estimate_s} for r in engine],
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="resolution 0.05 and fewer repeats (CI smoke test)")
@@ -610,6 +643,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--with-numpy-draws", action="store_true", help="also time the reference with numpy scalar draws"
     )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also (c) ensemble throughput and the Sobol estimate, (d) a 10,000-run ensemble's memory "
+        "(benchmarks/ensembles.py) and (e) the app's redraw latency (benchmarks/app_latency.py), in the same table",
+    )
+    parser.add_argument("--ensemble-runs", type=int, help="runs per throughput ensemble with --all (default 400)")
+    parser.add_argument("--memory-runs", type=int, help="runs of the memory ensemble with --all (default 10000)")
+    parser.add_argument("--app-members", type=int, default=200, help="ensemble members of the app measurement")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -644,6 +686,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     rows = build_rows(proj, ref, mem, bare, args.quick, extra, "wall", coarse)
     rows_cpu = build_rows(proj, ref, mem, bare, args.quick, extra, "cpu", coarse)
+    more = _ensemble_and_app_rows(args) if args.all else None
+    if more is not None:
+        rows += more["rows"]
     meta = {
         "machine": machine_info(),
         "scenario": str(args.scenario.relative_to(ROOT) if args.scenario.is_relative_to(ROOT) else args.scenario),
@@ -685,6 +730,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     if extra:
         result["raw"]["reference_numpy_draws"] = extra
+    if more is not None:
+        result["raw"]["ensembles"] = more["ensembles"]
+        result["raw"]["app"] = more["app"]
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, default=float))

@@ -7,6 +7,7 @@ test machines are shared and loaded.
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -195,3 +196,28 @@ def test_quick_benchmark_prints_the_whole_table(tmp_path):
         assert row["met"] in {"yes", "no", "n/a", "-"}
     assert data["meta"]["quick"] is True
     assert data["meta"]["machine"]["nproc"] >= 1
+
+
+@pytest.mark.slow
+def test_quick_benchmark_with_all_puts_ensembles_memory_and_app_in_the_one_table(tmp_path):
+    out = tmp_path / "bench_all.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run_benchmarks.py"), "--quick", "--all", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+    measures = [row["measure"] for row in data["rows"]]
+    for part in ("(a) ", "(b) ", "(c) throughput", "(c) Sobol", "(d) peak total RSS", "(e) app redraw"):
+        assert any(m.startswith(part) for m in measures), part
+        assert part in proc.stdout, part
+    for row in data["rows"]:
+        assert set(row) == {"measure", "value", "unit", "reference", "ratio", "target", "met"}
+        assert math.isfinite(row["value"]), row
+        if "slope" not in row["measure"]:  # memory can fall as well as rise between checkpoints
+            assert row["value"] > 0, row
+    assert data["raw"]["ensembles"]["rows"] and data["raw"]["app"]
