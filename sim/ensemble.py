@@ -93,6 +93,12 @@ MIN_TASK_SECONDS = 2.0
 MAX_TASK_SECONDS = 120.0
 """And at most this much, so the progress bar moves and an interrupted batch loses little work."""
 
+MAX_TASK_RUNS = 500
+"""And at most this many runs: a task's results are held in its worker until it returns (about 0.1 MB a run
+at the default resolution), so a time cap alone let fast coarse-resolution runs make tasks of thousands of
+runs and workers of several hundred MB more (measured: 388 MB per worker with 926-run tasks, 250-310 MB with
+20-200)."""
+
 SUMMARY_TARGET_YEAR = 2030
 """The pilot plan's peak deadline (DESIGN.md section 7): the year of P(peak <= year)."""
 
@@ -325,18 +331,19 @@ def _run_task(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, list[di
 
 
 def choose_batch_size(n_pending: int, n_workers: int, seconds_per_run: float) -> int:
-    """Runs per task: about :data:`TASKS_PER_WORKER` tasks per worker, each 2 s to 2 min of work.
+    """Runs per task: about :data:`TASKS_PER_WORKER` tasks per worker, each 2 s to 2 min of work and at most
+    :data:`MAX_TASK_RUNS` runs.
 
     Several tasks per worker balance uneven run times at the end of a batch; a floor on the work per task
-    keeps process overhead small for fast (coarse-resolution) runs; a ceiling keeps progress visible and
-    bounds the work an interruption loses on huge ensembles.
+    keeps process overhead small for fast (coarse-resolution) runs; a ceiling keeps progress visible, bounds
+    the work an interruption loses on huge ensembles, and bounds a worker's memory (its task's results).
     """
     if n_pending <= 0:
         return 1
     per_run = max(float(seconds_per_run), 1e-4)
     by_count = math.ceil(n_pending / (TASKS_PER_WORKER * max(1, n_workers)))
     size = max(by_count, math.ceil(MIN_TASK_SECONDS / per_run))
-    size = min(size, max(1, math.floor(MAX_TASK_SECONDS / per_run)))
+    size = min(size, max(1, math.floor(MAX_TASK_SECONDS / per_run)), MAX_TASK_RUNS)
     return max(1, min(size, n_pending))
 
 

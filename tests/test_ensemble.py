@@ -198,6 +198,7 @@ def test_choose_batch_size_gives_about_four_tasks_per_worker_of_at_least_two_sec
     assert choose_batch_size(40, 4, 0.2) == 10  # 2.5 tasks per worker, but 2 s of work each
     assert choose_batch_size(40, 4, 0.01) == 40  # fast runs: 2 s of work needs every run
     assert choose_batch_size(100_000, 2, 1.0) == 120  # capped at 2 minutes of work per task
+    assert choose_batch_size(100_000, 2, 0.04) == 500  # and at 500 runs (a worker holds its task's results)
     assert choose_batch_size(1, 8, 5.0) == 1
 
 
