@@ -68,8 +68,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import run_benchmarks as _run_benchmarks  # noqa: E402
+from benchmarks.run_benchmarks import COLUMNS, format_table  # noqa: E402
+
 DEFAULT_SCENARIO = ROOT / "scenarios" / "karamay_baseline.yaml"
-COLUMNS = ("measure", "value", "unit", "reference", "ratio", "target", "met")
 
 SOBOL_D = 12
 SOBOL_N = 1024
@@ -554,47 +556,8 @@ def run_child(cfg: dict[str, Any], src_root: Path = ROOT, timeout_s: float | Non
 
 
 # ---------------------------------------------------------------------------------------------- table
-def _fmt(x: Any) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, str):
-        return x
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, int):
-        return f"{x:,}"
-    if not math.isfinite(x):
-        return str(x)
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    if abs(x) >= 100:
-        return f"{x:.0f}"
-    return f"{x:.3g}"
-
-
 def _row(measure, value, unit, reference=None, ratio=None, target="-", met="-") -> dict[str, Any]:
     return dict(zip(COLUMNS, (measure, value, unit, reference, ratio, target, met), strict=True))
-
-
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown table (reads in a terminal and pastes into docs/performance.md)."""
-    cells = [
-        [
-            r["measure"],
-            _fmt(r["value"]),
-            r["unit"],
-            _fmt(r["reference"]),
-            "-" if r["ratio"] is None else f"{r['ratio']:.2f}x",
-            r["target"],
-            r["met"],
-        ]
-        for r in rows
-    ]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(COLUMNS)]
-    line = "| " + " | ".join(h.ljust(w) for h, w in zip(COLUMNS, widths, strict=True)) + " |"
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)) + " |" for cell in cells]
-    return "\n".join([line, sep, *body])
 
 
 def _label(r: dict[str, Any]) -> str:
@@ -742,38 +705,18 @@ def build_rows(throughput: list[dict[str, Any]], memory: dict[str, Any] | None, 
 
 
 def machine_info() -> dict[str, Any]:
-    """Machine facts for the JSON (the benchmark is compared across runs on a shared machine)."""
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gb = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem_gb = round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    versions = {}
+    """Machine facts for the JSON (the benchmark is compared across runs on a shared machine), with the
+    versions of the packages an ensemble uses."""
+    from importlib import metadata
+
+    info = _run_benchmarks.machine_info()
     for pkg in ("numpy", "pandas", "pyarrow", "mesa", "dask", "distributed", "psutil"):
         try:
-            from importlib import metadata
-
-            versions[pkg] = metadata.version(pkg)
-        except Exception:  # noqa: BLE001 - a missing optional package is reported as such
-            versions[pkg] = None
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "memory_gb": mem_gb,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        **versions,
-    }
+            info[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:  # a missing optional package is reported as such
+            info[pkg] = None
+    info["platform"] = platform.platform()
+    return info
 
 
 SOURCE_DIRS = ("sim", "agents", "policies", "scenarios", "benchmarks")

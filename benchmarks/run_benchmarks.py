@@ -553,15 +553,22 @@ def build_rows(
     return rows
 
 
+def _fmt_ratio(ratio: float | None) -> str:
+    """Two decimals below 10x, where a target such as 1.8x is judged; one above."""
+    if ratio is None:
+        return "-"
+    return f"{ratio:.2f}x" if abs(ratio) < 10 else f"{ratio:.1f}x"
+
+
 def format_table(rows: list[dict]) -> str:
-    """Markdown table (reads in a terminal and pastes into RESULTS.md)."""
+    """Markdown table (reads in a terminal and pastes into docs/performance.md)."""
     cells = [
         [
             r["measure"],
             _fmt(r["value"]),
             r["unit"],
             _fmt(r["reference"]),
-            "-" if r["ratio"] is None else f"{r['ratio']:.1f}x",
+            _fmt_ratio(r["ratio"]),
             r["target"],
             r["met"],
         ]

@@ -171,18 +171,23 @@ def test_new_wind_solar_and_storage_join_one_unit_per_year_and_retired_units_lea
     assert set(model.agents_by_type[PowerPlant]) == active
 
 
-@pytest.mark.slow
-def test_quick_benchmark_prints_the_whole_table(tmp_path):
-    out = tmp_path / "bench.json"
+def _run_benchmarks(*args: str, timeout_s: float) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run_benchmarks.py"), "--quick", "--json", str(out)],
+        [sys.executable, str(ROOT / "benchmarks" / "run_benchmarks.py"), *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        timeout=600,
+        timeout=timeout_s,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.slow
+def test_quick_benchmark_prints_the_whole_table(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = _run_benchmarks("--quick", "--json", str(out), timeout_s=600)
     header = "| measure "
     assert header in proc.stdout
     for measure in TABLE_MEASURES:
@@ -201,15 +206,7 @@ def test_quick_benchmark_prints_the_whole_table(tmp_path):
 @pytest.mark.slow
 def test_quick_benchmark_with_all_puts_ensembles_memory_and_app_in_the_one_table(tmp_path):
     out = tmp_path / "bench_all.json"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run_benchmarks.py"), "--quick", "--all", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=900,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _run_benchmarks("--quick", "--all", "--json", str(out), timeout_s=900)
     data = json.loads(out.read_text())
     measures = [row["measure"] for row in data["rows"]]
     for part in ("(a) ", "(b) ", "(c) throughput", "(c) Sobol", "(d) peak total RSS", "(e) app redraw"):
