@@ -20,6 +20,7 @@ from sim.ensemble import (
     choose_batch_size,
     compare_batches,
     ensemble_statistics,
+    guided_task_sizes,
     run_batch,
     run_ensemble,
     run_one,
@@ -200,6 +201,17 @@ def test_choose_batch_size_gives_about_four_tasks_per_worker_of_at_least_two_sec
     assert choose_batch_size(100_000, 2, 1.0) == 120  # capped at 2 minutes of work per task
     assert choose_batch_size(100_000, 2, 0.04) == 500  # and at 500 runs (a worker holds its task's results)
     assert choose_batch_size(1, 8, 5.0) == 1
+
+
+def test_guided_task_sizes_cover_every_run_and_shrink_towards_the_end():
+    sizes = list(guided_task_sizes(4607, 500, 2, 20))
+    assert sum(sizes) == 4607
+    assert max(sizes) == 500 and sizes[0] == 500
+    assert all(a >= b for a, b in zip(sizes[:-1], sizes[1:], strict=False))  # never grows again
+    # The last tasks are the small ones: what a worker may wait for at the end is one small task.
+    assert sizes[-2] == 20 and sizes[-1] <= 20
+    assert list(guided_task_sizes(5, 500, 2, 20)) == [5]
+    assert list(guided_task_sizes(0, 500, 2, 20)) == []
 
 
 # ---------------------------------------------------------------------------------------------- batches
