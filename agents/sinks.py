@@ -33,12 +33,12 @@ class CarbonSink(mesa.Agent):
         """
         m = self.model
         year = m.year
+        earlier_ha = sum(h for _, h in self.plantings)
         ha = m.params["afforestation_ha_per_yr"]
-        if ha > 0 and year >= m.inputs.policies.start_year:
-            self.plantings.append((year, ha))
-        planted_ha = sum(h for y0, h in self.plantings if y0 < year)
-        cost = ha * self.spec.planting_cny_per_ha if self.plantings and self.plantings[-1][0] == year else 0.0
-        cost += planted_ha * self.spec.upkeep_cny_per_ha_yr
+        new_ha = ha if ha > 0 and year >= m.inputs.policies.start_year else 0.0
+        if new_ha:
+            self.plantings.append((year, new_ha))
+        cost = new_ha * self.spec.planting_cny_per_ha + earlier_ha * self.spec.upkeep_cny_per_ha_yr
         m.policies.record_afforestation(cost, year)
 
     def removals_t(self, year: int) -> float:

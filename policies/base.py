@@ -121,12 +121,11 @@ class PolicySet:
         return self.subsidies["ev"].rate(year)
 
     def vehicle_subsidy_matrix(self, year: int) -> np.ndarray:
-        from agents.vehicles import POWERTRAINS, SEGMENTS
+        """The EV subsidy by segment x powertrain (CNY per vehicle)."""
+        from agents.vehicles import EV_SUBSIDISED, POWERTRAINS, SEGMENTS
 
         out = np.zeros((len(SEGMENTS), len(POWERTRAINS)))
-        rate = self.subsidies["ev"].rate(year)
-        for pt in ("bev", "fcev"):
-            out[:, POWERTRAINS.index(pt)] = rate
+        out[:, EV_SUBSIDISED] = self.ev_subsidy_cny_per_vehicle(year)
         return out
 
     def transit_service_utils(self, year: int) -> float:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-import numpy as np
-
 
 class Schedule:
     """A piecewise-linear path through ``(year, value)`` points.
@@ -22,9 +20,8 @@ class Schedule:
         for a, b in zip(years, years[1:], strict=False):
             if b <= a:
                 raise ValueError(f"schedule years must increase: {a:g} is followed by {b:g}")
-        self.years = np.array(years)
-        self.values = np.array([float(p[1]) for p in points])
-        self._points = (years, [float(p[1]) for p in points])
+        self.years = years
+        self.values = [float(p[1]) for p in points]
         self._cache: dict[float, float] = {}
 
     def __call__(self, year: float) -> float:
@@ -38,7 +35,7 @@ class Schedule:
         """``np.interp(x, years, values)`` in plain Python, with numpy's arithmetic (same result to the bit):
         a run asks each of some twenty schedules for each year once, and ``np.interp`` on one number costs
         several microseconds of call overhead."""
-        xs, ys = self._points
+        xs, ys = self.years, self.values
         if x != x:  # NaN in, NaN out
             return x
         if x <= xs[0]:

@@ -208,12 +208,10 @@ class CityModel(mesa.Model):
         already computed (the years are asked for in order, so each year costs one multiplication)."""
         g0 = self.params["gdp_growth_pct_per_yr"] / 100
         dec = self.params["gdp_growth_decline_pct_pts_per_decade"] / 100 / 10
-        start = self.inputs.base_year
-        idx = 1.0
-        done = [y for y in self._activity_cache if start < y < year]
-        if done:
-            start = max(done)
-            idx = self._activity_cache[start]
+        start, idx = self.inputs.base_year, 1.0
+        previous = self._activity_cache.get(year - 1)
+        if previous is not None and year - 1 > start:
+            start, idx = year - 1, previous
         for yr in range(start + 1, year + 1):
             g = g0 if yr <= 2030 else max(g0 - dec * (yr - 2030), 0.005)
             idx *= 1 + g
