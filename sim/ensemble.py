@@ -331,6 +331,11 @@ def _run_task(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, list[di
 # ---------------------------------------------------------------------------------------------- batches
 
 
+def min_task_runs(seconds_per_run: float) -> int:
+    """Runs that make :data:`MIN_TASK_SECONDS` of work: fewer would be mostly task overhead."""
+    return math.ceil(MIN_TASK_SECONDS / max(float(seconds_per_run), 1e-4))
+
+
 def choose_batch_size(n_pending: int, n_workers: int, seconds_per_run: float) -> int:
     """Runs per task: about :data:`TASKS_PER_WORKER` tasks per worker, each 2 s to 2 min of work and at most
     :data:`MAX_TASK_RUNS` runs.
@@ -343,7 +348,7 @@ def choose_batch_size(n_pending: int, n_workers: int, seconds_per_run: float) ->
         return 1
     per_run = max(float(seconds_per_run), 1e-4)
     by_count = math.ceil(n_pending / (TASKS_PER_WORKER * max(1, n_workers)))
-    size = max(by_count, math.ceil(MIN_TASK_SECONDS / per_run))
+    size = max(by_count, min_task_runs(seconds_per_run))
     size = min(size, max(1, math.floor(MAX_TASK_SECONDS / per_run)), MAX_TASK_RUNS)
     return max(1, min(size, n_pending))
 
@@ -636,7 +641,7 @@ def execute_pending(
                 per_run_s = time.perf_counter() - t0
                 pending = pending[1:]
                 size = choose_batch_size(len(pending), ex.n_workers, per_run_s)
-                min_size = min(size, max(1, math.ceil(MIN_TASK_SECONDS / max(per_run_s, 1e-4))))
+                min_size = min(size, min_task_runs(per_run_s))
                 sizes = guided_task_sizes(len(pending), size, ex.n_workers, min_size)
             else:  # a size the caller chose is kept for every task
                 size = batch_size or 1
