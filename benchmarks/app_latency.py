@@ -325,6 +325,16 @@ def wait_until_drawn(page: object, timeout_s: float = 180.0) -> None:
     )
 
 
+def wait_for_headline_change(page: object, before: list[str], timeout_s: float = 180.0) -> None:
+    """Wait until the headline numbers differ from ``before`` (the first stage of a redraw is on screen)."""
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "(b) => { const v = [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
+        ".map(e => e.innerText); return v.length === b.length && v.some((x, i) => x !== b[i]); }",
+        arg=before,
+        timeout=timeout_s * 1000,
+    )
+
+
 def move_lever(page: object, group: str, label: str, key: str = "Home") -> None:
     """Open a lever group in the sidebar and move one slider with the keyboard (``Home``: its minimum)."""
     page.get_by_text(group, exact=True).first.click()  # type: ignore[attr-defined]
@@ -344,12 +354,7 @@ def measure_browser(members: int, resolution: float) -> dict[str, float]:
         before = headline(page)
         t0 = time.perf_counter()
         move_lever(page, "Power, coal and caps", "Coal condensing units retire by (year)")
-        page.wait_for_function(  # type: ignore[attr-defined]
-            "(b) => { const v = [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
-            ".map(e => e.innerText); return v.length === b.length && v.some((x, i) => x !== b[i]); }",
-            arg=before,
-            timeout=180_000,
-        )
+        wait_for_headline_change(page, before)
         first_change = time.perf_counter() - t0
         wait_until_drawn(page)
         full = time.perf_counter() - t0
