@@ -24,12 +24,15 @@ division per neighbourhood, not a pass over all households.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from agents.population import (
+    NEVER,
+    MemberView,
     Population,
+    PopulationStack,
     RowAgent,
     crf,
     hazard_clocks,
@@ -53,7 +56,7 @@ GAS_STOVE_HABIT_UTILS = 1.0
 _NOT_COPIED = frozenset(
     ("appliance_efficiency", "pv_kw", "next_appliance_year", "next_stove_year", "pv_clock", "sorting_threshold")
 )
-"""Columns a new household does not copy from its source (set in :meth:`Households.grow_to`)."""
+"""Columns a new household does not copy from its source (set in :meth:`HouseholdsStack.grow_to`)."""
 
 
 class Household(RowAgent):
@@ -142,164 +145,41 @@ class Households(Population):
         self.pv_count = np.bincount(groups, weights=self.live("pv_kw") > 0, minlength=G)
         self.sorting_count = np.bincount(groups, weights=self.live("sorts_waste"), minlength=G)
 
-    def grow_to(self, n_real: float, rng: np.random.Generator) -> None:
-        """Add agents for new households; they copy the traits of randomly chosen existing ones.
 
-        A new household has this year's appliances and no PV. Its stove may be replaced from this year on
-        and its PV and sorting thresholds are its own draws: only the traits are copied, not the source's
-        schedule.
-        """
-        target = int(round(n_real / self.weight)) if self.weight > 0 else 0
-        k = target - self.n
-        if k <= 0:
-            return
-        src = rng.integers(0, self.n, k)
-        s = self.grow(k)
-        for name, arr in self.cols.items():
-            if name not in _NOT_COPIED:
-                arr[s] = arr[src]
-        year = self.model.year
-        spec = self.spec
-        self.cols["appliance_efficiency"][s] = self.model.appliance_standard
-        self.cols["pv_kw"][s] = 0.0
-        self.cols["next_appliance_year"][s] = next_event_years(rng, 1.0 / spec.appliance_life_yr, k, year)
-        self.cols["next_stove_year"][s] = next_event_years(rng, 1.0 / spec.stove_life_yr, k, year - 1)
-        self.cols["pv_clock"][s] = hazard_clocks(rng, k)
-        new_groups = self.cols["neighbourhood"][s]
-        self.cols["sorting_threshold"][s] = np.where(
-            self.cols["sorts_waste"][s], np.inf, self.sorting_hazard[new_groups] + hazard_clocks(rng, k)
-        )
-        G = self.n_groups
-        self.group_size += np.bincount(new_groups, minlength=G)
-        self.induction_count += np.bincount(new_groups, weights=self.cols["stove"][s] == INDUCTION, minlength=G)
-        self.sorting_count += np.bincount(new_groups, weights=self.cols["sorts_waste"][s], minlength=G)
+class HouseholdsView(MemberView):
+    """One member's households (see :class:`~agents.population.MemberView`)."""
 
-    def _peer_share(self, count: np.ndarray) -> np.ndarray:
-        """Share of each neighbourhood's households counted in ``count`` (0 for an empty neighbourhood)."""
-        return count / np.maximum(self.group_size, 1.0)
+    stack: HouseholdsStack
 
-    def step(self, year: int) -> None:
-        """One year of household decisions (the rules and how they are computed: module docstring)."""
-        m = self.model
-        spec = self.spec
-        rng = self.rng
-        p = m.params
-        peer_strength = p["peer_effect_strength"]
-        groups = self.live("neighbourhood")
-        G = self.n_groups
-        # Appliances: replaced at the end of their (geometric) life, by ones at this year's standard.
-        due = self.live("next_appliance_year")
-        rows = np.flatnonzero(due == year)
-        self.live("appliance_efficiency")[rows] = m.appliance_standard
-        due[rows] = next_event_years(rng, 1.0 / spec.appliance_life_yr, len(rows), year)
-        # Cooking: gas vs induction at stove replacement, a binary logit whose utilities differ by household
-        # only through the neighbourhood's induction share, so P(gas) is computed per neighbourhood.
-        due = self.live("next_stove_year")
-        rows = np.flatnonzero(due == year)
-        if len(rows):
-            k = p["choice_cost_sensitivity"] / 1e4
-            gas_cost = spec.cooking_gj_per_yr * m.retail_gas_price_cny_per_gj(year, "buildings")
-            ind_cost = (
-                spec.cooking_gj_per_yr
-                / spec.induction_stove_efficiency_ratio
-                / 0.0036
-                * spec.retail_power_price_cny_per_kwh
-            )
-            peer_ind = self._peer_share(self.induction_count)
-            u_gas = -k * gas_cost + GAS_STOVE_HABIT_UTILS + peer_strength * (1 - peer_ind)
-            u_ind = -k * ind_cost + peer_strength * peer_ind
-            p_gas = 1.0 / (1.0 + np.exp(u_ind - u_gas))
-            g_rows = groups[rows]
-            stove = self.live("stove")
-            old = stove[rows]
-            new = np.where(rng.random(len(rows)) > p_gas[g_rows], INDUCTION, GAS).astype(stove.dtype)
-            stove[rows] = new
-            self.induction_count += np.bincount(g_rows, weights=new - old.astype(float), minlength=G)
-            due[rows] = next_event_years(rng, 1.0 / spec.stove_life_yr, len(rows), year)
-        # Rooftop PV: only households with a suitable roof and no PV yet can adopt.
-        pv = self.live("pv_kw")
-        candidates = np.flatnonzero(self.live("roof_ok") & (pv == 0))
-        adopted = 0
-        if len(candidates):
-            cf = p["solar_capacity_factor"]
-            saving = (
-                spec.pv_kw_per_system
-                * cf
-                * PV_FULL_LOAD_HOURS_PER_CF
-                * (
-                    PV_SELF_CONSUMPTION * spec.retail_power_price_cny_per_kwh
-                    + (1 - PV_SELF_CONSUMPTION) * m.regional_price_cny_per_mwh(year) / 1e3
-                )
-            )
-            capex = (
-                spec.pv_kw_per_system
-                * 1e3
-                * max(
-                    m.developer.capex_cny_per_kw("solar", year) / 1e3 * 1.3 - m.policies.pv_subsidy_cny_per_w(year),
-                    0.0,
-                )
-            )
-            annual_cost = np.maximum(capex * self.live("pv_crf")[candidates], 1.0)
-            peer_pv = self._peer_share(self.pv_count)
-            x = 4.0 * (saving / annual_cost - 1.0) + (peer_strength * peer_pv - 1.5)[groups[candidates]]
-            clock = self.live("pv_clock")
-            left = clock[candidates] - yearly_hazard(0.1 * logistic(x))
-            clock[candidates] = left
-            adopt = candidates[left <= 0]
-            adopted = len(adopt)
-            pv[adopt] = spec.pv_kw_per_system
-            self.pv_count += np.bincount(groups[adopt], minlength=G)
-        m.policies.record_pv_adoptions(float(adopted) * self.weight * spec.pv_kw_per_system, year)
-        # Green travel: each household drifts towards its target share.
-        g = self.live("green_travel_share")
-        peer_g = np.bincount(groups, weights=g, minlength=G) / np.maximum(self.group_size, 1)
-        target = (
-            self.live("travel_const") + (m.policies.transit_service_utils(year) + 0.5 * peer_strength * peer_g)[groups]
-        )
-        target = logistic(target)
-        target -= g
-        target *= spec.green_travel_drift_per_yr
-        g += target
-        # Waste sorting: adoption rises with the sorting campaign and with neighbours who already sort; the
-        # probability is the same for all non-sorters of a neighbourhood.
-        x = (
-            -2.0
-            + m.policies.value("waste_sorting_push_utils", year)
-            + 2.0 * peer_strength / 1.5 * self._peer_share(self.sorting_count)
-        )
-        self.sorting_hazard += yearly_hazard(0.15 * logistic(x))
-        threshold = self.live("sorting_threshold")
-        start = np.flatnonzero(self.sorting_hazard[groups] >= threshold)
-        if len(start):
-            self.live("sorts_waste")[start] = True
-            threshold[start] = np.inf
-            self.sorting_count += np.bincount(groups[start], minlength=G)
+    @property
+    def n_groups(self) -> int:
+        return self.stack.n_groups
 
-    def account(self, y: int) -> dict[str, float]:
-        """Book cooking gas and appliance electricity; return electricity use and rooftop capacity."""
-        m = self.model
-        spec = self.spec
-        w = self.weight
-        size_x_eff = float(np.einsum("i,i->", self.live("appliance_size"), self.live("appliance_efficiency")))
-        appliance_mwh = spec.appliance_kwh_per_yr * size_x_eff * w / 1e3
-        induction_agents = float(self.induction_count.sum())
-        n_ind = induction_agents * w
-        n_gas = (self.n - induction_agents) * w
-        gas_tj = n_gas * spec.cooking_gj_per_yr / 1e3
-        induction_mwh = n_ind * spec.cooking_gj_per_yr / spec.induction_stove_efficiency_ratio / 3.6
-        m.ledger.add_energy(y, "buildings", "natural_gas", gas_tj)
-        m.ledger.add_energy(y, "buildings", "electricity", (appliance_mwh + induction_mwh) * 3.6 / 1e3)
-        rooftop_mw = float(self.live("pv_kw").sum()) * w / 1e3
-        m.ledger.add_series(m.ledger.stocks, ("households", "induction_cooking"), y, n_ind)
-        m.ledger.add_series(m.ledger.stocks, ("households", "gas_cooking"), y, n_gas)
-        m.ledger.add_series(m.ledger.stocks, ("households", "rooftop_pv_systems"), y, float(self.pv_count.sum()) * w)
-        return {"electricity_mwh": appliance_mwh + induction_mwh, "rooftop_mw": rooftop_mw}
+    def _per_group(self, counts: np.ndarray) -> np.ndarray:
+        return counts[self.member, : self.stack.n_groups]
+
+    @property
+    def group_size(self) -> np.ndarray:
+        """Households per neighbourhood (kept up to date by the kernel, as the counts below)."""
+        return self._per_group(self.stack.group_size)
+
+    @property
+    def induction_count(self) -> np.ndarray:
+        return self._per_group(self.stack.induction_count)
+
+    @property
+    def pv_count(self) -> np.ndarray:
+        return self._per_group(self.stack.pv_count)
+
+    @property
+    def sorting_count(self) -> np.ndarray:
+        return self._per_group(self.stack.sorting_count)
 
     def sorting_share(self) -> float:
-        return float(self.sorting_count.sum()) / self.n if self.n else 0.0
+        return float(self.stack.sorting_count[self.member].sum()) / self.n if self.n else 0.0
 
     def green_travel_share(self) -> float:
-        return float(self.live("green_travel_share").sum()) / self.n if self.n else 0.0
+        return float(self.stack.green_travel_sum[self.member]) / self.n if self.n else 0.0
 
     def car_km_factor(self, out: np.ndarray | None = None) -> np.ndarray:
         """Per-household multiplier on private car km from the change in green travel since the base year.
@@ -309,3 +189,266 @@ class Households(Population):
         f = np.subtract(1.0, self.live("green_travel_share"), out=out)
         f *= self.live("km_factor_scale")
         return np.clip(f, 0.0, 2.0, out=f)
+
+
+class HouseholdsStack(PopulationStack):
+    """The households of the members of a batch, decided together (rules: module docstring).
+
+    Neighbourhood ``g`` of member ``m`` is group ``m * (G + 1) + g`` of the flat per-group arrays; the
+    extra group ``G`` of each member holds its padding rows, so padding never counts towards a peer share.
+    """
+
+    agent_class = Household
+    view_class = HouseholdsView
+    PAD: ClassVar[dict[str, object]] = {
+        "next_appliance_year": NEVER,
+        "next_stove_year": NEVER,
+        "sorting_threshold": np.inf,
+    }
+    MEMBER_ARRAYS = ("group_size", "induction_count", "pv_count", "sorting_count", "sorting_hazard", "green_travel_sum")
+    MEMBER_LISTS = ("models", "rngs")
+
+    def __init__(self, members: list[Households]) -> None:
+        G = members[0].n_groups
+        self.PAD = {**type(self).PAD, "neighbourhood": G}
+        super().__init__(members)
+        self.spec = members[0].spec
+        self.n_groups = G
+        if any(h.n_groups != G for h in members):
+            raise ValueError("households of one stack must have the same number of neighbourhoods")
+
+        def groups(attr: str) -> np.ndarray:
+            return np.array([np.append(getattr(h, attr), 0.0) for h in members])
+
+        self.group_size = groups("group_size")
+        """Members x (neighbourhoods + 1): households per neighbourhood (last: padding, always 0)."""
+        self.induction_count = groups("induction_count")
+        self.pv_count = groups("pv_count")
+        self.sorting_count = groups("sorting_count")
+        self.sorting_hazard = groups("sorting_hazard")
+        self.green_travel_sum = self.member_sums(self.flat("green_travel_share"))
+        """Per member, the sum of the households' green-travel shares (for the indicator)."""
+        self._groups_of_rows: np.ndarray | None = None
+
+    @classmethod
+    def join(cls, stacks: list[HouseholdsStack]) -> HouseholdsStack:
+        if any(s.n_groups != stacks[0].n_groups for s in stacks):
+            raise ValueError("households of one stack must have the same number of neighbourhoods")
+        out = super().join(stacks)
+        out._groups_of_rows = None
+        return out
+
+    def _flat_groups(self, rows: np.ndarray) -> np.ndarray:
+        """Flat group index of ``rows`` (member x (G + 1) + neighbourhood)."""
+        return rows // self.capacity * (self.n_groups + 1) + self.flat("neighbourhood")[rows]
+
+    def _all_flat_groups(self) -> np.ndarray:
+        """Flat group index of every row, padding included (kept until the stack grows)."""
+        if self._groups_of_rows is None or len(self._groups_of_rows) != self.flat_size:
+            member = np.arange(self.flat_size) // self.capacity
+            self._groups_of_rows = member * (self.n_groups + 1) + self.flat("neighbourhood")
+        return self._groups_of_rows
+
+    def _values(self, fn) -> np.ndarray:
+        """``fn(model)`` for each member, as an array."""
+        return np.array([fn(m) for m in self.models], dtype=float)
+
+    def grow_to(self, year: int) -> None:
+        """Add agents for new households; they copy the traits of randomly chosen existing ones.
+
+        Each member grows to its model's population this year. A new household has this year's appliances
+        and no PV. Its stove may be replaced from this year on and its PV and sorting thresholds are its own
+        draws: only the traits are copied, not the source's schedule.
+        """
+        counts = []
+        for m, model in enumerate(self.models):
+            w = self.weight[m]
+            n_real = model.population(year) / model.inputs.city.persons_per_household
+            target = int(round(n_real / w)) if w > 0 else 0
+            counts.append(max(target - int(self.n[m]), 0))
+        if not any(counts):
+            return
+        n_before = self.n.tolist()
+        src_local = self.draw(counts, lambda rng, k, m: rng.integers(0, n_before[m], k))
+        rows = self.grow(counts, zero=False)  # every column of the new rows is set below
+        self._groups_of_rows = None
+        cap = self.capacity
+        member = rows // cap
+        src = member * cap + src_local
+        for name, arr in self.cols.items():
+            if name not in _NOT_COPIED:
+                flat = arr.reshape(-1)
+                flat[rows] = flat[src]
+        spec = self.spec
+        standard = self._values(lambda model: model.appliance_standard)
+        self.flat("appliance_efficiency")[rows] = standard[member]
+        self.flat("pv_kw")[rows] = 0.0
+        self.flat("next_appliance_year")[rows] = self.draw(
+            counts, lambda rng, k, m: next_event_years(rng, 1.0 / spec.appliance_life_yr, k, year)
+        )
+        self.flat("next_stove_year")[rows] = self.draw(
+            counts, lambda rng, k, m: next_event_years(rng, 1.0 / spec.stove_life_yr, k, year - 1)
+        )
+        self.flat("pv_clock")[rows] = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
+        fg = self._flat_groups(rows)
+        clocks = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
+        self.flat("sorting_threshold")[rows] = np.where(
+            self.flat("sorts_waste")[rows], np.inf, self.sorting_hazard.reshape(-1)[fg] + clocks
+        )
+        size = self.members * (self.n_groups + 1)
+        shape = self.group_size.shape
+        self.group_size += np.bincount(fg, minlength=size).reshape(shape)
+        self.induction_count += np.bincount(fg, weights=self.flat("stove")[rows] == INDUCTION, minlength=size).reshape(
+            shape
+        )
+        self.sorting_count += np.bincount(fg, weights=self.flat("sorts_waste")[rows], minlength=size).reshape(shape)
+
+    def _peer_share(self, count: np.ndarray) -> np.ndarray:
+        """Share of each neighbourhood's households counted in ``count`` (0 for an empty neighbourhood)."""
+        return count / np.maximum(self.group_size, 1.0)
+
+    def step(self, year: int) -> None:
+        """One year of household decisions for every member: growth first, then the rules of the module
+        docstring, each member with its own prices, parameters, policies and random streams."""
+        self.grow_to(year)
+        models = self.models
+        spec = self.spec
+        cap = self.capacity
+        M = self.members
+        size = M * (self.n_groups + 1)
+        shape = self.group_size.shape
+        peer_strength = self._values(lambda model: model.params["peer_effect_strength"])
+        # Appliances: replaced at the end of their (geometric) life, by ones at this year's standard.
+        due = self.flat("next_appliance_year")
+        rows = np.flatnonzero(due == year)
+        if len(rows):
+            standard = self._values(lambda model: model.appliance_standard)
+            self.flat("appliance_efficiency")[rows] = standard[rows // cap]
+            due[rows] = self.draw(
+                self.member_counts(rows),
+                lambda rng, k, m: next_event_years(rng, 1.0 / spec.appliance_life_yr, k, year),
+            )
+        # Cooking: gas vs induction at stove replacement, a binary logit whose utilities differ by household
+        # only through the neighbourhood's induction share, so P(gas) is computed per neighbourhood.
+        due = self.flat("next_stove_year")
+        rows = np.flatnonzero(due == year)
+        if len(rows):
+            counts = self.member_counts(rows)
+            k = self._values(lambda model: model.params["choice_cost_sensitivity"] / 1e4)
+            gas_cost = spec.cooking_gj_per_yr * self._values(
+                lambda model: model.retail_gas_price_cny_per_gj(year, "buildings")
+            )
+            ind_cost = (
+                spec.cooking_gj_per_yr
+                / spec.induction_stove_efficiency_ratio
+                / 0.0036
+                * spec.retail_power_price_cny_per_kwh
+            )
+            peer_ind = self._peer_share(self.induction_count)
+            u_gas = (-k * gas_cost + GAS_STOVE_HABIT_UTILS)[:, None] + peer_strength[:, None] * (1 - peer_ind)
+            u_ind = (-k * ind_cost)[:, None] + peer_strength[:, None] * peer_ind
+            p_gas = (1.0 / (1.0 + np.exp(u_ind - u_gas))).reshape(-1)
+            fg = self._flat_groups(rows)
+            stove = self.flat("stove")
+            old = stove[rows]
+            draws = self.draw(counts, lambda rng, n, m: rng.random(n))
+            new = np.where(draws > p_gas[fg], INDUCTION, GAS).astype(stove.dtype)
+            stove[rows] = new
+            self.induction_count += np.bincount(fg, weights=new - old.astype(float), minlength=size).reshape(shape)
+            due[rows] = self.draw(counts, lambda rng, n, m: next_event_years(rng, 1.0 / spec.stove_life_yr, n, year))
+        # Rooftop PV: only households with a suitable roof and no PV yet can adopt.
+        pv = self.flat("pv_kw")
+        candidates = np.flatnonzero(self.flat("roof_ok") & (pv == 0))
+        adopted = [0] * M
+        if len(candidates):
+            saving = np.empty(M)
+            capex = np.empty(M)
+            for m, model in enumerate(models):
+                saving[m] = (
+                    spec.pv_kw_per_system
+                    * model.params["solar_capacity_factor"]
+                    * PV_FULL_LOAD_HOURS_PER_CF
+                    * (
+                        PV_SELF_CONSUMPTION * spec.retail_power_price_cny_per_kwh
+                        + (1 - PV_SELF_CONSUMPTION) * model.regional_price_cny_per_mwh(year) / 1e3
+                    )
+                )
+                capex[m] = (
+                    spec.pv_kw_per_system
+                    * 1e3
+                    * max(
+                        model.developer.capex_cny_per_kw("solar", year) / 1e3 * 1.3
+                        - model.policies.pv_subsidy_cny_per_w(year),
+                        0.0,
+                    )
+                )
+            member = candidates // cap
+            annual_cost = np.maximum(capex[member] * self.flat("pv_crf")[candidates], 1.0)
+            peer_pv = self._peer_share(self.pv_count)
+            fg = self._flat_groups(candidates)
+            x = 4.0 * (saving[member] / annual_cost - 1.0) + (peer_strength[:, None] * peer_pv - 1.5).reshape(-1)[fg]
+            clock = self.flat("pv_clock")
+            left = clock[candidates] - yearly_hazard(0.1 * logistic(x))
+            clock[candidates] = left
+            won = left <= 0
+            adopt = candidates[won]
+            if len(adopt):
+                adopted = self.member_counts(adopt)
+                pv[adopt] = spec.pv_kw_per_system
+                self.pv_count += np.bincount(fg[won], minlength=size).reshape(shape)
+        for m, model in enumerate(models):
+            model.policies.record_pv_adoptions(float(adopted[m]) * float(self.weight[m]) * spec.pv_kw_per_system, year)
+        # Green travel: each household drifts towards its target share (padding rows drift harmlessly in
+        # their own group).
+        fg_all = self._all_flat_groups()
+        g = self.flat("green_travel_share")
+        peer_g = np.bincount(fg_all, weights=g, minlength=size).reshape(shape) / np.maximum(self.group_size, 1)
+        transit = self._values(lambda model: model.policies.transit_service_utils(year))
+        target = (
+            self.flat("travel_const") + (transit[:, None] + 0.5 * peer_strength[:, None] * peer_g).reshape(-1)[fg_all]
+        )
+        target = logistic(target)
+        target -= g
+        target *= spec.green_travel_drift_per_yr
+        g += target
+        g[self.padding_rows()] = 0.0
+        self.green_travel_sum = self.member_sums(g)
+        # Waste sorting: adoption rises with the sorting campaign and with neighbours who already sort; the
+        # probability is the same for all non-sorters of a neighbourhood.
+        push = self._values(lambda model: model.policies.value("waste_sorting_push_utils", year))
+        x = (-2.0 + push)[:, None] + (2.0 * peer_strength / 1.5)[:, None] * self._peer_share(self.sorting_count)
+        self.sorting_hazard += yearly_hazard(0.15 * logistic(x))
+        threshold = self.flat("sorting_threshold")
+        start = np.flatnonzero(self.sorting_hazard.reshape(-1)[fg_all] >= threshold)
+        if len(start):
+            self.flat("sorts_waste")[start] = True
+            threshold[start] = np.inf
+            self.sorting_count += np.bincount(fg_all[start], minlength=size).reshape(shape)
+
+    def account(self, y: int) -> list[dict[str, float]]:
+        """Book each member's cooking gas and appliance electricity; return its electricity use and rooftop
+        capacity."""
+        spec = self.spec
+        size_x_eff = self.member_sums(self.flat("appliance_size") * self.flat("appliance_efficiency")).tolist()
+        pv_kw = self.member_sums(self.flat("pv_kw")).tolist()
+        induction = self.induction_count.sum(axis=1).tolist()
+        pv_systems = self.pv_count.sum(axis=1).tolist()
+        out = []
+        for m, model in enumerate(self.models):
+            w = float(self.weight[m])
+            appliance_mwh = spec.appliance_kwh_per_yr * size_x_eff[m] * w / 1e3
+            n_ind = induction[m] * w
+            n_gas = (int(self.n[m]) - induction[m]) * w
+            gas_tj = n_gas * spec.cooking_gj_per_yr / 1e3
+            induction_mwh = n_ind * spec.cooking_gj_per_yr / spec.induction_stove_efficiency_ratio / 3.6
+            ledger = model.ledger
+            ledger.add_energy(y, "buildings", "natural_gas", gas_tj)
+            ledger.add_energy(y, "buildings", "electricity", (appliance_mwh + induction_mwh) * 3.6 / 1e3)
+            ledger.add_series(ledger.stocks, ("households", "induction_cooking"), y, n_ind)
+            ledger.add_series(ledger.stocks, ("households", "gas_cooking"), y, n_gas)
+            ledger.add_series(ledger.stocks, ("households", "rooftop_pv_systems"), y, pv_systems[m] * w)
+            out.append({"electricity_mwh": appliance_mwh + induction_mwh, "rooftop_mw": pv_kw[m] * w / 1e3})
+        return out
+
+
+Households.stack_class = HouseholdsStack

@@ -114,6 +114,225 @@ class Population:
         return self.n
 
 
+class MemberView:
+    """One member's population inside a :class:`PopulationStack`: what the rest of its model sees.
+
+    It reads and writes the member's row of the stack's columns, so the model, its policies and the app
+    use it as they would a :class:`Population` of their own (``n``, ``weight``, ``live``, ``cols``,
+    ``agent``); the decisions are made by the stack for all members at once. Subclasses add the queries a
+    population type answers for its model (for example the households' green-travel share).
+    """
+
+    def __init__(self, stack: PopulationStack, member: int) -> None:
+        self.stack = stack
+        self.member = member
+        self.model = stack.models[member]
+        self._views: dict[int, RowAgent] = {}
+
+    @property
+    def spec(self):
+        """The population's scenario section (the same for every member)."""
+        return self.stack.spec
+
+    @property
+    def n(self) -> int:
+        return int(self.stack.n[self.member])
+
+    @property
+    def weight(self) -> float:
+        return float(self.stack.weight[self.member])
+
+    @property
+    def rng(self) -> np.random.Generator:
+        return self.stack.rngs[self.member]
+
+    @property
+    def cols(self) -> dict[str, np.ndarray]:
+        """name -> this member's row of the column (capacity long; rows ``[0, n)`` are live)."""
+        m = self.member
+        return {name: arr[m] for name, arr in self.stack.cols.items()}
+
+    def live(self, name: str) -> np.ndarray:
+        """View of this member's live rows of a column (writes go through to the stack)."""
+        return self.stack.cols[name][self.member, : self.stack.n[self.member]]
+
+    def agent(self, row: int) -> RowAgent:
+        """The Mesa agent for ``row`` (created and registered with this member's model on first access)."""
+        if not 0 <= row < self.n:
+            raise IndexError(f"row {row} outside population of {self.n}")
+        view = self._views.get(row)
+        if view is None:
+            view = self.stack.agent_class(self.model, self, row)
+            self._views[row] = view
+        return view
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class PopulationStack:
+    """The populations of one agent type of several runs (members), held and stepped together.
+
+    Why: at the app's coarse resolution a run's populations have a few hundred agents each, so a year of
+    their decisions costs what its few hundred numpy calls cost, not what the arithmetic costs. Stepping
+    the members of an ensemble task together makes each call serve all of them. A stack is built from the
+    members' own populations (constructed as for a single run, so a member starts exactly as its run
+    would) and its kernels decide for every member as the member's own run would: each member keeps its
+    random streams and draws the same numbers in the same order, and its scalars (prices, parameters,
+    policy values) are its model's. A single run is a stack of one.
+
+    Layout: column ``name`` is ``cols[name]``, members x capacity; member ``m``'s live rows are
+    ``[0, n[m])``, the rest is padding whose values (:attr:`PAD`) keep it out of every decision. Kernels
+    mostly work on the flattened columns: row ``r`` of the flat array is member ``r // capacity``'s row
+    ``r % capacity``, and rows found by ``np.flatnonzero`` come member by member in row order, the order
+    in which a member's own run meets them.
+
+    Attributes:
+        models: each member's model.
+        rngs: each member's population stream.
+        n: live agents per member.
+        weight: real units per agent, per member.
+        capacity: rows per member (live and padding).
+    """
+
+    agent_class: ClassVar[type[RowAgent]] = RowAgent
+    view_class: ClassVar[type[MemberView]] = MemberView
+    PAD: ClassVar[dict[str, object]] = {}
+    """Values of padding rows by column (default 0): chosen so that padding never acts."""
+    MEMBER_ARRAYS: ClassVar[tuple[str, ...]] = ()
+    """Attributes holding per-member arrays (members first), joined by :meth:`join`."""
+    MEMBER_LISTS: ClassVar[tuple[str, ...]] = ("models", "rngs")
+    """Attributes holding per-member Python lists, joined by :meth:`join`."""
+
+    def __init__(self, members: list[Population], headroom: float = 1.0) -> None:
+        self.models = [p.model for p in members]
+        self.rngs = [p.rng for p in members]
+        self.n = np.array([p.n for p in members], dtype=np.int64)
+        self.weight = np.array([p.weight for p in members], dtype=float)
+        self.capacity = int(max(p.capacity for p in members))
+        self.cols: dict[str, np.ndarray] = {}
+        for name in members[0].cols:
+            arr = np.full((len(members), self.capacity), self.PAD.get(name, 0), dtype=members[0].cols[name].dtype)
+            for m, p in enumerate(members):
+                arr[m, : p.n] = p.cols[name][: p.n]
+            self.cols[name] = arr
+        self.views = [self.view_class(self, m) for m in range(len(members))]
+        self._member_index: np.ndarray | None = None
+        self._padding: np.ndarray | None = None
+
+    @property
+    def members(self) -> int:
+        return len(self.models)
+
+    @classmethod
+    def join(cls, stacks: list[PopulationStack]) -> PopulationStack:
+        """One stack of the members of ``stacks`` (each usually a single run's stack of one), in order.
+
+        Per-member arrays whose trailing axes differ between stacks (capacity, neighbourhoods) are padded
+        with the column's padding value (0 for other arrays).
+        """
+        out = cls.__new__(cls)
+        first = stacks[0]
+        out.__dict__.update({k: v for k, v in first.__dict__.items() if k not in ("views",)})
+        out.capacity = max(s.capacity for s in stacks)
+        out.n = np.concatenate([s.n for s in stacks])
+        out.weight = np.concatenate([s.weight for s in stacks])
+        out.cols = {name: _concat_padded([s.cols[name] for s in stacks], first.PAD.get(name, 0)) for name in first.cols}
+        for name in cls.MEMBER_ARRAYS:
+            setattr(out, name, _concat_padded([getattr(s, name) for s in stacks], 0))
+        for name in cls.MEMBER_LISTS:
+            setattr(out, name, [x for s in stacks for x in getattr(s, name)])
+        out.views = [cls.view_class(out, m) for m in range(out.members)]
+        out._member_index = None
+        out._padding = None
+        return out
+
+    # ------------------------------------------------------------------ flat helpers for the kernels
+    @property
+    def flat_size(self) -> int:
+        """Length of the flat columns: all rows of all members, or for a stack of one its live rows only
+        (so a single run's kernels touch no padding)."""
+        return int(self.n[0]) if len(self.n) == 1 else len(self.n) * self.capacity
+
+    def flat(self, name: str) -> np.ndarray:
+        """Column ``name`` as one flat array over members (a view: writes go through); see :attr:`flat_size`."""
+        return self.cols[name].reshape(-1)[: self.flat_size]
+
+    def live_mask(self) -> np.ndarray:
+        """Members x capacity: which rows are live."""
+        return np.arange(self.capacity) < self.n[:, None]
+
+    def member_sums(self, values: np.ndarray) -> np.ndarray:
+        """Per-member sum of a flat array (:meth:`flat`; padding must hold 0).
+
+        Sums run row by row (``np.bincount``), so a member's sum does not depend on how much padding the
+        stack has, i.e. on which other members it was stepped with.
+        """
+        index = self._member_index
+        if index is None or len(index) != values.size:
+            index = self._member_index = np.arange(values.size) // self.capacity
+        return np.bincount(index, weights=values, minlength=self.members)
+
+    def member_counts(self, rows: np.ndarray) -> list[int]:
+        """How many of the (ascending) flat ``rows`` belong to each member."""
+        return np.bincount(rows // self.capacity, minlength=self.members).tolist()
+
+    def draw(self, counts: list[int], fn) -> np.ndarray | None:
+        """``fn(rng, count, member)`` for each member with a non-zero count, in member order, concatenated.
+
+        Each member draws from its own stream exactly the call its own run makes, so stacking does not change
+        any member's random numbers. ``None`` when no member draws.
+        """
+        parts = [fn(self.rngs[m], c, m) for m, c in enumerate(counts) if c]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def grow(self, counts: list[int] | np.ndarray, zero: bool = True) -> np.ndarray:
+        """Append ``counts[m]`` rows to each member; return their flat rows, member by member.
+
+        The new rows' values are zero, or with ``zero=False`` whatever the padding held (for a caller that
+        sets every column of them). Capacity doubles (for all members) when a member runs out.
+        """
+        counts = np.asarray(counts, dtype=np.int64)
+        need = int((self.n + counts).max()) if len(counts) else 0
+        if need > self.capacity:
+            new_cap = max(need, 2 * self.capacity)
+            for name, arr in self.cols.items():
+                bigger = np.full((self.members, new_cap), self.PAD.get(name, 0), dtype=arr.dtype)
+                bigger[:, : self.capacity] = arr
+                self.cols[name] = bigger
+            self.capacity = new_cap
+        starts = self.n + np.arange(self.members) * self.capacity
+        rows = np.concatenate([np.arange(s, s + k) for s, k in zip(starts.tolist(), counts.tolist(), strict=True)])
+        rows = rows.astype(np.intp)
+        if zero:
+            for arr in self.cols.values():
+                arr.reshape(-1)[rows] = 0
+        self.n = self.n + counts
+        self._padding = None
+        return rows
+
+    def padding_rows(self) -> np.ndarray:
+        """Flat rows that are padding (kept until the stack grows)."""
+        if self._padding is None:
+            self._padding = np.flatnonzero(~self.live_mask().reshape(-1)[: self.flat_size])
+        return self._padding
+
+
+def _concat_padded(arrays: list[np.ndarray], pad: object) -> np.ndarray:
+    """Concatenate arrays along the member axis, padding trailing axes to the largest shape with ``pad``."""
+    shape = tuple(max(a.shape[i] for a in arrays) for i in range(1, arrays[0].ndim))
+    if all(a.shape[1:] == shape for a in arrays):
+        return np.concatenate(arrays)
+    out = np.full((sum(len(a) for a in arrays), *shape), pad, dtype=arrays[0].dtype)
+    start = 0
+    for a in arrays:
+        out[(slice(start, start + len(a)), *(slice(0, k) for k in a.shape[1:]))] = a
+        start += len(a)
+    return out
+
+
 def crf(rate: np.ndarray | float, years: np.ndarray | float) -> np.ndarray | float:
     """Capital recovery factor: annual payment per unit of capital at ``rate`` over ``years``.
 

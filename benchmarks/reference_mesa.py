@@ -349,7 +349,7 @@ class MesaHouseholds(_AgentPopulation):
         self.model.policies.record_pv_adoptions(float(self.pv_adopted) * self.weight * self.spec.pv_kw_per_system, year)
 
     def account(self, y: int) -> dict[str, float]:
-        """Same ledger entries as :meth:`agents.households.Households.account`, summed agent by agent."""
+        """Same ledger entries as :meth:`agents.households.HouseholdsStack.account`, summed agent by agent."""
         m = self.model
         spec = self.spec
         w = self.weight
@@ -832,6 +832,7 @@ class ReferenceCityModel(CityModel):
         draws: Draws = "python",
     ) -> None:
         super().__init__(scenario, seed, overrides, resolution)
+        self.population_stacks = {}  # the Mesa populations below step themselves, agent by agent
         if self.households is not None:
             self.households = MesaHouseholds(self, self.households, draws)
         if self.vehicles is not None:
@@ -859,11 +860,11 @@ MIRRORED_KERNELS = (
     "agents.population.next_event_years",
     "agents.population.hazard_clocks",
     "agents.population.yearly_hazard",
-    "agents.households.Households.grow_to",
-    "agents.households.Households._peer_share",
-    "agents.households.Households.step",
-    "agents.households.Households.account",
-    "agents.households.Households.car_km_factor",
+    "agents.households.HouseholdsStack.grow_to",
+    "agents.households.HouseholdsStack._peer_share",
+    "agents.households.HouseholdsStack.step",
+    "agents.households.HouseholdsStack.account",
+    "agents.households.HouseholdsView.car_km_factor",
     "agents.vehicles.Vehicles.prices",
     "agents.vehicles.Vehicles.energy_price_cny_per_mj",
     "agents.vehicles.Vehicles._cost_tables",
@@ -897,11 +898,11 @@ MIRRORED_FINGERPRINTS: dict[str, str] = {
     "agents.population.next_event_years": "8046173ef0a5",
     "agents.population.hazard_clocks": "ff921b54e977",
     "agents.population.yearly_hazard": "33aa7fdb6dfe",
-    "agents.households.Households.grow_to": "6621ce30aa77",
-    "agents.households.Households._peer_share": "96a975ab35fb",
-    "agents.households.Households.step": "9055cc823fb9",
-    "agents.households.Households.account": "ed54249cd45c",
-    "agents.households.Households.car_km_factor": "86d4a5629548",
+    "agents.households.HouseholdsStack.grow_to": "124ad8f8dc94",
+    "agents.households.HouseholdsStack._peer_share": "96a975ab35fb",
+    "agents.households.HouseholdsStack.step": "177a589223eb",
+    "agents.households.HouseholdsStack.account": "a3ada93bb814",
+    "agents.households.HouseholdsView.car_km_factor": "86d4a5629548",
     "agents.vehicles.Vehicles.prices": "5ed6532add98",
     "agents.vehicles.Vehicles.energy_price_cny_per_mj": "15798563d483",
     "agents.vehicles.Vehicles._cost_tables": "2b2bebd72621",

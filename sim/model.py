@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import mesa
@@ -32,6 +32,7 @@ from agents.households import Households
 from agents.hydrogen import HydrogenMarket, HydrogenPlant
 from agents.industry import IndustryBlock
 from agents.oilfield import OilfieldBlock
+from agents.population import PopulationStack
 from agents.power import THERMAL, PowerPlant, RenewableDeveloper, dispatch
 from agents.refinery import Refinery
 from agents.sinks import CarbonSink
@@ -188,6 +189,15 @@ class CityModel(mesa.Model):
         self.waste = WasteOperator(self, scenario.waste) if scenario.waste is not None else None
         self.sinks = CarbonSink(self, scenario.sinks) if scenario.sinks is not None else None
         self._step_index = 0
+        self.population_stacks: dict[str, PopulationStack] = {}
+        """Stacks holding this run's populations (a stack of one until :class:`Lockstep` joins members)."""
+        for name in POPULATIONS:
+            pop = getattr(self, name)
+            stack_class = getattr(type(pop), "stack_class", None)
+            if pop is not None and stack_class is not None:
+                stack = stack_class([pop])
+                self.population_stacks[name] = stack
+                setattr(self, name, stack.views[0])
 
     # ------------------------------------------------------------------ drivers and prices
     def population(self, year: int) -> float:
@@ -311,22 +321,15 @@ class CityModel(mesa.Model):
 
     # ------------------------------------------------------------------ the year
     def step(self) -> None:
-        y = self._step_index
-        if y >= len(self.years):
-            self.running = False
-            return
-        self.year = int(self.years[y])
-        if y > 0:
-            self._decide()
-            self._account(y)
-        else:
-            with self._base_year_parameters():
-                self._account(y)
-        self._step_index += 1
-        if self._step_index >= len(self.years):
-            self.running = False
+        if self._lockstep is None:
+            self._lockstep = Lockstep([self])
+        elif len(self._lockstep.models) > 1:
+            raise RuntimeError("this run is stepped with the other members of its batch: step its Lockstep")
+        self._lockstep.step()
 
-    def _decide(self) -> None:
+    _lockstep: Lockstep | None = None
+
+    def _decide_before_populations(self) -> None:
         year = self.year
         # Weather comes from its own stream, so it is the same at any resolution and in any scenario.
         self.weather_noise = {
@@ -341,13 +344,16 @@ class CityModel(mesa.Model):
         self.developer.step()
         for r in self.refineries:
             r.step()
-        if self.households is not None:
-            self.households.grow_to(self.population(year) / self.inputs.city.persons_per_household, self.households.rng)
-            self.households.step(year)
-        if self.vehicles is not None:
-            self.vehicles.step(year)
-        if self.buildings is not None:
-            self.buildings.step(year)
+
+    def _step_population(self, name: str) -> None:
+        """A population this run steps on its own (one without a stack)."""
+        pop = getattr(self, name)
+        if name == "households":
+            pop.grow_to(self.population(self.year) / self.inputs.city.persons_per_household, pop.rng)
+        pop.step(self.year)
+
+    def _decide_after_populations(self) -> None:
+        year = self.year
         for block in self.oilfield:
             block.step()
         for dc in self.data_centres:
@@ -405,25 +411,29 @@ class CityModel(mesa.Model):
         cf = (self.params["wind_capacity_factor"] + self.params["solar_capacity_factor"]) / 2
         return max(mwh / (cf * 8760.0) - self.developer.built_for_data_centres_mw, 0.0)
 
-    def _account(self, y: int) -> None:
+    def _begin_accounts(self) -> None:
+        if self.ccus_network is not None:
+            self.ccus_network.begin_year(self.year)
+        self.hydrogen_market.begin_year(self.year, self.hydrogen_plants)
+
+    def _account(self, y: int, populations: dict[str, object]) -> None:
+        """Account the year; ``populations`` holds the populations' own account results (electricity use and
+        so on), which their stacks book for all members at once."""
         year = self.year
         ledger = self.ledger
-        if self.ccus_network is not None:
-            self.ccus_network.begin_year(year)
-        self.hydrogen_market.begin_year(year, self.hydrogen_plants)
         elec_mwh = 0.0
         heating_mwh = 0.0
         district_tj = 0.0
         distributed_mw = {"rooftop_solar": 0.0, "oilfield_solar": 0.0}
         oilfield_mwh = [0.0, 0.0]  # the oilfield's use, and the part of it that can follow its own PV
         if self.households is not None:
-            h = self.households.account(y)
+            h = populations["households"]
             elec_mwh += h["electricity_mwh"]
             distributed_mw["rooftop_solar"] = h["rooftop_mw"]
         if self.vehicles is not None:
-            elec_mwh += self.vehicles.account(y)
+            elec_mwh += populations["vehicles"]
         if self.buildings is not None:
-            b = self.buildings.account(y)
+            b = populations["buildings"]
             elec_mwh += b["other_electricity_mwh"]
             heating_mwh += b["heating_electricity_mwh"]
             district_tj += b["district_tj"]
@@ -580,6 +590,109 @@ class CityModel(mesa.Model):
             self.step()
         self.ledger.check_balances()
         return RunResult.from_model(self, time.perf_counter() - t0)
+
+
+POPULATIONS = ("households", "vehicles", "buildings")
+"""The model's populations, in the order a year steps them."""
+
+
+class Lockstep:
+    """Several runs (members) of one scenario stepped year by year together.
+
+    Why: the populations' kernels cost per call, not per agent, at coarse resolution; joined into one stack
+    per population type (:class:`~agents.population.PopulationStack`), a call decides for all members. Every
+    other part of a member steps on its own, in the order of a single run, and a member's results are its
+    single run's: its components keep their own random streams and state, and the stacks decide for each
+    member with its own values (``tests/test_lockstep.py`` checks the equality).
+
+    Args:
+        models: freshly built runs of the same scenario (same object), not stepped yet.
+    """
+
+    def __init__(self, models: list[CityModel]) -> None:
+        if not models:
+            raise ValueError("a lockstep needs at least one run")
+        first = models[0]
+        if any(m.inputs is not first.inputs for m in models):
+            raise ValueError("the runs of a lockstep must share one scenario object")
+        if any(m._step_index or m._lockstep is not None for m in models):
+            raise ValueError("the runs of a lockstep must not have been stepped")
+        self.models = models
+        self.stacks: dict[str, PopulationStack] = {}
+        for name, stack in first.population_stacks.items():
+            joined = stack if len(models) == 1 else type(stack).join([m.population_stacks[name] for m in models])
+            self.stacks[name] = joined
+            for m, view in zip(models, joined.views, strict=True):
+                m.population_stacks[name] = joined
+                setattr(m, name, view)
+        for m in models:
+            m._lockstep = self
+        self.running = True
+
+    def step(self) -> None:
+        """One year of every member (see the module docstring for the order within a year)."""
+        models = self.models
+        first = models[0]
+        y = first._step_index
+        if y >= len(first.years):
+            self.running = False
+            for m in models:
+                m.running = False
+            return
+        year = int(first.years[y])
+        for m in models:
+            m.year = year
+        if y > 0:
+            for m in models:
+                m._decide_before_populations()
+            for name in POPULATIONS:
+                if getattr(first, name) is None:
+                    continue
+                stack = self.stacks.get(name)
+                if stack is not None:
+                    stack.step(year)
+                else:
+                    for m in models:
+                        m._step_population(name)
+            for m in models:
+                m._decide_after_populations()
+            self._account(y)
+        else:
+            with contextlib.ExitStack() as observed:
+                for m in models:
+                    observed.enter_context(m._base_year_parameters())
+                self._account(y)
+        for m in models:
+            m._step_index += 1
+            if m._step_index >= len(m.years):
+                m.running = False
+        self.running = first.running
+
+    def _account(self, y: int) -> None:
+        models = self.models
+        first = models[0]
+        for m in models:
+            m._begin_accounts()
+        results: list[dict[str, object]] = [{} for _ in models]
+        for name in POPULATIONS:
+            if getattr(first, name) is None:
+                continue
+            stack = self.stacks.get(name)
+            values = stack.account(y) if stack is not None else [getattr(m, name).account(y) for m in models]
+            for r, v in zip(results, values, strict=True):
+                r[name] = v
+        for m, r in zip(models, results, strict=True):
+            m._account(y, r)
+
+    def run(self) -> list[RunResult]:
+        """Step to the horizon; one result per member (``seconds``: the batch's wall time per member)."""
+        t0 = time.perf_counter()
+        while self.running:
+            self.step()
+        for m in self.models:
+            m.ledger.check_balances()
+        seconds = (time.perf_counter() - t0) / len(self.models)
+        return [RunResult.from_model(m, seconds) for m in self.models]
 
 
 @dataclass
@@ -742,6 +855,20 @@ class RunResult:
         out["private_cost_mcny"] = costs["private_cost_cny"] / 1e6
         out["carbon_revenue_mcny"] = costs["revenue_cny"] / 1e6
         return out
+
+
+def run_members(
+    scenario: Scenario,
+    seeds: Sequence[int | np.random.SeedSequence],
+    overrides: Sequence[dict[str, float] | None],
+    resolution: float | None = None,
+) -> list[RunResult]:
+    """Run several members of one scenario in lockstep (:class:`Lockstep`); member ``i`` has ``seeds[i]`` and
+    ``overrides[i]`` and gets the result :func:`run` would give it."""
+    if len(seeds) != len(overrides):
+        raise ValueError(f"{len(seeds)} seeds but {len(overrides)} override sets: give one per member")
+    models = [CityModel(scenario, s, o, resolution) for s, o in zip(seeds, overrides, strict=True)]
+    return Lockstep(models).run()
 
 
 def run(

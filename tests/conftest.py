@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,31 @@ def tiny_dict() -> dict:
 @pytest.fixture()
 def tiny(tiny_dict) -> Scenario:
     return scenario_from_dict(tiny_dict, "tiny")
+
+
+def failing_model_methods(fail: Callable[[int], Exception | None], year: int = 2031) -> dict[str, Callable]:
+    """``CityModel`` methods that make chosen ensemble runs raise in ``year``.
+
+    ``fail(run_id)`` gives the exception the run seeded for ``run_id`` raises (``None``: it runs normally).
+    The fault is raised inside the model's year, so it hits a run alone and in a lockstep alike. Patch each
+    returned method onto ``sim.model.CityModel`` (``monkeypatch.setattr`` in a test).
+    """
+    from sim.model import CityModel
+
+    real_init = CityModel.__init__
+    real_decide = CityModel._decide_after_populations
+
+    def init(self, scenario, seed=0, overrides=None, resolution=None):
+        real_init(self, scenario, seed, overrides, resolution)
+        spawn_key = getattr(seed, "spawn_key", ())
+        self.injected_fault = fail(spawn_key[0]) if spawn_key else None
+
+    def decide_after_populations(self):
+        if self.injected_fault is not None and self.year == year:
+            raise self.injected_fault
+        real_decide(self)
+
+    return {"__init__": init, "_decide_after_populations": decide_after_populations}
 
 
 def write_yaml(path: Path, data: dict) -> Path:

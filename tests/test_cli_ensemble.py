@@ -9,7 +9,7 @@ import pytest
 from sim import model as sim_model
 from sim.cli import main
 from sim.store import BatchStore
-from tests.conftest import SCENARIOS
+from tests.conftest import SCENARIOS, failing_model_methods
 
 BASELINE = str(SCENARIOS / "karamay_baseline.yaml")
 FAST = ["--resolution", "0.01", "--workers", "1", "--no-progress"]
@@ -72,14 +72,9 @@ def test_compare_prints_paired_probabilities_and_warns_without_common_random_num
 
 
 def test_failed_runs_exit_1_and_say_where_the_failures_are(tmp_path, capsys, monkeypatch):
-    real_run = sim_model.run
-
-    def run_failing_for_runs_1_and_3(scenario, seed=0, overrides=None, resolution=None):
-        if seed.spawn_key in ((1,), (3,)):
-            raise RuntimeError("model diverged")
-        return real_run(scenario, seed, overrides, resolution)
-
-    monkeypatch.setattr(sim_model, "run", run_failing_for_runs_1_and_3)
+    methods = failing_model_methods(lambda r: RuntimeError("model diverged") if r in (1, 3) else None)
+    for name, method in methods.items():
+        monkeypatch.setattr(sim_model.CityModel, name, method)
     out = tmp_path / "batch"
     assert _ensemble(out) == 1
     err = capsys.readouterr().err
@@ -89,7 +84,7 @@ def test_failed_runs_exit_1_and_say_where_the_failures_are(tmp_path, capsys, mon
     assert sorted(failures["run_id"]) == [1, 3]
     assert all("gdp_growth_pct_per_yr" in p for p in failures["params"])
 
-    monkeypatch.setattr(sim_model, "run", real_run)
+    monkeypatch.undo()
     assert main(["ensemble", BASELINE, "--out", str(out), "--resume", *FAST]) == 0
     assert "5 of 5 runs complete" in capsys.readouterr().out
 

@@ -21,6 +21,7 @@ from sim.ensemble import (
     compare_batches,
     ensemble_statistics,
     guided_task_sizes,
+    lockstep_members,
     run_batch,
     run_ensemble,
     run_one,
@@ -31,7 +32,7 @@ from sim.executors import Executor, LocalExecutor
 from sim.registry import Parameter
 from sim.scenario import load_scenario, scenario_text
 from sim.store import BatchStore
-from tests.conftest import SCENARIOS, write_yaml
+from tests.conftest import SCENARIOS, failing_model_methods, write_yaml
 
 BASELINE = SCENARIOS / "karamay_baseline.yaml"
 FAST = 0.01  # resolution: a baseline run takes ~0.05 s
@@ -175,17 +176,21 @@ def test_run_one_tags_rows_with_run_id_and_repeats_exactly(baseline):
     assert row == row2
 
 
+def _make_run_fail(monkeypatch, run_id: int, error: Exception) -> None:
+    """Make the run seeded for ``run_id`` raise ``error`` in 2031, whether it runs alone or in lockstep."""
+    for name, method in failing_model_methods(lambda r: error if r == run_id else None).items():
+        monkeypatch.setattr(sim_model.CityModel, name, method)
+
+
 def test_run_batch_returns_a_failing_run_as_a_failure_with_its_parameters(baseline, monkeypatch):
-    real_run = sim_model.run
-
-    def run_failing_for_run_1(scenario, seed=0, overrides=None, resolution=None):
-        if seed.spawn_key == (1,):
-            raise FloatingPointError("boom in year 2031")
-        return real_run(scenario, seed, overrides, resolution)
-
-    monkeypatch.setattr(sim_model, "run", run_failing_for_run_1)
+    """Run 1 fails in 2031, in the middle of the lockstep its task steps its members in: the task still
+    returns runs 0 and 2 (as their single runs give them) and records run 1 with its parameters."""
+    assert lockstep_members(FAST) > 1
     rows = [{"oil_price_index": 1.1}, {"oil_price_index": 1.2}, {"oil_price_index": 1.3}]
+    _, expected, _ = run_batch(scenario_text(BASELINE), [0, 2], [rows[0], rows[2]], 5, FAST)
+    _make_run_fail(monkeypatch, 1, FloatingPointError("boom in year 2031"))
     yearly, summary, failures = run_batch(scenario_text(BASELINE), [0, 1, 2], rows, 5, FAST)
+    pd.testing.assert_frame_equal(summary, expected)
     assert summary["run_id"].tolist() == [0, 2]
     assert sorted(yearly["run_id"].unique()) == [0, 2]
     assert len(failures) == 1
@@ -280,14 +285,7 @@ def test_resume_rejects_a_different_seed_or_scenario_and_a_missing_batch(tmp_pat
 
 
 def test_failing_run_is_recorded_with_id_and_parameters_and_retried_on_resume(tmp_path, monkeypatch):
-    real_run = sim_model.run
-
-    def run_failing_for_run_2(scenario, seed=0, overrides=None, resolution=None):
-        if seed.spawn_key == (2,):
-            raise ValueError("negative stock")
-        return real_run(scenario, seed, overrides, resolution)
-
-    monkeypatch.setattr(sim_model, "run", run_failing_for_run_2)
+    _make_run_fail(monkeypatch, 2, ValueError("negative stock"))
     out = tmp_path / "b"
     store = _ensemble(out, n=4)
     assert store.pending_run_ids() == {2}
@@ -297,7 +295,7 @@ def test_failing_run_is_recorded_with_id_and_parameters_and_retried_on_resume(tm
     assert lines[0]["params"] == pytest.approx(expected)
     assert lines[0]["error"].startswith("ValueError: negative stock")
 
-    monkeypatch.setattr(sim_model, "run", real_run)
+    monkeypatch.undo()
     store = run_ensemble(BASELINE, 4, out, resume=True, workers=1, resolution=FAST, progress=False)
     assert store.pending_run_ids() == set()
     assert store.read_summary()["run_id"].tolist() == [0, 1, 2, 3]

@@ -33,7 +33,7 @@ import pytest
 from sim import ensemble, model
 from sim.ensemble import run_ensemble
 from sim.store import BatchStore
-from tests.conftest import ROOT, SCENARIOS
+from tests.conftest import ROOT, SCENARIOS, failing_model_methods
 
 BASELINE = str(SCENARIOS / "karamay_baseline.yaml")
 FAST = ["--resolution", "0.01", "--no-progress"]
@@ -109,20 +109,17 @@ def task_with_injected_faults(task: dict[str, Any]) -> Any:
     die = os.environ.get(DIE_RUN_ENV)
     if die is not None and int(die) in task["run_ids"]:
         os._exit(3)
-    real = model.run
-
-    def run(scenario: Any, seed: Any = 0, overrides: Any = None, resolution: Any = None) -> Any:
-        if seed.spawn_key[0] in fail:
-            raise FloatingPointError(f"injected fault in run {seed.spawn_key[0]}")
-        return real(scenario, seed, overrides, resolution)
-
-    model.run = run
+    real = {name: getattr(model.CityModel, name) for name in ("__init__", "_decide_after_populations")}
+    methods = failing_model_methods(lambda r: FloatingPointError(f"injected fault in run {r}") if r in fail else None)
+    for name, method in methods.items():
+        setattr(model.CityModel, name, method)
     try:
         return ensemble.run_batch(
             task["scenario"], task["run_ids"], task["params"], task["root_seed"], task["resolution"]
         )
     finally:
-        model.run = real
+        for name, method in real.items():
+            setattr(model.CityModel, name, method)
 
 
 _INJECT = "import sim.ensemble, tests.test_faults as tf\nsim.ensemble._run_task = tf.task_with_injected_faults"

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim import ensemble as sim_ensemble
 from sim import model as sim_model
 from sim import registry
 from sim.cli import main
@@ -91,7 +92,14 @@ class StandIn:
 
 
 @pytest.fixture()
-def stand_in(monkeypatch) -> StandIn:
+def one_run_at_a_time(monkeypatch):
+    """Tasks run their members one by one through ``sim.model.run``, the seam the stand-ins replace (in
+    lockstep the model's ``Lockstep`` would run them; ``tests/test_lockstep.py`` covers that)."""
+    monkeypatch.setattr(sim_ensemble, "LOCKSTEP_MEMBERS", 1)
+
+
+@pytest.fixture()
+def stand_in(monkeypatch, one_run_at_a_time) -> StandIn:
     fake = StandIn()
     monkeypatch.setattr(sim_model, "run", fake)
     return fake
@@ -156,7 +164,7 @@ def test_sobol_sweep_on_the_model_writes_design_indices_and_convergence_with_exa
     assert any(note.startswith("peak_year:") and "censored" in note for note in result.notes)
 
 
-def test_resumed_sweep_runs_only_pending_rows_and_gives_identical_indices(tmp_path, monkeypatch):
+def test_resumed_sweep_runs_only_pending_rows_and_gives_identical_indices(tmp_path, monkeypatch, one_run_at_a_time):
     params = [WEAK, DOMINANT]
     whole = _sweep(tmp_path / "whole", params=params)
 
@@ -213,7 +221,9 @@ def test_integer_parameters_reach_the_model_rounded_but_stay_as_drawn_in_the_des
     assert sorted(years) == sorted(np.round(drawn).tolist())
 
 
-def test_failed_runs_stop_a_sobol_analysis_with_their_ids_and_resume_completes_it(tmp_path, monkeypatch):
+def test_failed_runs_stop_a_sobol_analysis_with_their_ids_and_resume_completes_it(
+    tmp_path, monkeypatch, one_run_at_a_time
+):
     broken = StandIn()
     failing = {3, 7}
 
@@ -239,7 +249,7 @@ def test_failed_runs_stop_a_sobol_analysis_with_their_ids_and_resume_completes_i
 
 
 @pytest.mark.parametrize("method", ["rbd_fast", "pawn"])
-def test_sample_based_methods_drop_failed_runs_and_say_so(tmp_path, monkeypatch, method):
+def test_sample_based_methods_drop_failed_runs_and_say_so(tmp_path, monkeypatch, one_run_at_a_time, method):
     fake = StandIn()
 
     def fail_run_5(scenario, seed=0, overrides=None, resolution=None):
@@ -256,7 +266,9 @@ def test_sample_based_methods_drop_failed_runs_and_say_so(tmp_path, monkeypatch,
     assert indices_table(result.indices, "cumulative_mt")["parameter"].iloc[0] == DOMINANT
 
 
-def test_censored_runs_count_as_horizon_plus_one_and_constant_outputs_are_skipped(tmp_path, monkeypatch):
+def test_censored_runs_count_as_horizon_plus_one_and_constant_outputs_are_skipped(
+    tmp_path, monkeypatch, one_run_at_a_time
+):
     def never_peaks_when_growth_is_high(values: dict[str, float]) -> dict[str, Any]:
         row = stand_in_outputs(values)
         row["peaked"] = values[DOMINANT] < 5.0

@@ -1,0 +1,89 @@
+"""Members stepped in lockstep (``sim.model.Lockstep``) get exactly the results of their single runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import ensemble as sim_ensemble
+from sim.ensemble import run_batch
+from sim.model import CityModel, Lockstep, run, run_members
+from sim.scenario import load_scenario, scenario_text
+from tests.conftest import SCENARIOS
+
+RESOLUTION = 0.01
+SEEDS = [0, 1, 2, 3]
+OVERRIDES = [
+    None,
+    # faster population growth: this member's households grow past the others' and the stack's capacity
+    {"population_growth_pct_per_yr": 1.2, "coal_price_cny_per_gj": 14.0},
+    {"peer_effect_strength": 0.4, "hurdle_rate_mean": 0.15},
+    {"population_growth_pct_per_yr": -0.6, "oil_price_index": 1.4},
+]
+
+
+@pytest.fixture(scope="module")
+def pilot():
+    return load_scenario(SCENARIOS / "karamay_pilot.yaml")
+
+
+def _assert_same_run(a, b) -> None:
+    pd.testing.assert_frame_equal(a.yearly_frame(), b.yearly_frame(), check_exact=True)
+    pd.testing.assert_frame_equal(a.series_frame(), b.series_frame(), check_exact=True)
+    assert a.units == b.units
+    assert a.params == b.params
+
+
+@pytest.mark.parametrize("name", ["karamay_baseline", "karamay_pilot", "karamay_accelerated"])
+def test_members_in_lockstep_get_exactly_their_single_runs_results(name):
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml")
+    together = run_members(scenario, SEEDS, OVERRIDES, RESOLUTION)
+    for seed, overrides, member in zip(SEEDS, OVERRIDES, together, strict=True):
+        _assert_same_run(member, run(scenario, seed, overrides, RESOLUTION))
+
+
+def test_a_members_result_does_not_depend_on_the_members_stepped_with_it(pilot):
+    """Different companions give the stack other capacities and paddings; the member's results stay."""
+    with_growing = run_members(pilot, [5, 1], [None, OVERRIDES[1]], RESOLUTION)[0]
+    with_shrinking = run_members(pilot, [3, 5, 3], [OVERRIDES[3], None, None], RESOLUTION)[1]
+    _assert_same_run(with_growing, with_shrinking)
+
+
+def test_each_member_sees_its_own_rows_through_its_population_view(pilot):
+    models = [CityModel(pilot, seed, None, RESOLUTION) for seed in (0, 1)]
+    alone = [m.households.live("income_cny").copy() for m in models]
+    lockstep = Lockstep(models)
+    stack = lockstep.stacks["households"]
+    for i, m in enumerate(models):
+        assert m.households.stack is stack and m.households.member == i
+        np.testing.assert_array_equal(m.households.live("income_cny"), alone[i])
+        assert m.households.agent(3).income_cny == alone[i][3]
+    lockstep.step()
+    lockstep.step()
+    assert all(m._step_index == 2 for m in models)
+    with pytest.raises(RuntimeError, match="Lockstep"):
+        models[0].step()
+
+
+def test_lockstep_refuses_runs_it_cannot_step_together(pilot, baseline):
+    with pytest.raises(ValueError, match="share one scenario"):
+        Lockstep([CityModel(pilot, 0, None, RESOLUTION), CityModel(baseline, 1, None, RESOLUTION)])
+    stepped = CityModel(pilot, 0, None, RESOLUTION)
+    stepped.step()
+    with pytest.raises(ValueError, match="must not have been stepped"):
+        Lockstep([stepped, CityModel(pilot, 1, None, RESOLUTION)])
+    with pytest.raises(ValueError, match="one per member"):
+        run_members(pilot, [0, 1], [None], RESOLUTION)
+
+
+def test_a_task_in_lockstep_writes_what_one_run_at_a_time_writes(monkeypatch):
+    text = scenario_text(SCENARIOS / "karamay_pilot.yaml")
+    rows = [{"oil_price_index": 0.9 + 0.1 * i} for i in range(5)]
+    assert sim_ensemble.lockstep_members(RESOLUTION) > 1
+    yearly, summary, failures = run_batch(text, list(range(5)), rows, 11, RESOLUTION)
+    monkeypatch.setattr(sim_ensemble, "LOCKSTEP_MEMBERS", 1)
+    yearly_1, summary_1, failures_1 = run_batch(text, list(range(5)), rows, 11, RESOLUTION)
+    pd.testing.assert_frame_equal(yearly, yearly_1, check_exact=True)
+    pd.testing.assert_frame_equal(summary, summary_1, check_exact=True)
+    assert failures == failures_1 == []
