@@ -8,6 +8,7 @@ regional price when fuel plus carbon cost is below it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mesa
@@ -383,12 +384,50 @@ class RenewableDeveloper(mesa.Agent):
                 self.built_mw["battery"] += storage
 
 
-def _cumulative_before(rows: np.ndarray) -> np.ndarray:
-    """Sum of the rows above each row (0 for the first): a loop, as numpy's cumsum over a few rows is slow."""
-    out = np.zeros_like(rows)
-    for j in range(1, len(rows)):
-        out[j] = out[j - 1] + rows[j - 1]
+def _cumulative_before(blocks: np.ndarray) -> np.ndarray:
+    """Sum of the blocks before each block along axis 1 (0 for the first), added one block at a time.
+
+    A loop, because numpy's cumsum over a few blocks is slow; and sequential, so trailing zero blocks (the
+    padding of members with fewer units) leave every member's sums as its own run computes them.
+    """
+    out = np.zeros_like(blocks)
+    for j in range(1, blocks.shape[1]):
+        np.add(out[:, j - 1], blocks[:, j - 1], out=out[:, j])
     return out
+
+
+def _sum_blocks(blocks: np.ndarray) -> np.ndarray:
+    """Sum over axis 1, one block at a time (see :func:`_cumulative_before`)."""
+    out = blocks[:, 0].copy()
+    for j in range(1, blocks.shape[1]):
+        out += blocks[:, j]
+    return out
+
+
+@dataclass
+class DispatchRequest:
+    """The inputs of one member's dispatch for one year (see :func:`dispatch` for their meaning)."""
+
+    thermal: list[PowerPlant]
+    wind_mw: float
+    solar_mw: float
+    battery_mw: float
+    battery_mwh: float
+    load_mwh: float
+    heating_load_mwh: float
+    district_heat_tj: float
+    wind_cf: float
+    solar_cf: float
+    distributed_mw: dict[str, float]
+    mc: dict[int, float]
+    regional_price: float
+    export_limit_mw: float
+    import_limit_mw: float
+    grid_loss_share: float
+    chp_fuel_per_heat: float
+    boiler_efficiency: float
+    weather: np.ndarray
+    captive_load_mwh: dict[str, tuple[float, float]] | None = None
 
 
 def dispatch(
@@ -448,87 +487,170 @@ def dispatch(
         behind the meter; ``marginal_curtailment_share`` gives, for wind and for solar, the share of an
         extra MW's output that falls in hours with curtailment (and so would be curtailed).
     """
+    return dispatch_many(
+        [
+            DispatchRequest(
+                thermal,
+                wind_mw,
+                solar_mw,
+                battery_mw,
+                battery_mwh,
+                load_mwh,
+                heating_load_mwh,
+                district_heat_tj,
+                wind_cf,
+                solar_cf,
+                distributed_mw,
+                mc,
+                regional_price,
+                export_limit_mw,
+                import_limit_mw,
+                grid_loss_share,
+                chp_fuel_per_heat,
+                boiler_efficiency,
+                weather,
+                captive_load_mwh,
+            )
+        ]
+    )[0]
+
+
+_SCALARS = (
+    "load_mwh",
+    "heating_load_mwh",
+    "solar_cf",
+    "grid_loss_share",
+    "wind_mw",
+    "wind_cf",
+    "solar_mw",
+    "district_heat_tj",
+    "battery_mw",
+    "battery_mwh",
+    "export_limit_mw",
+    "regional_price",
+    "import_limit_mw",
+)
+"""The scalar fields of :class:`DispatchRequest`, gathered into one array per batch."""
+_PADDING_UID = float(2**62)
+"""Unit id of the padding units of members with fewer thermal units (last in every merit order)."""
+
+
+def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
+    """:func:`dispatch` for several members at once: one result per request, in order.
+
+    Why: the ensemble's members are stepped in lockstep (:class:`sim.model.Lockstep`), and a dispatch is
+    ~100 numpy calls on arrays of 96 hours, so at coarse resolution its cost is the calls. Here each call
+    works on all members (members x hours, members x units x hours). Members with fewer thermal units get
+    zero-capacity padding units that come last in the merit order. Every sum runs per member in the same
+    order whatever the padding (along the hours of one member, or block after block over units), so a
+    member's result is the one its dispatch alone gives.
+    """
+    M = len(requests)
     w = WEIGHTS
-    demand = load_mwh * LOAD_SHAPE + heating_load_mwh * HEAT_SHAPE
+    H = len(w)
+
+    scalars = np.array([[getattr(r, name) for name in _SCALARS] for r in requests], dtype=float).T
+    column = dict(zip(_SCALARS, scalars, strict=True))
+
+    def col(name: str) -> np.ndarray:
+        return column[name]
+
+    load_mwh, heating_load_mwh = col("load_mwh"), col("heating_load_mwh")
+    demand = load_mwh[:, None] * LOAD_SHAPE + heating_load_mwh[:, None] * HEAT_SHAPE
     # Distributed PV by kind: used on its own site first (self_used: when the PV produces; relief: when the
     # site stops drawing from the grid), the rest fed into the grid's solar pool.
-    captive_load_mwh = captive_load_mwh or {}
+    solar_cf = col("solar_cf")
+    kinds = list(requests[0].distributed_mw)
+    if any(list(r.distributed_mw) != kinds for r in requests):
+        raise ValueError("members of one dispatch must have the same kinds of distributed PV")
     self_used = {}
     fed = {}
     relief = np.zeros_like(demand)
-    for kind, mw in distributed_mw.items():
-        out = mw * solar_cf * SOLAR_SHAPE
-        site_mwh, following_mwh = captive_load_mwh.get(kind, (0.0, 0.0))
-        days = out.reshape(4, 24)
-        pv_day = days.sum(axis=1)
-        follow_day = np.minimum(pv_day, following_mwh / 365.0)
-        follow = days * (follow_day / np.maximum(pv_day, 1e-300))[:, None]  # 0 where the PV makes nothing
-        direct = np.minimum(days - follow, (site_mwh - following_mwh) / 8760.0)
-        self_used[kind] = (follow + direct).ravel()
+    for kind in kinds:
+        mw = np.array([r.distributed_mw[kind] for r in requests])
+        captive = [(r.captive_load_mwh or {}).get(kind, (0.0, 0.0)) for r in requests]
+        site_mwh = np.array([c[0] for c in captive], dtype=float)
+        following_mwh = np.array([c[1] for c in captive], dtype=float)
+        out = (mw * solar_cf)[:, None] * SOLAR_SHAPE
+        days = out.reshape(M, 4, 24)
+        pv_day = days.sum(axis=2)
+        follow_day = np.minimum(pv_day, (following_mwh / 365.0)[:, None])
+        follow = days * (follow_day / np.maximum(pv_day, 1e-300))[:, :, None]  # 0 where the PV makes nothing
+        direct = np.minimum(days - follow, ((site_mwh - following_mwh) / 8760.0)[:, None, None])
+        self_used[kind] = (follow + direct).reshape(M, H)
         fed[kind] = out - self_used[kind]
-        relief += (direct + follow_day[:, None] / 24.0).ravel()
-    self_used_total = float(np.dot(relief, WEIGHTS))
-    L = (demand - relief) / (1.0 - grid_loss_share)
+        relief += (direct + follow_day[:, :, None] / 24.0).reshape(M, H)
+    L = (demand - relief) / (1.0 - col("grid_loss_share"))[:, None]
 
-    wind_shape = (PROFILES["wind"] * weather).ravel()
-    wind_avail = wind_mw * wind_cf * wind_shape
-    utility_solar_avail = solar_mw * solar_cf * SOLAR_SHAPE
+    weather = np.empty((M, 4, 1))
+    for i, r in enumerate(requests):
+        weather[i] = r.weather
+    wind_shape = (PROFILES["wind"] * weather).reshape(M, H)
+    wind_avail = (col("wind_mw") * col("wind_cf"))[:, None] * wind_shape
+    utility_solar_avail = (col("solar_mw") * solar_cf)[:, None] * SOLAR_SHAPE
     solar_avail = utility_solar_avail + (sum(fed.values()) if fed else 0.0)
     re_avail = wind_avail + solar_avail
 
     # Heat-led must-run of CHP units: heat split by heat capacity, power at least min load and 0.6 MW
     # of power per MW of heat extracted (extraction-condensing units; assumption). Thermal units are rows of
-    # (units x hours) arrays; condensing coal and gas units have no heat capacity and so no must-run.
-    n = len(thermal)
-    cap, unit_heat_cap, min_load_mw, heat_rate = (
-        np.array(
-            [
-                (
-                    u.capacity_mw,
-                    u.heat_capacity_mw if u.technology == "coal_chp" else 0.0,
-                    u.min_load_share * u.capacity_mw,
-                    u.heat_rate_gj_per_mwh,
-                )
-                for u in thermal
-            ]
-        )
-        .reshape(n, 4)
-        .T
-    )
-    heat_cap = float(unit_heat_cap.sum())
-    heat_mw = district_heat_tj * 1e6 / 3600.0 * HEAT_SHAPE  # TJ -> MWh then per hour
-    chp_heat_mw = np.minimum(heat_mw, heat_cap)
-    q = (unit_heat_cap / heat_cap if heat_cap > 0 else np.zeros(n))[:, None] * chp_heat_mw
-    must = np.where(q > 0, np.minimum(cap[:, None], np.maximum(min_load_mw[:, None], 0.6 * q)), 0.0)
-    must_total = must.sum(axis=0)
+    # (members x units x hours) arrays; condensing coal and gas units have no heat capacity and so no must-run.
+    N = max(len(r.thermal) for r in requests)
+    rows = [
+        [
+            (
+                u.capacity_mw,
+                u.heat_capacity_mw if u.technology == "coal_chp" else 0.0,
+                u.min_load_share * u.capacity_mw,
+                u.heat_rate_gj_per_mwh,
+                r.mc[u.unique_id],
+                u.unique_id,
+            )
+            for u in r.thermal
+        ]
+        + [(0.0, 0.0, 0.0, 0.0, np.inf, _PADDING_UID)] * (N - len(r.thermal))  # padding: no capacity, last
+        for r in requests
+    ]
+    unit_table = np.array(rows, dtype=float).reshape(M, N, 6)
+    cap, unit_heat_cap, min_load_mw, heat_rate, unit_mc = (unit_table[:, :, k] for k in range(5))
+    heat_cap = _sum_blocks(unit_heat_cap[:, :, None])[:, 0] if N else np.zeros(M)
+    has_heat = heat_cap > 0
+    heat_mw = (col("district_heat_tj") * 1e6 / 3600.0)[:, None] * HEAT_SHAPE  # TJ -> MWh then per hour
+    chp_heat_mw = np.minimum(heat_mw, heat_cap[:, None])
+    heat_split = np.where(has_heat[:, None], unit_heat_cap / np.where(has_heat, heat_cap, 1.0)[:, None], 0.0)
+    q = heat_split[:, :, None] * chp_heat_mw[:, None, :]
+    must = np.where(q > 0, np.minimum(cap[:, :, None], np.maximum(min_load_mw[:, :, None], 0.6 * q)), 0.0)
+    must_total = _sum_blocks(must) if N else np.zeros((M, H))
 
     surplus = np.maximum(re_avail + must_total - L, 0.0)
     deficit = np.maximum(L - re_avail - must_total, 0.0)
 
-    # Storage: within each representative day, charge from surplus and discharge into the deficit hours.
-    if battery_mw > 0:
+    # Storage: within each representative day, charge from surplus and discharge into the deficit hours
+    # (members without storage charge and discharge nothing: every term below is then 0).
+    battery_mw, battery_mwh = col("battery_mw"), col("battery_mwh")
+    if (battery_mw > 0).any():
         eta = 0.88
-        charge = np.minimum(surplus, battery_mw).reshape(4, 24)
-        day_charge = charge.sum(axis=1)
+        charge = np.minimum(surplus, battery_mw[:, None]).reshape(M, 4, 24)
+        day_charge = charge.sum(axis=2)
         # x / max(y, tiny) below: the numerators are 0 wherever the denominators are
-        scale = np.minimum(day_charge, battery_mwh) / np.maximum(day_charge, 1e-300)
-        charge *= scale[:, None]
-        d = deficit.reshape(4, 24)
-        avail_dis = charge.sum(axis=1) * eta
-        need = d.sum(axis=1)
+        scale = np.minimum(day_charge, battery_mwh[:, None]) / np.maximum(day_charge, 1e-300)
+        charge *= scale[:, :, None]
+        d = deficit.reshape(M, 4, 24)
+        avail_dis = charge.sum(axis=2) * eta
+        need = d.sum(axis=2)
         frac = np.minimum(avail_dis, need) / np.maximum(need, 1e-300)
-        discharge = np.minimum(d * frac[:, None], battery_mw)
+        discharge = np.minimum(d * frac[:, :, None], battery_mw[:, None, None])
         # charge only what is discharged (the rest would sit in the battery)
-        used = discharge.sum(axis=1) / eta
-        charged = charge.sum(axis=1)
+        used = discharge.sum(axis=2) / eta
+        charged = charge.sum(axis=2)
         scale2 = used / np.maximum(charged, 1e-300)
-        charge = (charge * scale2[:, None]).ravel()
-        discharge = discharge.ravel()
+        charge = (charge * scale2[:, :, None]).reshape(M, H)
+        discharge = discharge.reshape(M, H)
         surplus = surplus - charge
         deficit = deficit - discharge
     else:
         charge = discharge = np.zeros_like(L)
 
+    export_limit_mw = col("export_limit_mw")[:, None]
     export_re = np.minimum(surplus, export_limit_mw)
     leftover = surplus - export_re
     curtail = np.minimum(leftover, re_avail)
@@ -538,73 +660,108 @@ def dispatch(
     # Merit order over the flexible capacity, with imports as a pseudo-unit at the regional price (ties by
     # unit id, imports first). Filling the deficit block by block in that order gives each block
     # min(max(deficit - capacity of the blocks before it, 0), its capacity).
-    blocks = np.empty((n + 1, len(L)))
-    np.maximum(0.92 * cap[:, None] - must, 0.0, out=blocks[:n])
-    blocks[n] = import_limit_mw
-    costs = [mc[u.unique_id] for u in thermal] + [regional_price]
-    uids = [u.unique_id for u in thermal] + [-1]
-    order = sorted(range(n + 1), key=lambda i: (costs[i], uids[i]))
-    ordered = blocks[order]
+    regional_price = col("regional_price")
+    blocks = np.empty((M, N + 1, H))
+    np.maximum(0.92 * cap[:, :, None] - must, 0.0, out=blocks[:, :N])
+    blocks[:, N] = col("import_limit_mw")[:, None]
+    costs = np.concatenate([unit_mc, regional_price[:, None]], axis=1)
+    uids = np.concatenate([unit_table[:, :, 5], np.full((M, 1), -1.0)], axis=1)
+    order = np.lexsort((uids, costs), axis=1)
+    member = np.arange(M)[:, None]
+    ordered = blocks[member, order]
     before = _cumulative_before(ordered)
-    gen = np.minimum(np.maximum(deficit - before, 0.0), ordered)
-    unserved = np.maximum(deficit - before[-1] - ordered[-1], 0.0)
+    gen = np.minimum(np.maximum(deficit[:, None, :] - before, 0.0), ordered)
+    unserved = np.maximum(deficit - (before[:, -1] + ordered[:, -1]), 0.0)
     # Economic exports: units cheaper than the regional price (they precede the import block) sell their
     # spare capacity into the remaining line capacity, in merit order.
-    cheap = next(j for j, i in enumerate(order) if costs[i] >= regional_price or uids[i] == -1)
-    export_thermal = 0.0
-    if cheap:
-        spare = ordered[:cheap] - gen[:cheap]
-        exported = np.minimum(np.maximum(export_room - _cumulative_before(spare), 0.0), spare)
-        gen[:cheap] += exported
-        export_thermal = exported.sum(axis=0)
+    ordered_costs = costs[member, order]
+    ordered_uids = uids[member, order]
+    cheap = np.argmax((ordered_costs >= regional_price[:, None]) | (ordered_uids == -1), axis=1)
+    export_thermal = np.zeros((M, H))
+    if cheap.any():
+        spare = np.where((np.arange(N + 1) < cheap[:, None])[:, :, None], ordered - gen, 0.0)
+        exported = np.minimum(np.maximum(export_room[:, None, :] - _cumulative_before(spare), 0.0), spare)
+        gen += exported
+        export_thermal = _sum_blocks(exported)
     gen_flex = np.empty_like(gen)
-    gen_flex[order] = gen
+    gen_flex[member, order] = gen
 
-    result = {"units": {}}
     re_used = re_avail - curtail
     share_wind = wind_avail / np.maximum(re_avail, 1e-300)  # 0 where nothing is available
-    wind_gen = float(np.dot(re_used * share_wind, w))
     # Solar in the grid pool is curtailed pro rata: each part keeps the same share of its output each hour.
     solar_kept = re_used * (1 - share_wind) / np.maximum(solar_avail, 1e-300)
-    solar_gen = float(np.dot(utility_solar_avail * solar_kept, w))
-    distributed_gen = {k: float(np.dot(self_used[k] + fed[k] * solar_kept, w)) for k in distributed_mw}
     # An extra MW of a technology is curtailed in every hour where some output already is.
     curtailed_hour = curtail > 1e-9
-    marginal_curtailment = {
-        tech: float(np.dot(shape * w, curtailed_hour)) / float(np.dot(shape, w))
-        for tech, shape in (("wind", wind_shape), ("solar", SOLAR_SHAPE))
-    }
-    chp_heat_tj = float(np.dot(chp_heat_mw, w)) * 3600.0 / 1e6
     # CHP units back off pro rata to their must-run where must-run exceeds what the system can take;
     # must_total >= each unit's must-run, so where it is 0 the share is 0 / tiny = 0.
-    hourly = gen_flex[:n] + must - must_cut * (must / np.maximum(must_total, 1e-300))
-    unit_gen = np.dot(hourly, w)
-    unit_heat_tj = chp_heat_tj * unit_heat_cap / heat_cap if heat_cap > 0 else np.zeros(n)
-    unit_fuel_tj = (unit_gen * heat_rate + unit_heat_tj * 1e3 * chp_fuel_per_heat) / 1e3
-    for u, g, f, h in zip(thermal, unit_gen.tolist(), unit_fuel_tj.tolist(), unit_heat_tj.tolist(), strict=True):
-        result["units"][u.unique_id] = {"generation_mwh": g, "fuel_tj": f, "heat_tj": h}
-    total_gen = wind_gen + solar_gen + float(unit_gen.sum()) + sum(distributed_gen.values())
-    heat_total_tj = float(np.dot(heat_mw, w)) * 3600.0 / 1e6
-    boiler_heat_tj = heat_total_tj - chp_heat_tj
-    imports = float(np.dot(gen_flex[n], w)) + float(np.dot(unserved, w))
-    exports = float(np.dot(export_re + export_thermal, w))
-    result.update(
-        wind_mwh=wind_gen,
-        solar_mwh=solar_gen,
-        generation_mwh=total_gen,
-        distributed_generation_mwh=distributed_gen,
-        self_consumed_mwh=self_used_total,
-        marginal_curtailment_share=marginal_curtailment,
-        import_mwh=imports,
-        export_mwh=exports,
-        unserved_mwh=float(np.dot(unserved, w)),
-        storage_loss_mwh=float(np.dot(charge - discharge, w)),
-        curtailment_mwh=float(np.dot(curtail, w)),
-        re_available_mwh=float(np.dot(re_avail, w)),
-        grid_loss_mwh=float(np.dot(L - (demand - relief), w)),
-        demand_mwh=float(np.dot(demand, w)),
-        chp_heat_tj=chp_heat_tj,
-        boiler_heat_tj=boiler_heat_tj,
-        boiler_fuel_tj=boiler_heat_tj / boiler_efficiency,
-    )
-    return result
+    hourly = gen_flex[:, :N] + must - must_cut[:, None, :] * (must / np.maximum(must_total, 1e-300)[:, None, :])
+    unit_gen = (hourly * w).sum(axis=2)
+    # Every hourly series the results need, weighted by the hours each stands for, in one pass.
+    series = [
+        re_used * share_wind,  # 0: wind
+        utility_solar_avail * solar_kept,  # 1: utility solar
+        wind_shape * w * curtailed_hour,  # 2: wind in curtailed hours (per MW)
+        wind_shape,  # 3
+        SOLAR_SHAPE * w * curtailed_hour,  # 4
+        SOLAR_SHAPE,  # 5
+        chp_heat_mw,  # 6
+        heat_mw,  # 7
+        gen_flex[:, N],  # 8: imports
+        unserved,  # 9
+        export_re + export_thermal,  # 10
+        charge - discharge,  # 11
+        curtail,  # 12
+        re_avail,  # 13
+        L - (demand - relief),  # 14
+        demand,  # 15
+        relief,  # 16
+    ]
+    series += [self_used[k] + fed[k] * solar_kept for k in kinds]
+    weights = np.ones(len(series))
+    weights[[2, 4]] = 0.0  # already weighted (the dot of the weighted shape with the indicator)
+    weighted = np.empty((len(series), M, H))
+    for k, x in enumerate(series):
+        weighted[k] = x
+    sums = np.where(weights[:, None] > 0, (weighted * w).sum(axis=2), weighted.sum(axis=2)).tolist()
+    unit_heat_cap_share = heat_split
+    out = []
+    for i, r in enumerate(requests):
+        wind_gen, solar_gen = sums[0][i], sums[1][i]
+        distributed_gen = {k: sums[17 + j][i] for j, k in enumerate(kinds)}
+        chp_heat_tj = sums[6][i] * 3600.0 / 1e6
+        n = len(r.thermal)
+        gen_i = unit_gen[i, :n]
+        heat_i = chp_heat_tj * unit_heat_cap_share[i, :n]
+        fuel_i = (gen_i * heat_rate[i, :n] + heat_i * 1e3 * r.chp_fuel_per_heat) / 1e3
+        units = {
+            u.unique_id: {"generation_mwh": g, "fuel_tj": f, "heat_tj": h}
+            for u, g, f, h in zip(r.thermal, gen_i.tolist(), fuel_i.tolist(), heat_i.tolist(), strict=True)
+        }
+        thermal_gen = 0.0
+        for g in gen_i.tolist():
+            thermal_gen += g
+        heat_total_tj = sums[7][i] * 3600.0 / 1e6
+        boiler_heat_tj = heat_total_tj - chp_heat_tj
+        out.append(
+            {
+                "units": units,
+                "wind_mwh": wind_gen,
+                "solar_mwh": solar_gen,
+                "generation_mwh": wind_gen + solar_gen + thermal_gen + sum(distributed_gen.values()),
+                "distributed_generation_mwh": distributed_gen,
+                "self_consumed_mwh": sums[16][i],
+                "marginal_curtailment_share": {"wind": sums[2][i] / sums[3][i], "solar": sums[4][i] / sums[5][i]},
+                "import_mwh": sums[8][i] + sums[9][i],
+                "export_mwh": sums[10][i],
+                "unserved_mwh": sums[9][i],
+                "storage_loss_mwh": sums[11][i],
+                "curtailment_mwh": sums[12][i],
+                "re_available_mwh": sums[13][i],
+                "grid_loss_mwh": sums[14][i],
+                "demand_mwh": sums[15][i],
+                "chp_heat_tj": chp_heat_tj,
+                "boiler_heat_tj": boiler_heat_tj,
+                "boiler_fuel_tj": boiler_heat_tj / r.boiler_efficiency,
+            }
+        )
+    return out

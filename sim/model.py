@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import mesa
@@ -33,7 +33,7 @@ from agents.hydrogen import HydrogenMarket, HydrogenPlant
 from agents.industry import IndustryBlock
 from agents.oilfield import OilfieldBlock
 from agents.population import PopulationStack
-from agents.power import THERMAL, PowerPlant, RenewableDeveloper, dispatch
+from agents.power import THERMAL, DispatchRequest, PowerPlant, RenewableDeveloper, dispatch_many
 from agents.refinery import Refinery
 from agents.sinks import CarbonSink
 from agents.vehicles import Vehicles
@@ -416,9 +416,14 @@ class CityModel(mesa.Model):
             self.ccus_network.begin_year(self.year)
         self.hydrogen_market.begin_year(self.year, self.hydrogen_plants)
 
-    def _account(self, y: int, populations: dict[str, object]) -> None:
+    def _account(self, y: int, populations: dict[str, object]) -> Generator[DispatchRequest, dict, None]:
         """Account the year; ``populations`` holds the populations' own account results (electricity use and
-        so on), which their stacks book for all members at once."""
+        so on), which their stacks book for all members at once.
+
+        A generator: it yields its power system's :class:`~agents.power.DispatchRequest` and takes the
+        dispatch result back (``send``), so that :class:`Lockstep` dispatches all members in one
+        :func:`~agents.power.dispatch_many` call.
+        """
         year = self.year
         ledger = self.ledger
         elec_mwh = 0.0
@@ -481,7 +486,7 @@ class CityModel(mesa.Model):
         # Wind-year variation (assumption: 8% sd by season); the base year is the observed year.
         weather = 1.0 + 0.08 * self.weather_noise["wind"]
         # Waste-to-energy runs flat out (must-take): it serves load before dispatch.
-        res = dispatch(
+        res = yield DispatchRequest(
             thermal,
             capacity_mw.get("wind", 0.0),
             capacity_mw.get("solar", 0.0),
@@ -599,10 +604,11 @@ POPULATIONS = ("households", "vehicles", "buildings")
 class Lockstep:
     """Several runs (members) of one scenario stepped year by year together.
 
-    Why: the populations' kernels cost per call, not per agent, at coarse resolution; joined into one stack
-    per population type (:class:`~agents.population.PopulationStack`), a call decides for all members. Every
-    other part of a member steps on its own, in the order of a single run, and a member's results are its
-    single run's: its components keep their own random streams and state, and the stacks decide for each
+    Why: the populations' kernels and the dispatch cost per call, not per agent or hour, at coarse
+    resolution; joined into one stack per population type (:class:`~agents.population.PopulationStack`), a
+    call decides for all members, and one :func:`~agents.power.dispatch_many` dispatches all members' power
+    systems. Every other part of a member steps on its own, in the order of a single run, and a member's
+    results are its single run's: its components keep their own random streams and state, and the stacks decide for each
     member with its own values (``tests/test_lockstep.py`` checks the equality).
 
     Args:
@@ -681,8 +687,11 @@ class Lockstep:
             values = stack.account(y) if stack is not None else [getattr(m, name).account(y) for m in models]
             for r, v in zip(results, values, strict=True):
                 r[name] = v
-        for m, r in zip(models, results, strict=True):
-            m._account(y, r)
+        accounts = [m._account(y, r) for m, r in zip(models, results, strict=True)]
+        requests = [next(a) for a in accounts]
+        for account, dispatched in zip(accounts, dispatch_many(requests), strict=True):
+            with contextlib.suppress(StopIteration):
+                account.send(dispatched)
 
     def run(self) -> list[RunResult]:
         """Step to the horizon; one result per member (``seconds``: the batch's wall time per member)."""
