@@ -18,16 +18,23 @@ bought (or at the start for the initial fleet, given its age), from the same dis
 vehicles per neighbourhood x powertrain and segment x powertrain are kept up to date where powertrains change,
 so peer shares, the charger index and the stock table need no pass over the fleet; and per-vehicle constants
 (capital recovery factor at the owner's hurdle rate over the segment life, energy per year) are columns.
+
+:class:`Vehicles` builds one run's fleet; the kernel is :class:`VehiclesStack`'s, which steps the fleets of
+the members of a batch together (a single run is a stack of one; see
+:class:`~agents.population.PopulationStack`): each member's buyers draw from the member's own streams in its
+run's order and see its own prices, parameters, subsidies, mandates and counts, so a member decides exactly
+as its single run would.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from agents.population import Population, RowAgent, crf, hazard_clocks, logit_choice
+from agents.population import NEVER, MemberView, Population, PopulationStack, RowAgent, crf, hazard_clocks
 
 if TYPE_CHECKING:
     from sim.model import CityModel
@@ -56,6 +63,13 @@ class Vehicle(RowAgent):
 
 
 class Vehicles(Population):
+    """One run's fleet as it starts: columns, segment x powertrain tables and base-year constants.
+
+    The yearly decisions are :class:`VehiclesStack`'s (``stack_class``): the model wraps this population in a
+    stack of one, and a lockstep batch joins its members' stacks. The price, cost and scrappage helpers here
+    calibrate the constants and draw the initial fleet's scrappage ages; the stack's member views reuse them.
+    """
+
     agent_class = Vehicle
 
     def __init__(
@@ -112,13 +126,10 @@ class Vehicles(Population):
         self.group_size = self.peer_counts.sum(axis=1)
         """Vehicles per neighbourhood (changes only with fleet growth)."""
         self.asc = np.zeros((len(SEGMENTS), len(POWERTRAINS)))
-        self._const_fixed: np.ndarray | None = None
-        """``asc - sensitivity x maintenance`` (-inf where unavailable): the per-run part of the constant."""
         self._calibrate_asc(model.inputs.base_year)
         self.add_column("crf_life", crf(self.live("hurdle_rate"), self.life[seg]))
         self.add_column("annual_mj", self.live("km_per_yr") * self.mj_per_km[seg, self.live("powertrain")])
         self.add_column("scrap_age", self._scrap_ages(seg, self.live("age")))
-        self._stock_series: np.ndarray | None = None
 
     def _recount(self, rows: np.ndarray, old: np.ndarray | None, new: np.ndarray) -> None:
         """Move vehicles ``rows`` from powertrain ``old`` (None: not counted yet) to ``new`` in the counts."""
@@ -233,34 +244,6 @@ class Vehicles(Population):
         share = float(self.stock_counts[:, PLUG_IN].sum()) / self.n if self.n else 0.0
         return min(1.0, self.spec.charger_base_index + self.spec.charger_per_ev_share * share)
 
-    def _utility(self, rows: np.ndarray, year: int, peer_share: np.ndarray | None = None) -> np.ndarray:
-        """Utility of each powertrain (rows) for the buyers in ``rows`` (columns).
-
-        ``-sensitivity x annual cost / 1e4 + constant + log(charger index) [plug-in] + peer strength x
-        neighbours' share`` (``peer_share``: neighbourhood x powertrain), unavailable powertrains ``-inf``;
-        the annual cost is that of :meth:`_annual_cost`. The parts shared by a segment or a neighbourhood are
-        combined into small tables once a year, so each buyer costs four table gathers.
-        """
-        p = self.model.params
-        k = p["choice_cost_sensitivity"] / 1e4
-        prices, cny_per_km = self._cost_tables(year)
-        if self._const_fixed is None:  # constants and maintenance are fixed once the constants are calibrated
-            const = self.asc - k * self.maint
-            const[~self.available] = -np.inf
-            self._const_fixed = const
-        const = self._const_fixed + np.log(self.charger_index()) * PLUG_IN
-        seg = self.live("segment")[rows]
-        u = const.T[:, seg]
-        capital = (-k * prices).T[:, seg]
-        capital *= self.live("crf_life")[rows]
-        u += capital
-        energy = (-k * cny_per_km).T[:, seg]
-        energy *= self.live("km_per_yr")[rows]
-        u += energy
-        if peer_share is not None:
-            u += (p["peer_effect_strength"] * peer_share).T[:, self.live("neighbourhood")[rows]]
-        return u
-
     def _calibrate_asc(self, year: int) -> None:
         """Set constants so the mean base-year buyer of each segment reproduces its sales shares."""
         p = self.model.params
@@ -279,108 +262,435 @@ class Vehicles(Population):
             self.asc[i] = np.where(ok, np.log(np.maximum(share, 1e-3)) - v, 0.0)
             self.asc[i] -= self.asc[i][ok].mean() if ok.any() else 0.0
 
+
+_SHARED_TABLES = (
+    "spec",
+    "seg_real_stock",
+    "price0",
+    "maint",
+    "available",
+    "life",
+    "shape",
+    "sales_share0",
+    "weibull_scale",
+    "weibull_inv_shape",
+    "_segment_list",
+    "_km_mean",
+    "_km_sigma",
+    "_private",
+    "_price_base",
+    "_premium",
+)
+"""Per segment (x powertrain) tables that depend only on the scenario, so all members of a stack share them."""
+
+
+def _logit_pick(utility: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """:func:`~agents.population.logit_choice` with its uniform draws given (``draws``, one per column).
+
+    Why: a stack's buyers draw from their members' streams (:meth:`PopulationStack.draw`), one call per
+    member, not from one stream; the arithmetic is that of ``logit_choice`` line by line, so a buyer picks
+    what its own run would. ``utility`` (alternatives x buyers) is overwritten.
+    """
+    weights = utility
+    weights -= utility.max(axis=0)
+    np.maximum(weights, -700.0, out=weights)
+    np.exp(weights, out=weights)
+    for j in range(1, len(weights)):
+        weights[j] += weights[j - 1]
+    draws = draws * weights[-1]
+    return np.minimum((draws > weights).sum(axis=0), len(weights) - 1)
+
+
+class VehiclesView(MemberView):
+    """One member's vehicles (see :class:`~agents.population.MemberView`): its fleet's columns, counts and
+    tables, as the policies, the tests, the app and the plain-Mesa reference read them.
+
+    The price, cost and scrappage helpers are those of :class:`Vehicles` (the same code on this member's
+    tables); the kernels that decide for all members are :class:`VehiclesStack`'s.
+    """
+
+    stack: VehiclesStack
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.stack.n_groups[self.member])
+
+    @property
+    def mandate_rng(self) -> np.random.Generator:
+        return self.stack.mandate_rngs[self.member]
+
+    @property
+    def mj_per_km(self) -> np.ndarray:
+        return self.stack.mj_per_km[self.member]
+
+    @property
+    def asc(self) -> np.ndarray:
+        return self.stack.asc[self.member]
+
+    @property
+    def peer_counts(self) -> np.ndarray:
+        """Vehicles per neighbourhood x powertrain (this member's neighbourhoods only)."""
+        return self.stack.peer_counts[self.member, : self.n_groups]
+
+    @property
+    def group_size(self) -> np.ndarray:
+        return self.stack.group_size[self.member, : self.n_groups]
+
+    @property
+    def stock_counts(self) -> np.ndarray:
+        return self.stack.stock_counts[self.member]
+
+    prices = Vehicles.prices
+    energy_price_cny_per_mj = Vehicles.energy_price_cny_per_mj
+    _cost_tables = Vehicles._cost_tables
+    _annual_cost = Vehicles._annual_cost
+    charger_index = Vehicles.charger_index
+    _scrap_ages = Vehicles._scrap_ages
+
+
+for _name in _SHARED_TABLES:  # the view reads the tables all members share from its stack
+    setattr(VehiclesView, _name, property(lambda self, _n=_name: getattr(self.stack, _n)))
+del _name
+
+
+class VehiclesStack(PopulationStack):
+    """The vehicles of the members of a batch, decided together (rules: module docstring).
+
+    Each member's fleet is built by :class:`Vehicles` (so it starts as its single run would) and is then
+    stepped here: a member's buyers draw from its own streams, in its run's order and sizes, and see its own
+    prices, parameters, subsidies, mandates, counts and constants.
+
+    Per-member tables are indexed members first: ``mj_per_km`` and the constants (members x segments x
+    powertrains; energy use per km depends on the sampled parameters and the constants are calibrated per
+    run), and the counts. Neighbourhood ``g`` of member ``m`` is row ``g`` of ``peer_counts[m]``; members
+    may have fewer neighbourhoods than the stack has rows (their other rows stay 0). Padding rows never
+    act: their scrappage age is never reached, and counts change only where vehicles are bought or added.
+    """
+
+    agent_class = Vehicle
+    view_class = VehiclesView
+    PAD: ClassVar[dict[str, object]] = {"scrap_age": NEVER}
+    MEMBER_ARRAYS = ("n_groups", "mj_per_km", "asc", "const_fixed", "peer_counts", "group_size", "stock_counts")
+    MEMBER_LISTS = ("models", "rngs", "mandate_rngs", "stock_series")
+
+    def __init__(self, members: list[Vehicles]) -> None:
+        super().__init__(members)
+        first = members[0]
+        for name in _SHARED_TABLES:
+            setattr(self, name, getattr(first, name))
+        if any(v.spec is not self.spec for v in members):
+            raise ValueError("vehicles of one stack must come from the same scenario")
+        M, S, P = len(members), len(SEGMENTS), len(POWERTRAINS)
+        self.mandate_rngs = [v.mandate_rng for v in members]
+        self.n_groups = np.array([v.n_groups for v in members], dtype=np.int64)
+        """Neighbourhoods per member (a member draws new vehicles' neighbourhoods from its own number)."""
+        G = int(self.n_groups.max())
+        self.peer_counts = np.zeros((M, G, P))
+        """Vehicles per member x neighbourhood x powertrain (peer shares)."""
+        self.group_size = np.zeros((M, G))
+        """Vehicles per member x neighbourhood (changes only with fleet growth)."""
+        for m, v in enumerate(members):
+            self.peer_counts[m, : v.n_groups] = v.peer_counts
+            self.group_size[m, : v.n_groups] = v.group_size
+        self.stock_counts = np.array([v.stock_counts for v in members]).reshape(M, S, P)
+        """Vehicles per member x segment x powertrain (charger index, stock table, fleet growth)."""
+        self.mj_per_km = np.array([v.mj_per_km for v in members]).reshape(M, S, P)
+        self.asc = np.array([v.asc for v in members]).reshape(M, S, P)
+        k = self._values(lambda model: model.params["choice_cost_sensitivity"] / 1e4)
+        const = self.asc - k[:, None, None] * self.maint
+        const[:, ~self.available] = -np.inf
+        self.const_fixed = const
+        """``asc - sensitivity x maintenance`` (-inf where unavailable): the part of each member's constants
+        that is fixed once they are calibrated."""
+        present = np.array([s in self.spec.segments for s in SEGMENTS])
+        self._stock_cells = np.flatnonzero((self.available & present[:, None]).ravel())
+        """Segment x powertrain cells booked as stock series (available powertrains of present segments)."""
+        self.stock_series: list[np.ndarray | None] = [None] * M
+        """Each member's ledger block of stock series (created at its first account)."""
+        self._households_stack = None
+        """The households stack whose members are this stack's, in order (see :meth:`_km_factors`)."""
+
+    @classmethod
+    def join(cls, stacks: list[VehiclesStack]) -> VehiclesStack:
+        if any(s.spec is not stacks[0].spec for s in stacks):
+            raise ValueError("vehicles of one stack must come from the same scenario")
+        return super().join(stacks)
+
+    # ------------------------------------------------------------------ helpers
+    def _values(self, fn) -> np.ndarray:
+        """``fn(model)`` for each member, as an array."""
+        return np.array([fn(model) for model in self.models], dtype=float)
+
+    def _cost_tables(self, year: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per member: purchase price net of subsidy (CNY) and energy cost per km (CNY), by segment x
+        powertrain (members x segments x powertrains; :meth:`Vehicles._cost_tables` for each member)."""
+        t = year - self.models[0].inputs.base_year
+        decline = np.array([(1 - m.params["ev_price_premium_decline_pct_per_yr"] / 100) ** t for m in self.models])
+        prices = np.where(
+            ELECTRIC[None, None, :],
+            self._price_base[None] + self._premium[None] * decline[:, None, None],
+            self.price0[None],
+        )
+        for m, model in enumerate(self.models):
+            subsidy = model.policies.ev_subsidy_cny_per_vehicle(year)
+            if subsidy:
+                p = prices[m]
+                p[:, EV_SUBSIDISED] -= subsidy
+                np.maximum(p, 0.0, out=p)
+        energy = np.array([view.energy_price_cny_per_mj(year) for view in self.views])
+        return prices, self.mj_per_km * energy[:, None, :]
+
+    def charger_index(self) -> np.ndarray:
+        """Per member: charger availability index from the fleet's plug-in share (:meth:`Vehicles.charger_index`)."""
+        share = self.stock_counts[:, :, PLUG_IN].sum(axis=(1, 2)) / np.maximum(self.n, 1)  # 0 without vehicles
+        return np.minimum(1.0, self.spec.charger_base_index + self.spec.charger_per_ev_share * share)
+
+    def _utility(self, rows: np.ndarray, member: np.ndarray, cell: np.ndarray, group: np.ndarray, year: int):
+        """Utility of each powertrain (rows) for the buyers in flat ``rows`` (columns).
+
+        ``member``, ``cell`` and ``group``: each buyer's member, member x segment and member x neighbourhood.
+        ``-sensitivity x annual cost / 1e4 + constant + log(charger index) [plug-in] + peer strength x
+        neighbours' share``, unavailable powertrains ``-inf``, with each member's own values; the annual cost
+        is that of :meth:`Vehicles._annual_cost`. The parts shared by a member's segment are combined into
+        small tables once a year, so each buyer costs a few table gathers; the peer terms are computed for
+        the buyers' neighbourhoods only when they are fewer than all neighbourhoods.
+        """
+        M, S, P = self.members, len(SEGMENTS), len(POWERTRAINS)
+        k, strength = np.array(
+            [(m.params["choice_cost_sensitivity"] / 1e4, m.params["peer_effect_strength"]) for m in self.models]
+        ).T
+        k = k[:, None, None]
+        prices, cny_per_km = self._cost_tables(year)
+        const = self.const_fixed + np.log(self.charger_index())[:, None, None] * PLUG_IN
+        u = const.reshape(M * S, P).T[:, cell]
+        capital = (-k * prices).reshape(M * S, P).T[:, cell]
+        capital *= self.cols["crf_life"].reshape(-1)[rows]
+        u += capital
+        energy = (-k * cny_per_km).reshape(M * S, P).T[:, cell]
+        energy *= self.cols["km_per_yr"].reshape(-1)[rows]
+        u += energy
+        size = np.maximum(self.group_size.reshape(-1), 1.0)
+        counts = self.peer_counts.reshape(-1, P)
+        if len(rows) < len(size):  # the buyers' neighbourhoods only
+            share = counts[group] / size[group][:, None]
+            share *= strength[member][:, None]
+            u += share.T
+        else:
+            share = counts / size[:, None]
+            share *= np.repeat(strength, self.peer_counts.shape[1])[:, None]
+            u += share.T[:, group]
+        return u
+
+    def _recount(self, cell: np.ndarray, group: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
+        """Move vehicles of member x segment ``cell`` and member x neighbourhood ``group`` from powertrain
+        ``old`` to ``new`` in the counts (one signed count per table)."""
+        P = len(POWERTRAINS)
+        sign = np.ones(2 * len(cell))
+        sign[len(cell) :] = -1.0
+        group = group * P
+        cell = cell * P
+        peer = np.bincount(np.concatenate([group + new, group + old]), weights=sign, minlength=self.peer_counts.size)
+        self.peer_counts += peer.reshape(self.peer_counts.shape)
+        stock = np.bincount(np.concatenate([cell + new, cell + old]), weights=sign, minlength=self.stock_counts.size)
+        self.stock_counts += stock.reshape(self.stock_counts.shape)
+
+    # ------------------------------------------------------------------ the year
     def step(self, year: int) -> None:
-        """One year of scrappage, fleet growth and purchases (rules: module docstring)."""
-        m = self.model
-        age = self.live("age")
-        age += 1
-        scrapped = np.flatnonzero(age >= self.live("scrap_age"))
+        """One year of scrappage, fleet growth and purchases for every member (rules: module docstring).
+
+        Ages are compared with scrappage ages over the rows up to the largest member's fleet (in a stack of
+        one, its live rows); everything else touches only the vehicles bought this year.
+        """
+        M, S, P = self.members, len(SEGMENTS), len(POWERTRAINS)
+        cols = self.cols
+        width = int(self.n.max()) if M else 0
+        if width:
+            age = cols["age"][:, :width]
+            age += 1
+            scrapped = np.flatnonzero(age >= cols["scrap_age"][:, :width])
+        else:
+            scrapped = np.zeros(0, dtype=np.intp)
         # Fleet growth: private cars towards saturation ownership, others with activity.
         new_rows = self._grow(year)
-        rows = np.concatenate([scrapped, new_rows]) if len(new_rows) else scrapped
+        cap = self.capacity  # after growth: flat rows are member x capacity + row
+        if M > 1 and len(scrapped) and width != cap:
+            scrapped = scrapped // width * cap + scrapped % width
+        if len(new_rows):
+            rows = np.concatenate([scrapped, new_rows])
+            if M > 1:  # member by member, each member's scrapped rows before its new ones (its run's order)
+                rows.sort()
+        else:
+            rows = scrapped
         if not len(rows):
             return
-        pt = self.live("powertrain")  # re-read: growth may have reallocated the columns
-        peer_share = self.peer_counts / np.maximum(self.group_size, 1.0)[:, None]
-        choice = logit_choice(self.rng, self._utility(rows, year, peer_share))
-        choice = m.policies.apply_vehicle_mandates(self, rows, choice, year, self.mandate_rng)
-        self._recount(rows, pt[rows], choice)
+        member = rows // cap
+        counts = np.bincount(member, minlength=M).tolist()
+        bounds = list(itertools.accumulate(counts, initial=0))
+        seg = cols["segment"].reshape(-1)[rows]
+        cell = member * S + seg
+        group = member * self.peer_counts.shape[1] + cols["neighbourhood"].reshape(-1)[rows]
+        draws = self.draw(counts, lambda rng, k, m: rng.random(k))
+        choice = _logit_pick(self._utility(rows, member, cell, group, year), draws)
+        policies = [model.policies for model in self.models]
+        choice = policies[0].apply_vehicle_mandates_to_members(
+            policies, seg, bounds, choice, self.available, year, self.mandate_rngs
+        )
+        pt = cols["powertrain"].reshape(-1)
+        self._recount(cell, group, pt[rows], choice)
         pt[rows] = choice
-        seg = self.live("segment")[rows]
-        self.live("age")[rows] = 0
-        self.live("scrap_age")[rows] = self._scrap_ages(seg)
-        self.live("annual_mj")[rows] = self.live("km_per_yr")[rows] * self.mj_per_km[seg, choice]
-        m.policies.record_vehicle_purchases(self, rows, choice, year)
+        cols["age"].reshape(-1)[rows] = 0
+        e = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
+        a = np.maximum(np.ceil(self.weibull_scale[seg] * e ** self.weibull_inv_shape[seg]), 1.0)  # new: L(0) = 0
+        cols["scrap_age"].reshape(-1)[rows] = np.minimum(a, NEVER).astype(np.int16)
+        mj_per_km = self.mj_per_km.reshape(-1)[cell * P + choice]
+        cols["annual_mj"].reshape(-1)[rows] = cols["km_per_yr"].reshape(-1)[rows] * mj_per_km
+        subsidised = np.bincount(member, weights=EV_SUBSIDISED[choice], minlength=M).tolist()
+        for m, p in enumerate(policies):
+            if counts[m]:  # PolicySet.record_vehicle_purchases of the member's purchases
+                p.record_ev_purchases(subsidised[m] * float(self.weight[m]), year)
 
     def _grow(self, year: int) -> np.ndarray:
-        """Add vehicles towards each segment's target stock; they are bought (powertrain chosen) this year.
+        """Add vehicles towards each member's segment target stocks; they are bought (powertrain chosen) this
+        year. Returns their flat rows, member by member.
 
-        Until the purchase a new row counts as powertrain 0 (its column's initial value) in this year's peer
-        shares and charger index.
+        Until the purchase a new row counts as powertrain 0 in this year's peer shares and charger index.
         """
-        m = self.model
-        rng = self.rng
-        w = self.weight
-        if w <= 0:
-            return np.zeros(0, dtype=np.intp)
-        stock = self.stock_counts.sum(axis=1).tolist()
-        # One uniform per segment, in segment order: the same numbers as one draw per segment in the loop.
-        u = rng.random(len(self._segment_list)).tolist()
-        targets = m.segment_target_stocks(year)
-        codes, ks = [], []
-        for (i, name, _s), ui in zip(self._segment_list, u, strict=True):
-            k = math.floor((targets[name] - stock[i] * w) / w + ui)
-            if k > 0:
-                codes.append(i)
-                ks.append(k)
+        M, S = self.members, len(SEGMENTS)
+        segments = self._segment_list
+        stock = self.stock_counts.sum(axis=2).tolist()
+        weight = self.weight.tolist()
+        counts = [0] * M
+        codes, ks = [], []  # segment and number of new vehicles, member by member
+        for m, model in enumerate(self.models):
+            w = weight[m]
+            if w <= 0:
+                continue
+            # One uniform per segment, in segment order: the same numbers as one draw per segment in a loop.
+            u = self.rngs[m].random(len(segments)).tolist()
+            targets = model.segment_target_stocks(year)
+            for (i, name, _s), ui in zip(segments, u, strict=True):
+                k = math.floor((targets[name] - stock[m][i] * w) / w + ui)
+                if k > 0:
+                    codes.append(i)
+                    ks.append(k)
+                    counts[m] += k
         if not ks:
             return np.zeros(0, dtype=np.intp)
-        total = sum(ks)
         seg = np.repeat(np.array(codes, dtype=np.int8), ks)
-        sl = self.grow(total)
-        # km and hurdle rate are lognormal (mean-preserving for km), as for the initial fleet
-        z = rng.standard_normal((2, total))
+        rows = self.grow(counts, zero=False)  # every column of the new rows is set here or at the purchase
+        member = rows // self.capacity
+        # Each member's draws in its run's order: km and hurdle rate (lognormal, mean-preserving for km, as for
+        # the initial fleet), owners, neighbourhoods.
+        z_parts, owner_parts, nb_parts = [], [], []
+        n_groups = self.n_groups.tolist()
+        for m, k in enumerate(counts):
+            if not k:
+                continue
+            rng = self.rngs[m]
+            households = self.models[m].households
+            z_parts.append(rng.standard_normal((2, k)))
+            owner_parts.append(rng.integers(0, max(len(households), 1) if households is not None else 1, k))
+            nb_parts.append(rng.integers(0, n_groups[m], k))
+        if len(z_parts) == 1:
+            z, owner, nb = z_parts[0], owner_parts[0], nb_parts[0]
+        else:
+            z, owner, nb = np.concatenate(z_parts, axis=1), np.concatenate(owner_parts), np.concatenate(nb_parts)
+        cols = self.cols
         sigma = self._km_sigma[seg]
-        self.cols["segment"][sl] = seg
-        self.cols["km_per_yr"][sl] = self._km_mean[seg] * np.exp(sigma * z[0] - 0.5 * sigma**2)
-        hurdle = m.params["hurdle_rate_mean"] * np.exp(0.5 * z[1] - 0.125)
-        self.cols["hurdle_rate"][sl] = hurdle
-        self.cols["crf_life"][sl] = crf(hurdle, self.life[seg])
-        n_households = max(m.households.n if m.households else 1, 1)
-        self.cols["owner"][sl] = np.where(self._private[seg], rng.integers(0, n_households, total), -1)
-        nb = rng.integers(0, self.n_groups, total)
-        self.cols["neighbourhood"][sl] = nb
-        # Counted as powertrain 0 until they are bought (the column's value now); _recount moves them.
-        added = np.bincount(nb, minlength=self.n_groups)
+        cols["segment"].reshape(-1)[rows] = seg
+        cols["km_per_yr"].reshape(-1)[rows] = self._km_mean[seg] * np.exp(sigma * z[0] - 0.5 * sigma**2)
+        hurdle = self._values(lambda model: model.params["hurdle_rate_mean"])[member] * np.exp(0.5 * z[1] - 0.125)
+        cols["hurdle_rate"].reshape(-1)[rows] = hurdle
+        cols["crf_life"].reshape(-1)[rows] = crf(hurdle, self.life[seg])
+        cols["owner"].reshape(-1)[rows] = np.where(self._private[seg], owner, -1)
+        cols["neighbourhood"].reshape(-1)[rows] = nb
+        # Counted as powertrain 0 until they are bought; _recount moves them.
+        cols["powertrain"].reshape(-1)[rows] = 0
+        G = self.peer_counts.shape[1]
+        added = np.bincount(member * G + nb, minlength=M * G).reshape(M, G)
         self.group_size += added
-        self.peer_counts[:, 0] += added
-        self.stock_counts[:, 0] += np.bincount(seg, minlength=len(SEGMENTS))
-        return np.arange(sl.start, sl.stop)
+        self.peer_counts[:, :, 0] += added
+        self.stock_counts[:, :, 0] += np.bincount(member * S + seg, minlength=M * S).reshape(M, S)
+        return rows
 
-    def account(self, y: int) -> float:
-        """Book transport energy by fuel; return electricity use (MWh).
+    def _km_factors(self, width: int) -> np.ndarray | None:
+        """Per vehicle (members x ``width``): its owner's car-km factor, 1 for vehicles without an owner;
+        None when the members have no households.
 
-        A private car's km scale with its owner's change in green travel (:meth:`Households.car_km_factor`);
-        the factor array gets a trailing 1.0 so that the owner index -1 of other vehicles reads 1.
+        The factor is :meth:`~agents.households.HouseholdsView.car_km_factor`, computed over the households
+        stack (the same members in the same order) in one pass. Each member's factors get a trailing 1.0, so
+        that the owner index -1 of a member's other vehicles reads the 1.0 just before the member's block (the
+        last member's, for the first member).
         """
-        m = self.model
-        pt = self.live("powertrain")
-        mj = self.live("annual_mj")
-        if m.households is not None and m.households.n:
-            factor = np.empty(m.households.n + 1)
-            factor[-1] = 1.0
-            m.households.car_km_factor(out=factor[:-1])
-            mj = np.take(factor, self.live("owner"))
-            mj *= self.live("annual_mj")
-        by_pt = np.bincount(pt, weights=mj, minlength=len(POWERTRAINS)) * self.weight / 1e6  # TJ
-        elec_tj = 0.0
-        for j, name in enumerate(POWERTRAINS):
-            tj = by_pt[j]
-            if name == "phev":
-                m.ledger.add_energy(y, "transport", "gasoline", tj * (1 - PHEV_ELECTRIC_KM_SHARE))
-                elec_tj += tj * PHEV_ELECTRIC_KM_SHARE
-            elif name == "bev":
-                elec_tj += tj
-            else:
-                m.ledger.add_energy(y, "transport", FUEL_OF[name], tj)
-        m.ledger.add_energy(y, "transport", "electricity", elec_tj)
-        if self._stock_series is None:
-            present = np.array([s in self.spec.segments for s in SEGMENTS])
-            self._stock_cells = np.flatnonzero((self.available & present[:, None]).ravel())
-            keys = [
-                (f"vehicles_{SEGMENTS[c // len(POWERTRAINS)]}", POWERTRAINS[c % len(POWERTRAINS)])
-                for c in self._stock_cells
-            ]
-            self._stock_series = m.ledger.series_block(m.ledger.stocks, keys)
-        self._stock_series[:, y] += self.stock_counts.ravel()[self._stock_cells] * self.weight
-        return elec_tj * 1e3 / 3.6
+        first = self.models[0].households
+        if first is None:
+            return None
+        hh = first.stack
+        M = self.members
+        if hh is not self._households_stack:  # the stack's members are ours, in our order (checked once)
+            same = len(hh.models) == M and all(a is b for a, b in zip(hh.models, self.models, strict=True))
+            self._households_stack = hh if same else None
+        if hh is self._households_stack:
+            h_width = int(hh.n.max())
+            factor = np.empty((M, h_width + 1))
+            factor[:, -1] = 1.0
+            f = factor[:, :-1]
+            np.subtract(1.0, hh.cols["green_travel_share"][:, :h_width], out=f)
+            f *= hh.cols["km_factor_scale"][:, :h_width]
+            np.clip(f, 0.0, 2.0, out=f)
+            if not hh.n.all():  # a run without households drives its base-year km
+                factor[hh.n == 0] = 1.0
+        else:  # households stepped in another grouping: ask each member's households
+            views = [model.households for model in self.models]
+            h_width = max(v.n for v in views)
+            factor = np.ones((M, h_width + 1))
+            for m, v in enumerate(views):
+                if v.n:
+                    v.car_km_factor(out=factor[m, : v.n])
+        owner = self.cols["owner"][:, :width]
+        if M > 1:
+            owner = owner + (np.arange(M) * (h_width + 1))[:, None]
+        return np.take(factor.reshape(-1), owner)
+
+    def account(self, y: int) -> list[float]:
+        """Book each member's transport energy by fuel and its stock series; return its electricity use (MWh).
+
+        A private car's km scale with its owner's change in green travel (:meth:`_km_factors`). Sums run
+        row by row over the rows up to the largest member's fleet; padding rows use no energy.
+        """
+        M, P = self.members, len(POWERTRAINS)
+        width = int(self.n.max()) if M else 0
+        mj = self.cols["annual_mj"][:, :width]
+        factor = self._km_factors(width) if width else None
+        if factor is not None:
+            factor *= mj
+            mj = factor
+        pt = self.cols["powertrain"][:, :width]
+        if M > 1:
+            pt = pt + (np.arange(M) * P)[:, None]
+        by_pt = np.bincount(pt.reshape(-1), weights=mj.reshape(-1), minlength=M * P).reshape(M, P)
+        by_pt = by_pt * self.weight[:, None] / 1e6  # TJ
+        stocks = self.stock_counts.reshape(M, -1)[:, self._stock_cells] * self.weight[:, None]
+        phev = POWERTRAINS.index("phev")
+        bev = POWERTRAINS.index("bev")
+        out = []
+        for m, model in enumerate(self.models):
+            ledger = model.ledger
+            tj = by_pt[m].tolist()
+            for j, name in enumerate(POWERTRAINS):
+                if j == phev:
+                    ledger.add_energy(y, "transport", "gasoline", tj[j] * (1 - PHEV_ELECTRIC_KM_SHARE))
+                elif j != bev:
+                    ledger.add_energy(y, "transport", FUEL_OF[name], tj[j])
+            elec_tj = 0.0 + tj[bev] + tj[phev] * PHEV_ELECTRIC_KM_SHARE
+            ledger.add_energy(y, "transport", "electricity", elec_tj)
+            series = self.stock_series[m]
+            if series is None:
+                keys = [(f"vehicles_{SEGMENTS[c // P]}", POWERTRAINS[c % P]) for c in self._stock_cells]
+                series = self.stock_series[m] = ledger.series_block(ledger.stocks, keys)
+            series[:, y] += stocks[m]
+            out.append(elec_tj * 1e3 / 3.6)
+        return out
+
+
+Vehicles.stack_class = VehiclesStack

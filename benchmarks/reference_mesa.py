@@ -570,7 +570,7 @@ class MesaVehicles(_AgentPopulation):
             m.policies.record_vehicle_purchases(self, rows, np.asarray(mandated), year)
 
     def account(self, y: int) -> float:
-        """Same ledger entries as :meth:`agents.vehicles.Vehicles.account`, summed vehicle by vehicle."""
+        """Same ledger entries as :meth:`agents.vehicles.VehiclesStack.account`, summed vehicle by vehicle."""
         m = self.model
         mj_per_km = self.tables.mj_per_km.tolist()
         P = len(POWERTRAINS)
@@ -870,12 +870,17 @@ MIRRORED_KERNELS = (
     "agents.vehicles.Vehicles._cost_tables",
     "agents.vehicles.Vehicles._annual_cost",
     "agents.vehicles.Vehicles.charger_index",
-    "agents.vehicles.Vehicles._utility",
     "agents.vehicles.Vehicles._scrap_ages",
     "agents.vehicles.Vehicles._recount",
-    "agents.vehicles.Vehicles.step",
-    "agents.vehicles.Vehicles._grow",
-    "agents.vehicles.Vehicles.account",
+    "agents.vehicles._logit_pick",
+    "agents.vehicles.VehiclesStack._cost_tables",
+    "agents.vehicles.VehiclesStack.charger_index",
+    "agents.vehicles.VehiclesStack._utility",
+    "agents.vehicles.VehiclesStack._recount",
+    "agents.vehicles.VehiclesStack.step",
+    "agents.vehicles.VehiclesStack._grow",
+    "agents.vehicles.VehiclesStack._km_factors",
+    "agents.vehicles.VehiclesStack.account",
     "agents.buildings.Buildings._annual_cost_per_m2",
     "agents.buildings.Buildings._cost_coefficients",
     "agents.buildings.Buildings._utility",
@@ -908,12 +913,17 @@ MIRRORED_FINGERPRINTS: dict[str, str] = {
     "agents.vehicles.Vehicles._cost_tables": "2b2bebd72621",
     "agents.vehicles.Vehicles._annual_cost": "3c96095fd808",
     "agents.vehicles.Vehicles.charger_index": "b81c740f509a",
-    "agents.vehicles.Vehicles._utility": "25d6db57d16b",
     "agents.vehicles.Vehicles._scrap_ages": "52b237687bd4",
     "agents.vehicles.Vehicles._recount": "767d5af420d9",
-    "agents.vehicles.Vehicles.step": "84f7a5d0d819",
-    "agents.vehicles.Vehicles._grow": "b110db11e894",
-    "agents.vehicles.Vehicles.account": "7dd4769333c1",
+    "agents.vehicles._logit_pick": "accedf2ace4b",
+    "agents.vehicles.VehiclesStack._cost_tables": "92161ef32d81",
+    "agents.vehicles.VehiclesStack.charger_index": "1fcbcb7c1d0a",
+    "agents.vehicles.VehiclesStack._utility": "82dc407c1c0b",
+    "agents.vehicles.VehiclesStack._recount": "a1af291211da",
+    "agents.vehicles.VehiclesStack.step": "c3cd733c0719",
+    "agents.vehicles.VehiclesStack._grow": "ebde32fef78b",
+    "agents.vehicles.VehiclesStack._km_factors": "61665508411e",
+    "agents.vehicles.VehiclesStack.account": "b9e8a56f2fe2",
     "agents.buildings.Buildings._annual_cost_per_m2": "4d435100ac83",
     "agents.buildings.Buildings._cost_coefficients": "2253757c6eec",
     "agents.buildings.Buildings._utility": "e48313f4922b",

@@ -109,7 +109,9 @@ def _instrument(model, stats: dict[str, dict[str, float]]) -> None:
     ``perf_counter`` and two ``process_time`` calls per population and year.
     """
     for name in POPULATIONS:
-        pop = getattr(model, name, None)
+        # The project's populations step in their stack (a stack of one for a single run); the reference's
+        # Mesa populations step themselves.
+        pop = model.population_stacks.get(name) or getattr(model, name, None)
         if pop is None:
             continue
         inner = pop.step
@@ -121,7 +123,7 @@ def _instrument(model, stats: dict[str, dict[str, float]]) -> None:
             _inner(year)
             _entry["seconds"] += time.perf_counter() - t0
             _entry["cpu_seconds"] += time.process_time() - c0
-            _entry["agent_steps"] += _pop.n
+            _entry["agent_steps"] += int(np.sum(_pop.n))
             _entry["years"] += 1
 
         pop.step = timed

@@ -17,6 +17,8 @@ from policies.schedule import Schedule
 from policies.subsidies import Subsidy
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from agents.buildings import Buildings
     from agents.refinery import Refinery
     from agents.vehicles import Vehicles
@@ -175,26 +177,74 @@ class PolicySet:
     def apply_vehicle_mandates(
         self, pop: Vehicles, rows: np.ndarray, choice: np.ndarray, year: int, rng: np.random.Generator
     ) -> np.ndarray:
+        """Purchases ``rows`` of ``pop`` (choices ``choice``) after this run's segment sales mandates
+        (:meth:`apply_vehicle_mandates_to_members` with this run alone; picks drawn from ``rng``)."""
+        if max(self.value(lever, year) for lever in SEGMENT_MANDATES.values()) <= 0:
+            return choice
+        return PolicySet.apply_vehicle_mandates_to_members(
+            [self], pop.live("segment")[rows], [0, len(rows)], choice, pop.available, year, [rng]
+        )
+
+    @staticmethod
+    def apply_vehicle_mandates_to_members(
+        policies: Sequence[PolicySet],
+        segment: np.ndarray,
+        bounds: Sequence[int],
+        choice: np.ndarray,
+        available: np.ndarray,
+        year: int,
+        rngs: Sequence[np.random.Generator],
+    ) -> np.ndarray:
+        """The segment sales mandates of several runs (members), applied to their year's purchases at once.
+
+        Member ``m``'s purchases are positions ``bounds[m]:bounds[m + 1]`` of ``segment`` and ``choice``. For
+        each member and mandated segment, in the order of ``SEGMENT_MANDATES``, :func:`enforce_share` switches
+        enough non-electric purchases to electric to meet the member's own mandate (BEV, or FCEV where the
+        segment has no BEV), drawing its picks from ``rngs[m]`` and counting them in that member's policies,
+        so each member gets exactly what its own run gets. Segments are disjoint, so switching buyers of one
+        segment leaves the others' compliance as it was. Returns the choices (a new array if any changed).
+
+        Why: at coarse resolution a member buys a few dozen vehicles a year, and testing each member's and
+        segment's compliance in turn cost more than its purchases. The shortfalls are counted for all
+        members at once, and ``enforce_share`` (which neither draws nor switches without a shortfall) is
+        called only where there is one.
+        """
         from agents.vehicles import ELECTRIC, POWERTRAINS, SEGMENTS
 
-        shares = {name: self.value(lever, year) for name, lever in SEGMENT_MANDATES.items()}
-        if max(shares.values()) <= 0:
+        levers = list(SEGMENT_MANDATES.values())
+        values = [[p.value(lever, year) for lever in levers] for p in policies]
+        if max(map(max, values)) <= 0:
             return choice
-        seg = pop.live("segment")[rows]
+        shares = np.array(values)
+        codes = [SEGMENTS.index(name) for name in SEGMENT_MANDATES]
+        # Purchases and compliant purchases per member x mandate (the last column: segments without one).
+        L = len(levers)
+        column = np.full(len(SEGMENTS), L)
+        column[codes] = np.arange(L)
+        cell = column[segment]
+        if len(policies) > 1:
+            cell += np.repeat(np.arange(len(policies)) * (L + 1), np.diff(bounds))
+        compliant = ELECTRIC[choice]
+        bought = np.bincount(cell, minlength=len(policies) * (L + 1)).reshape(-1, L + 1)[:, :L]
+        met = np.bincount(cell, weights=compliant, minlength=len(policies) * (L + 1)).reshape(-1, L + 1)[:, :L]
+        # enforce_share's test of a shortfall (never true without purchases or without a mandate: ceil <= 0)
+        short = np.ceil(shares * bought - 1e-9) > met
         bev = POWERTRAINS.index("bev")
         fcev = POWERTRAINS.index("fcev")
-        # Segments are disjoint, so switching buyers of one segment leaves the others' compliance as it was.
-        compliant = ELECTRIC[choice]
-        for name, lever in SEGMENT_MANDATES.items():
-            share = shares[name]
-            if share <= 0:
-                continue
-            i = SEGMENTS.index(name)
-            replacement = bev if pop.available[i, bev] else fcev
-            choice, n = enforce_share(rng, choice, seg == i, compliant, share, replacement)
+        out = choice
+        for m, j in zip(*np.nonzero(short), strict=True):  # member by member, segments in mandate order
+            lo, hi = bounds[m], bounds[m + 1]
+            i = codes[j]
+            replacement = bev if available[i, bev] else fcev
+            eligible = segment[lo:hi] == i
+            switched, n = enforce_share(rngs[m], out[lo:hi], eligible, compliant[lo:hi], shares[m, j], replacement)
             if n:
-                self.mandate_switches[lever] = self.mandate_switches.get(lever, 0) + n
-        return choice
+                if out is choice:
+                    out = choice.copy()
+                out[lo:hi] = switched
+                p = policies[m]
+                p.mandate_switches[levers[j]] = p.mandate_switches.get(levers[j], 0) + n
+        return out
 
     def apply_heating_mandates(
         self, pop: Buildings, rows: np.ndarray, choice: np.ndarray, year: int, rng: np.random.Generator
@@ -223,7 +273,12 @@ class PolicySet:
         from agents.vehicles import POWERTRAINS
 
         n = float(((choice == POWERTRAINS.index("bev")) | (choice == POWERTRAINS.index("fcev"))).sum()) * pop.weight
-        self._book("ev_subsidy", "fiscal_cost_cny", year, self.subsidies["ev"].pay(n, year))
+        self.record_ev_purchases(n, year)
+
+    def record_ev_purchases(self, vehicles: float, year: int) -> None:
+        """Pay (and book) the EV purchase subsidy for ``vehicles`` battery-electric and fuel-cell vehicles (real
+        vehicles, not agents) bought in ``year``; a vehicle stack counts its members' purchases at once."""
+        self._book("ev_subsidy", "fiscal_cost_cny", year, self.subsidies["ev"].pay(vehicles, year))
 
     def record_heating_purchases(self, pop: Buildings, rows: np.ndarray, choice: np.ndarray, year: int) -> None:
         from agents.buildings import HEAT_PUMP
