@@ -378,8 +378,8 @@ class VehiclesStack(PopulationStack):
         first = members[0]
         for name in _SHARED_TABLES:
             setattr(self, name, getattr(first, name))
-        if any(v.spec is not self.spec for v in members):
-            raise ValueError("vehicles of one stack must come from the same scenario")
+        if any(v.spec is not self.spec and v.spec != self.spec for v in members):
+            raise ValueError("vehicles of one stack must come from scenarios with the same vehicles section")
         M, S, P = len(members), len(SEGMENTS), len(POWERTRAINS)
         self.mandate_rngs = [v.mandate_rng for v in members]
         self.n_groups = np.array([v.n_groups for v in members], dtype=np.int64)
@@ -412,8 +412,8 @@ class VehiclesStack(PopulationStack):
 
     @classmethod
     def join(cls, stacks: list[VehiclesStack]) -> VehiclesStack:
-        if any(s.spec is not stacks[0].spec for s in stacks):
-            raise ValueError("vehicles of one stack must come from the same scenario")
+        if any(s.spec is not stacks[0].spec and s.spec != stacks[0].spec for s in stacks):
+            raise ValueError("vehicles of one stack must come from scenarios with the same vehicles section")
         return super().join(stacks)
 
     # ------------------------------------------------------------------ helpers

@@ -318,7 +318,7 @@ def run_batch(
     members = [
         (int(r), {str(k): float(v) for k, v in params.items()}) for r, params in zip(run_ids, param_rows, strict=True)
     ]
-    size = lockstep_members(resolution if resolution is not None else sc.parameter_values()["resolution"])
+    size = _model.lockstep_members(resolution if resolution is not None else sc.parameter_values()["resolution"])
     for start in range(0, len(members), size):
         group = members[start : start + size]
         results = None
@@ -342,23 +342,6 @@ def run_batch(
             rows.append(row)
     yearly = pd.concat(yearly_parts, ignore_index=True) if yearly_parts else pd.DataFrame({"run_id": []})
     return yearly, pd.DataFrame(rows), failures
-
-
-LOCKSTEP_MAX_RESOLUTION = 0.03
-"""Finest resolution (agents per real unit) at which a task steps its members in lockstep."""
-LOCKSTEP_MEMBERS = 16
-"""Members stepped together at coarse resolution."""
-
-
-def lockstep_members(resolution: float) -> int:
-    """How many members a task steps together (:class:`sim.model.Lockstep`) at ``resolution``.
-
-    Measured on the pilot (2 cores, per member, CPU time): at resolution 0.005 a member costs 53 ms alone and
-    39-40 ms in lockstep with 4, 8 or 16 others; at 0.02, 64 ms alone and 52 ms with 8 or 16; at 0.1 there
-    is no gain (117 ms alone, 109-126 ms with 4-16), since the populations' arithmetic, not the number of
-    calls, is then the cost, and many members' data no longer share the caches.
-    """
-    return LOCKSTEP_MEMBERS if resolution <= LOCKSTEP_MAX_RESOLUTION else 1
 
 
 def _run_task(task: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:

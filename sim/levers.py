@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim import registry
-from sim.model import RunResult, run
+from sim.model import CityModel, Lockstep, RunResult, lockstep_members
 from sim.scenario import Scenario
 
 LEVER_FAMILIES: dict[str, tuple[str, ...]] = {
@@ -105,14 +105,8 @@ def lever_effects(
     meaningless or, being negative, would read as a saving.
     """
     base_overrides = dict(overrides or {})
-    full = run(scenario, seed, base_overrides, resolution)
-    years = full.years
-    window = years >= 2025
-    # Net CO2 (direct minus sink removals), so that afforestation is credited; for every other lever it
-    # equals the direct total because they do not change the sinks.
-    full_cum = float(full.total_mt("net")[window].sum())
-    full_cost = _costs(full)
-    rows = []
+    # The run with every lever and one run per family without it, same seed, stepped together.
+    variants: list[tuple[str | None, Scenario, dict[str, float]]] = [(None, scenario, base_overrides)]
     for family in families or active_families(scenario, base_overrides):
         reset = {n: registry.get(n).default for n in LEVER_FAMILIES[family]}
         without_scenario = scenario
@@ -127,7 +121,21 @@ def lever_effects(
             without_scenario = without_scenario.model_copy(
                 update={"policies": without_scenario.policies.model_copy(update={"schedules": kept})}
             )
-        without = run(without_scenario, seed, {**base_overrides, **reset}, resolution)
+        variants.append((family, without_scenario, {**base_overrides, **reset}))
+    size = lockstep_members(resolution if resolution is not None else scenario.parameter_values()["resolution"])
+    results: list[RunResult] = []
+    for start in range(0, len(variants), size):
+        group = variants[start : start + size]
+        results += Lockstep([CityModel(sc, seed, ov, resolution) for _, sc, ov in group]).run()
+    full = results[0]
+    years = full.years
+    window = years >= 2025
+    # Net CO2 (direct minus sink removals), so that afforestation is credited; for every other lever it
+    # equals the direct total because they do not change the sinks.
+    full_cum = float(full.total_mt("net")[window].sum())
+    full_cost = _costs(full)
+    rows = []
+    for (family, _, _), without in zip(variants[1:], results[1:], strict=True):
         cost = _costs(without)
         avoided_mt = float(without.total_mt("net")[window].sum()) - full_cum
         d_fiscal = full_cost["fiscal_cost_cny"] - cost["fiscal_cost_cny"]

@@ -21,7 +21,6 @@ from sim.ensemble import (
     compare_batches,
     ensemble_statistics,
     guided_task_sizes,
-    lockstep_members,
     run_batch,
     run_ensemble,
     run_one,
@@ -185,7 +184,7 @@ def _make_run_fail(monkeypatch, run_id: int, error: Exception) -> None:
 def test_run_batch_returns_a_failing_run_as_a_failure_with_its_parameters(baseline, monkeypatch):
     """Run 1 fails in 2031, in the middle of the lockstep its task steps its members in: the task still
     returns runs 0 and 2 (as their single runs give them) and records run 1 with its parameters."""
-    assert lockstep_members(FAST) > 1
+    assert sim_model.lockstep_members(FAST) > 1
     rows = [{"oil_price_index": 1.1}, {"oil_price_index": 1.2}, {"oil_price_index": 1.3}]
     _, expected, _ = run_batch(scenario_text(BASELINE), [0, 2], [rows[0], rows[2]], 5, FAST)
     _make_run_fail(monkeypatch, 1, FloatingPointError("boom in year 2031"))

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import ensemble as sim_ensemble
+from sim import model as sim_model
 from sim.ensemble import run_batch
 from sim.model import CityModel, Lockstep, run, run_members
 from sim.scenario import load_scenario, scenario_text
@@ -66,9 +66,10 @@ def test_each_member_sees_its_own_rows_through_its_population_view(pilot):
         models[0].step()
 
 
-def test_lockstep_refuses_runs_it_cannot_step_together(pilot, baseline):
-    with pytest.raises(ValueError, match="share one scenario"):
-        Lockstep([CityModel(pilot, 0, None, RESOLUTION), CityModel(baseline, 1, None, RESOLUTION)])
+def test_lockstep_refuses_runs_it_cannot_step_together(pilot):
+    longer = pilot.model_copy(update={"horizon": pilot.horizon + 5})
+    with pytest.raises(ValueError, match="share one scenario, or differ only outside the populations"):
+        Lockstep([CityModel(pilot, 0, None, RESOLUTION), CityModel(longer, 1, None, RESOLUTION)])
     stepped = CityModel(pilot, 0, None, RESOLUTION)
     stepped.step()
     with pytest.raises(ValueError, match="must not have been stepped"):
@@ -80,10 +81,23 @@ def test_lockstep_refuses_runs_it_cannot_step_together(pilot, baseline):
 def test_a_task_in_lockstep_writes_what_one_run_at_a_time_writes(monkeypatch):
     text = scenario_text(SCENARIOS / "karamay_pilot.yaml")
     rows = [{"oil_price_index": 0.9 + 0.1 * i} for i in range(5)]
-    assert sim_ensemble.lockstep_members(RESOLUTION) > 1
+    assert sim_model.lockstep_members(RESOLUTION) > 1
     yearly, summary, failures = run_batch(text, list(range(5)), rows, 11, RESOLUTION)
-    monkeypatch.setattr(sim_ensemble, "LOCKSTEP_MEMBERS", 1)
+    monkeypatch.setattr(sim_model, "LOCKSTEP_MEMBERS", 1)
     yearly_1, summary_1, failures_1 = run_batch(text, list(range(5)), rows, 11, RESOLUTION)
     pd.testing.assert_frame_equal(yearly, yearly_1, check_exact=True)
     pd.testing.assert_frame_equal(summary, summary_1, check_exact=True)
     assert failures == failures_1 == []
+
+
+def test_runs_whose_scenarios_differ_only_in_policies_step_together(pilot, baseline):
+    """The lever-effect runs (each with one lever family taken out) and presets that differ only in their
+    policies share the populations' sections, so they step together and still get their own results."""
+    no_schedules = pilot.model_copy(update={"policies": pilot.policies.model_copy(update={"schedules": {}})})
+    scenarios = [pilot, no_schedules, baseline]
+    together = Lockstep([CityModel(sc, 4, None, RESOLUTION) for sc in scenarios]).run()
+    for scenario, member in zip(scenarios, together, strict=True):
+        _assert_same_run(member, run(scenario, 4, None, RESOLUTION))
+    other_city = baseline.model_copy(update={"households": pilot.households.model_copy(update={"stove_life_yr": 9.0})})
+    with pytest.raises(ValueError, match="populations"):
+        Lockstep([CityModel(baseline, 0, None, RESOLUTION), CityModel(other_city, 0, None, RESOLUTION)])

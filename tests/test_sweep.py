@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import ensemble as sim_ensemble
 from sim import model as sim_model
 from sim import registry
 from sim.cli import main
@@ -95,7 +94,7 @@ class StandIn:
 def one_run_at_a_time(monkeypatch):
     """Tasks run their members one by one through ``sim.model.run``, the seam the stand-ins replace (in
     lockstep the model's ``Lockstep`` would run them; ``tests/test_lockstep.py`` covers that)."""
-    monkeypatch.setattr(sim_ensemble, "LOCKSTEP_MEMBERS", 1)
+    monkeypatch.setattr(sim_model, "LOCKSTEP_MEMBERS", 1)
 
 
 @pytest.fixture()
