@@ -88,7 +88,7 @@ from agents.vehicles import FUEL_OF, PHEV_ELECTRIC_KM_SHARE, PLUG_IN, POWERTRAIN
 from sim.model import CityModel
 
 if TYPE_CHECKING:
-    from agents.buildings import Buildings
+    from agents.buildings import BuildingsView
     from agents.households import Households
     from agents.vehicles import Vehicles
     from sim.scenario import Scenario
@@ -647,7 +647,7 @@ class MesaBuildings(_AgentPopulation):
 
     agent_type = MesaBuilding
 
-    def __init__(self, model: ReferenceCityModel, source: Buildings, draws: Draws) -> None:
+    def __init__(self, model: ReferenceCityModel, source: BuildingsView, draws: Draws) -> None:
         super().__init__(model, source.rng, source.weight, draws)
         self.spec = source.spec
         self.source = source  # standard(year) and static system tables only
@@ -694,7 +694,7 @@ class MesaBuildings(_AgentPopulation):
         )
         self.retrofit_base_rate = spec.retrofit_base_rate_per_yr
         self.retrofit_keep = 1 - spec.retrofit_saving_share
-        # Annual cost per m2 of system j = fixed_j + per_kwh_j x heat demand per m2 (as Buildings._utility).
+        # Annual cost per m2 of system j = fixed_j + per_kwh_j x heat demand per m2 (as BuildingsStack._utility).
         power = m.households_spec_power_price()
         capex = np.maximum(self.capex - m.policies.heating_subsidy_cny_per_m2(year), 0.0)
         capital = capex * crf(OWNER_DISCOUNT_RATE, spec.system_life_yr)
@@ -776,7 +776,7 @@ class MesaBuildings(_AgentPopulation):
             m.policies.record_heating_purchases(self, rows, mandated, year)
 
     def account(self, y: int) -> dict[str, float]:
-        """Same ledger entries as :meth:`agents.buildings.Buildings.account`, summed building by building."""
+        """Same ledger entries as :meth:`agents.buildings.BuildingsStack.account`, summed building by building."""
         m = self.model
         w = self.weight
         spec = self.spec
@@ -881,16 +881,18 @@ MIRRORED_KERNELS = (
     "agents.vehicles.VehiclesStack._grow",
     "agents.vehicles.VehiclesStack._km_factors",
     "agents.vehicles.VehiclesStack.account",
-    "agents.buildings.Buildings._annual_cost_per_m2",
-    "agents.buildings.Buildings._cost_coefficients",
-    "agents.buildings.Buildings._utility",
-    "agents.buildings.Buildings._demolition_probability",
+    "agents.buildings.annual_cost_per_m2",
+    "agents.buildings.cost_coefficients",
+    "agents.buildings.BuildingsStack._cost_coefficients",
+    "agents.buildings.BuildingsStack._utility",
+    "agents.buildings.demolition_probability",
     "agents.buildings.Buildings._init_retrofit_levels",
-    "agents.buildings.Buildings.step",
-    "agents.buildings.Buildings._demolish",
-    "agents.buildings.Buildings._retrofit",
-    "agents.buildings.Buildings._build",
-    "agents.buildings.Buildings.account",
+    "agents.buildings.BuildingsStack.step",
+    "agents.buildings.BuildingsStack._replace_systems",
+    "agents.buildings.BuildingsStack._demolish",
+    "agents.buildings.BuildingsStack._retrofit",
+    "agents.buildings.BuildingsStack._build",
+    "agents.buildings.BuildingsStack.account",
     "agents.buildings.scalar_logistic",
     "agents.buildings.scalar_yearly_hazard",
 )
@@ -924,16 +926,18 @@ MIRRORED_FINGERPRINTS: dict[str, str] = {
     "agents.vehicles.VehiclesStack._grow": "ebde32fef78b",
     "agents.vehicles.VehiclesStack._km_factors": "61665508411e",
     "agents.vehicles.VehiclesStack.account": "b9e8a56f2fe2",
-    "agents.buildings.Buildings._annual_cost_per_m2": "4d435100ac83",
-    "agents.buildings.Buildings._cost_coefficients": "2253757c6eec",
-    "agents.buildings.Buildings._utility": "e48313f4922b",
-    "agents.buildings.Buildings._demolition_probability": "35e88d2bc89d",
+    "agents.buildings.annual_cost_per_m2": "f1c2d6b7f70b",
+    "agents.buildings.cost_coefficients": "3ef499c888d9",
+    "agents.buildings.BuildingsStack._cost_coefficients": "e5c73aa16d24",
+    "agents.buildings.BuildingsStack._utility": "a025a91e8ae1",
+    "agents.buildings.demolition_probability": "4877fc46a1f4",
     "agents.buildings.Buildings._init_retrofit_levels": "f98e6eec1c9f",
-    "agents.buildings.Buildings.step": "2dd69e97659c",
-    "agents.buildings.Buildings._demolish": "a8ddf75d0c05",
-    "agents.buildings.Buildings._retrofit": "bd02b1fbcef2",
-    "agents.buildings.Buildings._build": "e27d4c64cd89",
-    "agents.buildings.Buildings.account": "7fd28fb0824a",
+    "agents.buildings.BuildingsStack.step": "0b43114740d7",
+    "agents.buildings.BuildingsStack._replace_systems": "be674debbdcb",
+    "agents.buildings.BuildingsStack._demolish": "36e304a8ec41",
+    "agents.buildings.BuildingsStack._retrofit": "61039901acd3",
+    "agents.buildings.BuildingsStack._build": "e09745dd1fe3",
+    "agents.buildings.BuildingsStack.account": "ccd5d6e60a99",
     "agents.buildings.scalar_logistic": "8a38f4934996",
     "agents.buildings.scalar_yearly_hazard": "645aab3a9110",
 }
