@@ -243,7 +243,10 @@ class HouseholdsStack(PopulationStack):
         return rows // self.capacity * (self.n_groups + 1) + self.flat("neighbourhood")[rows]
 
     def _all_flat_groups(self) -> np.ndarray:
-        """Flat group index of every row, padding included (kept until the stack grows)."""
+        """Flat group index of every row, padding included (kept until the stack grows; for a stack of one
+        it is the neighbourhood column itself)."""
+        if self.members == 1:
+            return self.flat("neighbourhood")
         if self._groups_of_rows is None or len(self._groups_of_rows) != self.flat_size:
             member = np.arange(self.flat_size) // self.capacity
             self._groups_of_rows = member * (self.n_groups + 1) + self.flat("neighbourhood")

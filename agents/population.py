@@ -263,15 +263,16 @@ class PopulationStack:
         return np.arange(self.capacity) < self.n[:, None]
 
     def member_sums(self, values: np.ndarray) -> np.ndarray:
-        """Per-member sum of a flat array (:meth:`flat`; padding must hold 0).
+        """Per-member sum of a flat array (:meth:`flat`) over each member's live rows.
 
-        Sums run row by row (``np.bincount``), so a member's sum does not depend on how much padding the
-        stack has, i.e. on which other members it was stepped with.
+        Each member's sum is numpy's sum of its own live rows, contiguous and in row order, so it does not
+        depend on the padding, i.e. on which other members it was stepped with, and equals what a
+        one-member population summing its live column gets.
         """
-        index = self._member_index
-        if index is None or len(index) != values.size:
-            index = self._member_index = np.arange(values.size) // self.capacity
-        return np.bincount(index, weights=values, minlength=self.members)
+        if len(self.n) == 1:
+            return np.array([values.sum()])
+        rows = values.reshape(self.members, self.capacity)
+        return np.array([rows[m, :k].sum() for m, k in enumerate(self.n.tolist())])
 
     def member_counts(self, rows: np.ndarray) -> list[int]:
         """How many of the (ascending) flat ``rows`` belong to each member."""
@@ -314,10 +315,15 @@ class PopulationStack:
         return rows
 
     def padding_rows(self) -> np.ndarray:
-        """Flat rows that are padding (kept until the stack grows)."""
+        """Flat rows that are padding (kept until the stack grows; none in a stack of one)."""
+        if len(self.n) == 1:
+            return _NO_ROWS
         if self._padding is None:
             self._padding = np.flatnonzero(~self.live_mask().reshape(-1)[: self.flat_size])
         return self._padding
+
+
+_NO_ROWS = np.zeros(0, dtype=np.intp)
 
 
 def _concat_padded(arrays: list[np.ndarray], pad: object) -> np.ndarray:

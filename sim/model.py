@@ -600,21 +600,26 @@ class CityModel(mesa.Model):
 POPULATIONS = ("households", "vehicles", "buildings")
 """The model's populations, in the order a year steps them."""
 
-LOCKSTEP_MAX_RESOLUTION = 0.03
+LOCKSTEP_MAX_RESOLUTION = 0.12
 """Finest resolution (agents per real unit) at which a task steps its members in lockstep."""
 LOCKSTEP_MEMBERS = 16
-"""Members stepped together at coarse resolution."""
+"""Members stepped together at coarse resolution (at most 0.03); half as many up to
+:data:`LOCKSTEP_MAX_RESOLUTION`."""
 
 
 def lockstep_members(resolution: float) -> int:
     """How many members a task steps together (:class:`sim.model.Lockstep`) at ``resolution``.
 
-    Measured on the pilot (2 cores, per member, CPU time): at resolution 0.005 a member costs 53 ms alone and
-    39-40 ms in lockstep with 4, 8 or 16 others; at 0.02, 64 ms alone and 52 ms with 8 or 16; at 0.1 there
-    is no gain (117 ms alone, 109-126 ms with 4-16), since the populations' arithmetic, not the number of
-    calls, is then the cost, and many members' data no longer share the caches.
+    Measured on the pilot (2 cores, CPU time per member, 27 Nov 2026; a single run of the code before the
+    lockstep took 42-44 ms at 0.005 and 89-91 ms at 0.1): at resolution 0.005 a member costs 52-58 ms alone,
+    29 ms with 4 others, 24 ms with 9 and 22-24 ms with 15-19; at 0.05, 85 ms alone, 63 ms with 3 others and
+    55 ms with 7; at 0.1, 113 ms alone, 87 ms with 3 others and 84 ms with 7; at 0.2 there is no gain (147
+    ms alone or with 1-7 others), since the populations' arithmetic, not the number of calls, is then the
+    cost, and more members' data no longer share the caches.
     """
-    return LOCKSTEP_MEMBERS if resolution <= LOCKSTEP_MAX_RESOLUTION else 1
+    if resolution > LOCKSTEP_MAX_RESOLUTION:
+        return 1
+    return LOCKSTEP_MEMBERS if resolution <= 0.03 else max(LOCKSTEP_MEMBERS // 2, 1)
 
 
 class Lockstep:

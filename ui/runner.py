@@ -53,11 +53,11 @@ from sim.model import run, run_members
 from sim.peak import censored_peak_year, find_peaks
 from sim.scenario import Scenario, ScenarioError, scenario_from_dict
 
-MEMBERS_PER_TASK = 10
+MEMBERS_PER_TASK = 20
 """Runs per pool task, stepped in lockstep (:func:`sim.model.run_members`): small enough that the first
-members come back early and a superseded ensemble stops within half a second, large enough that per-task
-overhead stays small and the lockstep pays (at resolution 0.005 a member costs 49 ms alone, 44 ms with 3
-others and 36 ms with 7-19 others, measured on the pilot)."""
+stage's members (two tasks, one per worker) come back early and a superseded ensemble stops within half a
+second, large enough that the lockstep pays (at resolution 0.005 a member costs 52-58 ms alone, 24 ms with 9
+others and 22 ms with 19; the 200-member redraw took 2.89 s with 10-member tasks and 2.66 s with 20)."""
 
 FIRST_STAGE = 40
 """Members drawn before the rest are in (progressive rendering)."""
