@@ -40,6 +40,7 @@ TABLE_MEASURES = (
     "(d) tracemalloc peak during the run",
     "(a) full run wall time, res 0.1",
     "(a) full run wall time, res 0.005",
+    "(a) wall time per member, 20 members in lockstep, res 0.005",
 )
 
 
