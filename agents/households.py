@@ -229,6 +229,7 @@ class HouseholdsStack(PopulationStack):
         self.green_travel_sum = self.member_sums(self.flat("green_travel_share"))
         """Per member, the sum of the households' green-travel shares (for the indicator)."""
         self._groups_of_rows: np.ndarray | None = None
+        self._fit_capacity()
 
     @classmethod
     def join(cls, stacks: list[HouseholdsStack]) -> HouseholdsStack:
@@ -236,15 +237,33 @@ class HouseholdsStack(PopulationStack):
             raise ValueError("households of one stack must have the same number of neighbourhoods")
         out = super().join(stacks)
         out._groups_of_rows = None
+        out._fit_capacity()
         return out
+
+    def _fit_capacity(self) -> None:
+        """Give a stack of several members the rows its largest member will need, and no more.
+
+        A member's households follow its population path exactly (:meth:`grow_to`), so the most it will have
+        is known from the start; the kernels then never grow the columns and pass over little padding.
+        """
+        if self.members == 1:
+            return
+        need = []
+        for m, model in enumerate(self.models):
+            w = float(self.weight[m])
+            persons = model.inputs.city.persons_per_household
+            targets = [int(round(model.population(int(y)) / persons / w)) if w > 0 else 0 for y in model.years]
+            need.append(max(int(self.n[m]), *targets))
+        self.set_capacity(max(need))
+        self._groups_of_rows = None
 
     def _flat_groups(self, rows: np.ndarray) -> np.ndarray:
         """Flat group index of ``rows`` (member x (G + 1) + neighbourhood)."""
         return rows // self.capacity * (self.n_groups + 1) + self.flat("neighbourhood")[rows]
 
     def _all_flat_groups(self) -> np.ndarray:
-        """Flat group index of every row, padding included (kept until the stack grows; for a stack of one
-        it is the neighbourhood column itself)."""
+        """Flat group index of every row, padding included (kept up to date as households are added; for a
+        stack of one it is the neighbourhood column itself)."""
         if self.members == 1:
             return self.flat("neighbourhood")
         if self._groups_of_rows is None or len(self._groups_of_rows) != self.flat_size:
@@ -273,8 +292,10 @@ class HouseholdsStack(PopulationStack):
             return
         n_before = self.n.tolist()
         src_local = self.draw(counts, lambda rng, k, m: rng.integers(0, n_before[m], k))
+        capacity = self.capacity
         rows = self.grow(counts, zero=False)  # every column of the new rows is set below
-        self._groups_of_rows = None
+        if self.capacity != capacity:  # reallocated: the flat group index is rebuilt when next needed
+            self._groups_of_rows = None
         cap = self.capacity
         member = rows // cap
         src = member * cap + src_local
@@ -294,6 +315,8 @@ class HouseholdsStack(PopulationStack):
         )
         self.flat("pv_clock")[rows] = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
         fg = self._flat_groups(rows)
+        if self._groups_of_rows is not None and self.members > 1:
+            self._groups_of_rows[rows] = fg  # padding rows became these households
         clocks = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
         self.flat("sorting_threshold")[rows] = np.where(
             self.flat("sorts_waste")[rows], np.inf, self.sorting_hazard.reshape(-1)[fg] + clocks
@@ -413,8 +436,7 @@ class HouseholdsStack(PopulationStack):
         target = logistic(target)
         target -= g
         target *= spec.green_travel_drift_per_yr
-        g += target
-        g[self.padding_rows()] = 0.0
+        g += target  # padding rows drift too, in their own group; member_sums leaves them out
         self.green_travel_sum = self.member_sums(g)
         # Waste sorting: adoption rises with the sorting campaign and with neighbours who already sort; the
         # probability is the same for all non-sorters of a neighbourhood.

@@ -314,6 +314,25 @@ class PopulationStack:
         self._padding = None
         return rows
 
+    def set_capacity(self, capacity: int) -> None:
+        """Re-lay the columns out with ``capacity`` rows per member (at least every member's live rows).
+
+        Why: the kernels of a stack of several members work on every row, padding included, so padding a
+        member never fills is work for nothing; a population that knows how far each member will grow can
+        fit the capacity once instead of growing by doubling.
+        """
+        capacity = max(int(capacity), int(self.n.max()) if len(self.n) else 0)
+        if capacity == self.capacity:
+            return
+        keep = min(capacity, self.capacity)
+        for name, arr in self.cols.items():
+            fitted = np.full((self.members, capacity), self.PAD.get(name, 0), dtype=arr.dtype)
+            fitted[:, :keep] = arr[:, :keep]
+            self.cols[name] = fitted
+        self.capacity = capacity
+        self._padding = None
+        self._member_index = None
+
     def padding_rows(self) -> np.ndarray:
         """Flat rows that are padding (kept until the stack grows; none in a stack of one)."""
         if len(self.n) == 1:
