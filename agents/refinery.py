@@ -65,11 +65,16 @@ class Refinery(mesa.Agent):
 
     def share(self, kind: str, year: int) -> float:
         """Share of the targeted stream abated by options of ``kind`` in effect in ``year``."""
-        total = 0.0
+        return self.shares(year).get(kind, 0.0)
+
+    def shares(self, year: int) -> dict[str, float]:
+        """:meth:`share` of every kind with an option in effect in ``year``, in one pass over the options
+        (the same sums, option by option in the scenario's order)."""
+        totals: dict[str, float] = {}
         for o in self.spec.options:
-            if o.kind == kind and self.effective.get(o.name, 9999) <= year:
-                total += o.potential_share
-        return min(total, 1.0)
+            if self.effective.get(o.name, 9999) <= year:
+                totals[o.kind] = totals.get(o.kind, 0.0) + o.potential_share
+        return {kind: min(total, 1.0) for kind, total in totals.items()}
 
     def step(self) -> None:
         m = self.model
@@ -118,8 +123,9 @@ class Refinery(mesa.Agent):
         s = self.spec
         crude_t = self.crude_run_mt * 1e6
         slate = 1.0 + s.chemicals_energy_premium * (self.chemicals_share - s.chemicals_share)
-        eff = 1.0 - self.share("efficiency", year)
-        elec_heat = self.share("electrified_heat", year)
+        shares = self.shares(year)
+        eff = 1.0 - shares.get("efficiency", 0.0)
+        elec_heat = shares.get("electrified_heat", 0.0)
         fired_rg_gj = crude_t * s.refinery_gas_gj_per_t * slate * eff
         fired_ng_gj = crude_t * s.natural_gas_gj_per_t * slate * eff
         coke_gj = crude_t * s.petroleum_coke_gj_per_t
@@ -129,7 +135,7 @@ class Refinery(mesa.Agent):
         fired_ng_gj *= 1 - elec_heat
 
         h2_t = crude_t * s.hydrogen_t_per_t_crude * slate
-        green = self.share("green_h2", year)
+        green = shares.get("green_h2", 0.0)
         m.policies.record_green_h2(h2_t * green, year)
         # Hydrogen bought from the city's green plants replaces SMR output after the refinery's own electrolysis.
         bought_t = m.hydrogen_market.take(h2_t * (1 - green))
@@ -142,7 +148,7 @@ class Refinery(mesa.Agent):
         captured = 0.0
         extra_gas_gj = 0.0
         for kind, stream_co2 in (("ccus_smr", smr_co2), ("ccus_fcc", fcc_co2)):
-            c = stream_co2 * self.share(kind, year)
+            c = stream_co2 * shares.get(kind, 0.0)
             if m.ccus_network is not None:  # capture runs only as far as the network can take the CO2
                 c = m.ccus_network.request(c)
             captured += c

@@ -340,10 +340,26 @@ class CityModel(mesa.Model):
         self.appliance_standard = (1 - gain) ** (year - self.inputs.base_year) * self.policies.efficiency_extra_factor(
             year
         )
-        self.agents_by_type[PowerPlant].shuffle_do("step")
+        self._step_power_units(year)
         self.developer.step()
         for r in self.refineries:
             r.step()
+
+    def _step_power_units(self, year: int) -> None:
+        """The power units decide in random order (Mesa's ``shuffle_do("step")``, same shuffle).
+
+        Why not ``shuffle_do`` itself: wind, solar and battery cohorts, most of the ~50 units by mid-century,
+        decide only at the end of their life, so the loop calls only the units that have something to decide
+        this year. The shuffle is Mesa's (the model's ``random`` over the agent set in its order), so the
+        fuel-burning units decide in the order ``shuffle_do`` would give them; no unit's step removes another
+        unit, so every shuffled unit is still in the set when its turn comes.
+        """
+        units = list(self.agents_by_type[PowerPlant])
+        self.random.shuffle(units)
+        for u in units:
+            if u.fuel is None and year - u.commissioned < u.lifetime_yr:
+                continue  # a wind, solar or battery cohort before the end of its life: nothing to decide
+            u.step()
 
     def _step_population(self, name: str) -> None:
         """A population this run steps on its own (one without a stack)."""
@@ -463,7 +479,7 @@ class CityModel(mesa.Model):
         fleet = self.fleet
         # Fuel-burning units in order of construction (the order they ask the CO2 network for capacity).
         thermal = sorted((u for tech in THERMAL for u in fleet.get(tech, ())), key=lambda u: u.unique_id)
-        capacity_mw = {tech: sum(u.capacity_mw for u in units) for tech, units in fleet.items() if units}
+        capacity_mw = {tech: sum([u.capacity_mw for u in units]) for tech, units in fleet.items() if units}
         batteries = fleet.get("battery", ())
         carbon = self.policies.carbon_price("power_heat", year)
         regional_price = self.regional_price_cny_per_mwh(year)
