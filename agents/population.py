@@ -391,13 +391,23 @@ def logit_choice(rng: np.random.Generator, utility: np.ndarray) -> np.ndarray:
     best alternative's 1 takes no draw: draws are multiples of 2**-53, so only a draw of exactly 0 falls
     inside it, and that draw picks the first alternative with ``-inf`` weights too.
     """
+    return logit_pick(utility, rng.random(utility.shape[1]))
+
+
+def logit_pick(utility: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """:func:`logit_choice` with its uniform draws given (``draws``, one per column).
+
+    Why: a stack's decision makers draw from their members' streams (:meth:`PopulationStack.draw`), one call
+    per member, not from one stream; the rule is the same, so each picks what its own run would.
+    ``utility`` is overwritten.
+    """
     weights = utility
     weights -= utility.max(axis=0)
     np.maximum(weights, -700.0, out=weights)
     np.exp(weights, out=weights)
     for j in range(1, len(weights)):
         weights[j] += weights[j - 1]
-    draws = rng.random(weights.shape[1]) * weights[-1]
+    draws = draws * weights[-1]
     return np.minimum((draws > weights).sum(axis=0), len(weights) - 1)
 
 

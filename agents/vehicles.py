@@ -34,7 +34,16 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from agents.population import NEVER, MemberView, Population, PopulationStack, RowAgent, crf, hazard_clocks
+from agents.population import (
+    NEVER,
+    MemberView,
+    Population,
+    PopulationStack,
+    RowAgent,
+    crf,
+    hazard_clocks,
+    logit_pick,
+)
 
 if TYPE_CHECKING:
     from sim.model import CityModel
@@ -284,23 +293,6 @@ _SHARED_TABLES = (
 """Per segment (x powertrain) tables that depend only on the scenario, so all members of a stack share them."""
 
 
-def _logit_pick(utility: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """:func:`~agents.population.logit_choice` with its uniform draws given (``draws``, one per column).
-
-    Why: a stack's buyers draw from their members' streams (:meth:`PopulationStack.draw`), one call per
-    member, not from one stream; the arithmetic is that of ``logit_choice`` line by line, so a buyer picks
-    what its own run would. ``utility`` (alternatives x buyers) is overwritten.
-    """
-    weights = utility
-    weights -= utility.max(axis=0)
-    np.maximum(weights, -700.0, out=weights)
-    np.exp(weights, out=weights)
-    for j in range(1, len(weights)):
-        weights[j] += weights[j - 1]
-    draws = draws * weights[-1]
-    return np.minimum((draws > weights).sum(axis=0), len(weights) - 1)
-
-
 class VehiclesView(MemberView):
     """One member's vehicles (see :class:`~agents.population.MemberView`): its fleet's columns, counts and
     tables, as the policies, the tests, the app and the plain-Mesa reference read them.
@@ -530,7 +522,7 @@ class VehiclesStack(PopulationStack):
         cell = member * S + seg
         group = member * self.peer_counts.shape[1] + cols["neighbourhood"].reshape(-1)[rows]
         draws = self.draw(counts, lambda rng, k, m: rng.random(k))
-        choice = _logit_pick(self._utility(rows, member, cell, group, year), draws)
+        choice = logit_pick(self._utility(rows, member, cell, group, year), draws)
         policies = [model.policies for model in self.models]
         choice = policies[0].apply_vehicle_mandates_to_members(
             policies, seg, bounds, choice, self.available, year, self.mandate_rngs
