@@ -126,7 +126,9 @@ def lever_effects(
     results: list[RunResult] = []
     for start in range(0, len(variants), size):
         group = variants[start : start + size]
-        results += Lockstep([CityModel(sc, seed, ov, resolution) for _, sc, ov in group]).run()
+        lockstep = Lockstep([CityModel(sc, seed, ov, resolution) for _, sc, ov in group])
+        results += lockstep.run()
+        lockstep.release()
     full = results[0]
     years = full.years
     window = years >= 2025

@@ -666,7 +666,13 @@ class Lockstep:
         self.models = models
         self.stacks: dict[str, PopulationStack] = {}
         for name, stack in first.population_stacks.items():
-            joined = stack if len(models) == 1 else type(stack).join([m.population_stacks[name] for m in models])
+            if len(models) == 1:
+                joined = stack
+            else:
+                singles = [m.population_stacks[name] for m in models]
+                joined = type(stack).join(singles)
+                for single in singles:  # copied into the joined stack; free now, not at the next full gc
+                    single.cols = {}
             self.stacks[name] = joined
             for m, view in zip(models, joined.views, strict=True):
                 m.population_stacks[name] = joined
@@ -732,6 +738,20 @@ class Lockstep:
         for account, dispatched in zip(accounts, dispatch_many(requests), strict=True):
             with contextlib.suppress(StopIteration):
                 account.send(dispatched)
+
+    def release(self) -> None:
+        """Free the members' population columns (most of a lockstep's memory) once their results are taken.
+
+        Why: the members, their stacks and their views refer to one another, so without this their columns
+        wait for the cyclic garbage collector; a task running lockstep after lockstep then held the columns of
+        many of them at once (a worker at resolution 0.1 grew to ~1 GB, against ~0.3 GB for single runs).
+        """
+        for stack in self.stacks.values():
+            stack.cols = {}
+        for m in self.models:
+            m.population_stacks = {}
+            m._lockstep = None
+        self.stacks = {}
 
     def run(self) -> list[RunResult]:
         """Step to the horizon; one result per member (``seconds``: the batch's wall time per member)."""
@@ -926,7 +946,10 @@ def run_members(
     if len(seeds) != len(overrides):
         raise ValueError(f"{len(seeds)} seeds but {len(overrides)} override sets: give one per member")
     models = [CityModel(scenario, s, o, resolution) for s, o in zip(seeds, overrides, strict=True)]
-    return Lockstep(models).run()
+    lockstep = Lockstep(models)
+    results = lockstep.run()
+    lockstep.release()
+    return results
 
 
 def run(
