@@ -452,13 +452,6 @@ class BuildingsStack(PopulationStack):
         f = (year - base) / max(2030 - base, 1)
         return s.new_build_heat_kwh_per_m2 + f * (s.new_build_heat_kwh_per_m2_2030 - s.new_build_heat_kwh_per_m2)
 
-    def _row_members(self) -> np.ndarray:
-        """Member of each flat row (kept while the capacity stays; shared with :meth:`member_sums`)."""
-        index = self._member_index
-        if index is None or len(index) != self.flat_size:
-            index = self._member_index = np.arange(self.flat_size) // self.capacity
-        return index
-
     def _sums_by_member(self, values: np.ndarray, rows: np.ndarray) -> list[float]:
         """Per member, the sum of ``values`` at its (ascending flat) ``rows``, as ``np.sum`` over that member's
         values gives it in its own run (see :data:`NP_SUM_PAIRWISE_FROM`)."""
@@ -719,7 +712,7 @@ class BuildingsStack(PopulationStack):
             cell = system
         else:
             heat_kwh *= np.repeat(self.hdd_factor, self.capacity)
-            cell = self._row_members() * S + system
+            cell = self.row_members() * S + system
         by_sys = (np.bincount(cell, weights=heat_kwh, minlength=M * S).reshape(M, S) * w / 1e3).tolist()  # MWh
         floor_by_sys = np.bincount(cell, weights=floor, minlength=M * S).reshape(M, S) * w
         weights = self.weight.tolist()

@@ -236,7 +236,6 @@ class HouseholdsStack(PopulationStack):
         if any(s.n_groups != stacks[0].n_groups for s in stacks):
             raise ValueError("households of one stack must have the same number of neighbourhoods")
         out = super().join(stacks)
-        out._groups_of_rows = None
         out._fit_capacity()
         return out
 
@@ -248,14 +247,17 @@ class HouseholdsStack(PopulationStack):
         """
         if self.members == 1:
             return
-        need = []
-        for m, model in enumerate(self.models):
-            w = float(self.weight[m])
-            persons = model.inputs.city.persons_per_household
-            targets = [int(round(model.population(int(y)) / persons / w)) if w > 0 else 0 for y in model.years]
-            need.append(max(int(self.n[m]), *targets))
-        self.set_capacity(max(need))
+        self.set_capacity(
+            max(self._target_agents(m, int(y)) for m in range(self.members) for y in self.models[m].years)
+        )
         self._groups_of_rows = None
+
+    def _target_agents(self, m: int, year: int) -> int:
+        """Agents member ``m`` has in ``year``: its model's households that year at the member's weight."""
+        model = self.models[m]
+        w = self.weight[m]
+        n_real = model.population(year) / model.inputs.city.persons_per_household
+        return int(round(n_real / w)) if w > 0 else 0
 
     def _flat_groups(self, rows: np.ndarray) -> np.ndarray:
         """Flat group index of ``rows`` (member x (G + 1) + neighbourhood)."""
@@ -267,8 +269,7 @@ class HouseholdsStack(PopulationStack):
         if self.members == 1:
             return self.flat("neighbourhood")
         if self._groups_of_rows is None or len(self._groups_of_rows) != self.flat_size:
-            member = np.arange(self.flat_size) // self.capacity
-            self._groups_of_rows = member * (self.n_groups + 1) + self.flat("neighbourhood")
+            self._groups_of_rows = self.row_members() * (self.n_groups + 1) + self.flat("neighbourhood")
         return self._groups_of_rows
 
     def _values(self, fn) -> np.ndarray:
@@ -282,12 +283,7 @@ class HouseholdsStack(PopulationStack):
         and no PV. Its stove may be replaced from this year on and its PV and sorting thresholds are its own
         draws: only the traits are copied, not the source's schedule.
         """
-        counts = []
-        for m, model in enumerate(self.models):
-            w = self.weight[m]
-            n_real = model.population(year) / model.inputs.city.persons_per_household
-            target = int(round(n_real / w)) if w > 0 else 0
-            counts.append(max(target - int(self.n[m]), 0))
+        counts = [max(self._target_agents(m, year) - int(self.n[m]), 0) for m in range(self.members)]
         if not any(counts):
             return
         n_before = self.n.tolist()

@@ -258,6 +258,13 @@ class PopulationStack:
         """Column ``name`` as one flat array over members (a view: writes go through); see :attr:`flat_size`."""
         return self.cols[name].reshape(-1)[: self.flat_size]
 
+    def row_members(self) -> np.ndarray:
+        """Member of each flat row (:meth:`flat`), kept until the stack grows or is re-laid out."""
+        index = self._member_index
+        if index is None or len(index) != self.flat_size:
+            index = self._member_index = np.arange(self.flat_size) // self.capacity
+        return index
+
     def live_mask(self) -> np.ndarray:
         """Members x capacity: which rows are live."""
         return np.arange(self.capacity) < self.n[:, None]

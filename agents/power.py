@@ -700,9 +700,9 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     series = [
         re_used * share_wind,  # 0: wind
         utility_solar_avail * solar_kept,  # 1: utility solar
-        wind_shape * w * curtailed_hour,  # 2: wind in curtailed hours (per MW)
+        wind_shape * curtailed_hour,  # 2: wind in curtailed hours (per MW)
         wind_shape,  # 3
-        SOLAR_SHAPE * w * curtailed_hour,  # 4
+        SOLAR_SHAPE * curtailed_hour,  # 4
         SOLAR_SHAPE,  # 5
         chp_heat_mw,  # 6
         heat_mw,  # 7
@@ -717,13 +717,10 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
         relief,  # 16
     ]
     series += [self_used[k] + fed[k] * solar_kept for k in kinds]
-    weights = np.ones(len(series))
-    weights[[2, 4]] = 0.0  # already weighted (the dot of the weighted shape with the indicator)
     weighted = np.empty((len(series), M, H))
     for k, x in enumerate(series):
         weighted[k] = x
-    sums = np.where(weights[:, None] > 0, (weighted * w).sum(axis=2), weighted.sum(axis=2)).tolist()
-    unit_heat_cap_share = heat_split
+    sums = (weighted * w).sum(axis=2).tolist()
     out = []
     for i, r in enumerate(requests):
         wind_gen, solar_gen = sums[0][i], sums[1][i]
@@ -731,7 +728,7 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
         chp_heat_tj = sums[6][i] * 3600.0 / 1e6
         n = len(r.thermal)
         gen_i = unit_gen[i, :n]
-        heat_i = chp_heat_tj * unit_heat_cap_share[i, :n]
+        heat_i = chp_heat_tj * heat_split[i, :n]
         fuel_i = (gen_i * heat_rate[i, :n] + heat_i * 1e3 * r.chp_fuel_per_heat) / 1e3
         units = {
             u.unique_id: {"generation_mwh": g, "fuel_tj": f, "heat_tj": h}

@@ -63,13 +63,9 @@ class Refinery(mesa.Agent):
         decline = (1 - option.cost_decline_pct_per_yr / 100) ** (year - self.model.inputs.base_year)
         return option.cost_cny_per_t_co2 * decline * self.site_cost_factor[option.name]
 
-    def share(self, kind: str, year: int) -> float:
-        """Share of the targeted stream abated by options of ``kind`` in effect in ``year``."""
-        return self.shares(year).get(kind, 0.0)
-
     def shares(self, year: int) -> dict[str, float]:
-        """:meth:`share` of every kind with an option in effect in ``year``, in one pass over the options
-        (the same sums, option by option in the scenario's order)."""
+        """Share of the targeted stream abated by options in effect in ``year``, by kind of option (kinds
+        with none in effect are absent), summed option by option in the scenario's order."""
         totals: dict[str, float] = {}
         for o in self.spec.options:
             if self.effective.get(o.name, 9999) <= year:

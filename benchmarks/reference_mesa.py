@@ -905,7 +905,7 @@ MIRRORED_FINGERPRINTS: dict[str, str] = {
     "agents.population.next_event_years": "8046173ef0a5",
     "agents.population.hazard_clocks": "ff921b54e977",
     "agents.population.yearly_hazard": "33aa7fdb6dfe",
-    "agents.households.HouseholdsStack.grow_to": "92c909395122",
+    "agents.households.HouseholdsStack.grow_to": "f01ce4bb3ef8",
     "agents.households.HouseholdsStack._peer_share": "96a975ab35fb",
     "agents.households.HouseholdsStack.step": "09d6e0e6a87a",
     "agents.households.HouseholdsStack.account": "a3ada93bb814",
@@ -937,7 +937,7 @@ MIRRORED_FINGERPRINTS: dict[str, str] = {
     "agents.buildings.BuildingsStack._demolish": "36e304a8ec41",
     "agents.buildings.BuildingsStack._retrofit": "61039901acd3",
     "agents.buildings.BuildingsStack._build": "e09745dd1fe3",
-    "agents.buildings.BuildingsStack.account": "ccd5d6e60a99",
+    "agents.buildings.BuildingsStack.account": "63ca5324ebf8",
     "agents.buildings.scalar_logistic": "8a38f4934996",
     "agents.buildings.scalar_yearly_hazard": "645aab3a9110",
 }

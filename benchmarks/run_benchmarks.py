@@ -79,8 +79,6 @@ COLUMNS = ("measure", "value", "unit", "reference", "ratio", "target", "met")
 COARSE_RESOLUTIONS = {0.1: 10, 0.005: 40}
 """Coarse resolutions timed per run (value: runs to take the median of): the scenario default (0.1) and the
 app's (0.005)."""
-COARSE_TARGETS: dict[float, tuple[str, float]] = {}
-"""Targets of single runs at coarse resolution (none: the app's budget applies to members in lockstep)."""
 LOCKSTEP = (0.005, 20, 3)
 """Resolution, members and repeats of the lockstep timing: the app's task (``ui.runner.MEMBERS_PER_TASK``)."""
 LOCKSTEP_TARGET = ("<= 0.02 s (app)", 0.02)
@@ -558,19 +556,9 @@ def build_rows(
     rows.append(_row("(d) tracemalloc peak during the run", mem["tracemalloc_peak_mb"], "MB", None, None, "-", "-"))
     coarse = dict(coarse or {})
     lockstep = coarse.pop("lockstep", None)
-    for r, timing in sorted(coarse.items(), reverse=True):
-        target, ok = COARSE_TARGETS.get(r, ("-", None))
-        rows.append(
-            _row(
-                f"(a) full run {label}, res {r:g} (median of {timing['repeats']})",
-                timing[key],
-                "s",
-                None,
-                None,
-                target,
-                "-" if ok is None else ("yes" if timing[key] <= ok else "no"),
-            )
-        )
+    for r, timing in sorted(coarse.items(), reverse=True):  # single runs: no target (the app runs lockstep)
+        measure = f"(a) full run {label}, res {r:g} (median of {timing['repeats']})"
+        rows.append(_row(measure, timing[key], "s", None, None, "-", "-"))
     if lockstep is not None:
         value = lockstep[key]
         rows.append(

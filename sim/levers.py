@@ -126,9 +126,7 @@ def lever_effects(
     results: list[RunResult] = []
     for start in range(0, len(variants), size):
         group = variants[start : start + size]
-        lockstep = Lockstep([CityModel(sc, seed, ov, resolution) for _, sc, ov in group])
-        results += lockstep.run()
-        lockstep.release()
+        results += Lockstep([CityModel(sc, seed, ov, resolution) for _, sc, ov in group]).run()
     full = results[0]
     years = full.years
     window = years >= 2025

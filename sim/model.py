@@ -649,7 +649,8 @@ class Lockstep:
     member with its own values (``tests/test_lockstep.py`` checks the equality).
 
     Args:
-        models: freshly built runs of the same scenario (same object), not stepped yet.
+        models: freshly built runs, not stepped yet, of one scenario or of scenarios with the same years and
+            population sections (they may differ in policies, power and the rest).
     """
 
     def __init__(self, models: list[CityModel]) -> None:
@@ -739,7 +740,7 @@ class Lockstep:
             with contextlib.suppress(StopIteration):
                 account.send(dispatched)
 
-    def release(self) -> None:
+    def _release(self) -> None:
         """Free the members' population columns (most of a lockstep's memory) once their results are taken.
 
         Why: the members, their stacks and their views refer to one another, so without this their columns
@@ -754,14 +755,19 @@ class Lockstep:
         self.stacks = {}
 
     def run(self) -> list[RunResult]:
-        """Step to the horizon; one result per member (``seconds``: the batch's wall time per member)."""
+        """Step to the horizon; one result per member (``seconds``: the batch's wall time per member).
+
+        The members' population columns are freed once the results are taken (:meth:`_release`).
+        """
         t0 = time.perf_counter()
         while self.running:
             self.step()
         for m in self.models:
             m.ledger.check_balances()
         seconds = (time.perf_counter() - t0) / len(self.models)
-        return [RunResult.from_model(m, seconds) for m in self.models]
+        results = [RunResult.from_model(m, seconds) for m in self.models]
+        self._release()
+        return results
 
 
 @dataclass
@@ -946,10 +952,7 @@ def run_members(
     if len(seeds) != len(overrides):
         raise ValueError(f"{len(seeds)} seeds but {len(overrides)} override sets: give one per member")
     models = [CityModel(scenario, s, o, resolution) for s, o in zip(seeds, overrides, strict=True)]
-    lockstep = Lockstep(models)
-    results = lockstep.run()
-    lockstep.release()
-    return results
+    return Lockstep(models).run()
 
 
 def run(
