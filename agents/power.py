@@ -184,18 +184,18 @@ class PowerPlant(mesa.Agent):
         if self.ccs_year is not None or spec is None or m.ccus_network is None:
             return
         demo = self.name == spec.power_demo_unit and year >= m.params["ccus_power_demo_year"]
-        support = m.policies.carbon_price("power_heat", year) + m.policies.abatement_support_cny_per_t(
-            "ccus_power", year
-        )
-        headroom_t = m.ccus_network.capacity_mt(year) * 1e6 - m.ccus_network.granted_t
-        economic = (
-            self.capture_cost_cny_per_t(year) <= support
-            and headroom_t >= self.last_emissions_t * spec.power_capture_rate
-        )
-        if demo or economic:
-            self.ccs_year = year
-            self.capture_rate = spec.power_capture_rate
-            self.heat_rate_gj_per_mwh *= 1 + spec.power_energy_penalty_share
+        if not demo:
+            support = m.policies.carbon_price("power_heat", year) + m.policies.abatement_support_cny_per_t(
+                "ccus_power", year
+            )
+            if not self.capture_cost_cny_per_t(year) <= support:  # not worth capturing
+                return
+            headroom_t = m.ccus_network.capacity_mt(year) * 1e6 - m.ccus_network.granted_t
+            if not headroom_t >= self.last_emissions_t * spec.power_capture_rate:  # no room for its CO2
+                return
+        self.ccs_year = year
+        self.capture_rate = spec.power_capture_rate
+        self.heat_rate_gj_per_mwh *= 1 + spec.power_energy_penalty_share
 
     def _retire(self, year: int, reason: str) -> None:
         self.retired_year = year
@@ -206,6 +206,13 @@ class PowerPlant(mesa.Agent):
     def _consider_retrofits(self, year: int, age: int) -> None:
         m = self.model
         spec = m.inputs.power
+        flex_open = (
+            self.technology == "coal_chp"
+            and self.flex_retrofit_year is None
+            and self.min_load_share > spec.coal_flex_min_load_share
+        )
+        if self.efficiency_retrofit_year is not None and not flex_open:
+            return  # both retrofits done (or the flexibility one not open to this unit): nothing to weigh
         remaining = max(self.lifetime_yr - age, 1)
         annuity = 1.0 / crf(spec.discount_rate, remaining)
         mandated = m.policies.coal_retrofit_mandated(year)
@@ -219,11 +226,7 @@ class PowerPlant(mesa.Agent):
                 self.heat_rate_gj_per_mwh *= 1.0 - spec.coal_efficiency_retrofit_gain
                 self.efficiency_retrofit_year = year
                 m.policies.record_coal_retrofit(cost, year)
-        if (
-            self.technology == "coal_chp"
-            and self.flex_retrofit_year is None
-            and self.min_load_share > spec.coal_flex_min_load_share
-        ):
+        if flex_open:
             freed_share = (self.min_load_share - spec.coal_flex_min_load_share) / max(self.min_load_share, 1e-9)
             n_chp = max(len(m.fleet["coal_chp"]), 1)
             value_per_yr = m.last_curtailment_mwh / n_chp * freed_share * m.regional_price_cny_per_mwh(year) * 0.5
@@ -481,8 +484,9 @@ def dispatch(
             PV lowers the grid's load, needs no grid transport (no grid losses) and is not grid curtailment.
 
     Returns:
-        Per-thermal-unit generation and fuel, wind and utility-solar generation, trade, curtailment,
-        storage and heat figures for the year. ``re_available_mwh`` and ``curtailment_mwh`` cover the
+        Per-thermal-unit generation, fuel and heat (``unit_generation_mwh``, ``unit_fuel_tj``,
+        ``unit_heat_tj``: lists in the order of ``thermal``), wind and utility-solar generation, trade,
+        curtailment, storage and heat figures for the year. ``re_available_mwh`` and ``curtailment_mwh`` cover the
         wind and solar that reach the grid (self-consumed PV excluded); ``self_consumed_mwh`` is the PV used
         behind the meter; ``marginal_curtailment_share`` gives, for wind and for solar, the share of an
         extra MW's output that falls in hours with curtailment (and so would be curtailed).
@@ -721,27 +725,30 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     for k, x in enumerate(series):
         weighted[k] = x
     sums = (weighted * w).sum(axis=2).tolist()
+    # Each unit's heat and fuel, for all members at once (elementwise, so each member's values are its own).
+    chp_heat_tj = np.array(sums[6]) * 3600.0 / 1e6
+    unit_heat_tj = chp_heat_tj[:, None] * heat_split
+    chp_fuel_per_heat = np.array([r.chp_fuel_per_heat for r in requests], dtype=float)
+    unit_fuel_tj = (unit_gen * heat_rate + unit_heat_tj * 1e3 * chp_fuel_per_heat[:, None]) / 1e3
+    unit_gen_l, unit_fuel_l, unit_heat_l = unit_gen.tolist(), unit_fuel_tj.tolist(), unit_heat_tj.tolist()
+    chp_heat_l = chp_heat_tj.tolist()
     out = []
     for i, r in enumerate(requests):
         wind_gen, solar_gen = sums[0][i], sums[1][i]
         distributed_gen = {k: sums[17 + j][i] for j, k in enumerate(kinds)}
-        chp_heat_tj = sums[6][i] * 3600.0 / 1e6
         n = len(r.thermal)
-        gen_i = unit_gen[i, :n]
-        heat_i = chp_heat_tj * heat_split[i, :n]
-        fuel_i = (gen_i * heat_rate[i, :n] + heat_i * 1e3 * r.chp_fuel_per_heat) / 1e3
-        units = {
-            u.unique_id: {"generation_mwh": g, "fuel_tj": f, "heat_tj": h}
-            for u, g, f, h in zip(r.thermal, gen_i.tolist(), fuel_i.tolist(), heat_i.tolist(), strict=True)
-        }
+        gen_i = unit_gen_l[i][:n]
         thermal_gen = 0.0
-        for g in gen_i.tolist():
+        for g in gen_i:
             thermal_gen += g
+        chp_heat_i = chp_heat_l[i]
         heat_total_tj = sums[7][i] * 3600.0 / 1e6
-        boiler_heat_tj = heat_total_tj - chp_heat_tj
+        boiler_heat_tj = heat_total_tj - chp_heat_i
         out.append(
             {
-                "units": units,
+                "unit_generation_mwh": gen_i,
+                "unit_fuel_tj": unit_fuel_l[i][:n],
+                "unit_heat_tj": unit_heat_l[i][:n],
                 "wind_mwh": wind_gen,
                 "solar_mwh": solar_gen,
                 "generation_mwh": wind_gen + solar_gen + thermal_gen + sum(distributed_gen.values()),
@@ -756,7 +763,7 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
                 "re_available_mwh": sums[13][i],
                 "grid_loss_mwh": sums[14][i],
                 "demand_mwh": sums[15][i],
-                "chp_heat_tj": chp_heat_tj,
+                "chp_heat_tj": chp_heat_i,
                 "boiler_heat_tj": boiler_heat_tj,
                 "boiler_fuel_tj": boiler_heat_tj / r.boiler_efficiency,
             }

@@ -33,7 +33,7 @@ from agents.hydrogen import HydrogenMarket, HydrogenPlant
 from agents.industry import IndustryBlock
 from agents.oilfield import OilfieldBlock
 from agents.population import PopulationStack
-from agents.power import THERMAL, DispatchRequest, PowerPlant, RenewableDeveloper, dispatch_many
+from agents.power import DispatchRequest, PowerPlant, RenewableDeveloper, dispatch_many
 from agents.refinery import Refinery
 from agents.sinks import CarbonSink
 from agents.vehicles import Vehicles
@@ -112,6 +112,11 @@ class CityModel(mesa.Model):
         self.policies = PolicySet(self, self.params)
         self.last_curtailment_share = 0.0
         self.last_curtailment_mwh = 0.0
+        self._indicator_inputs = {
+            name: np.zeros(len(self.years))
+            for name in ("green_travel_share", "curtailment_share", "grid_factor_t_per_mwh")
+        }
+        """Per-year values the indicators need that the ledger does not keep (see :meth:`_indicators`)."""
         self.appliance_standard = 1.0
         self.running = True
 
@@ -121,6 +126,8 @@ class CityModel(mesa.Model):
         """Active units by technology, in order of construction (kept by :meth:`add_power_unit` and
         :meth:`agents.power.PowerPlant._retire`)."""
         self._cohorts: dict[tuple, PowerPlant] = {}
+        self._thermal_units: list[PowerPlant] = []
+        """Fuel-burning units, retired ones included, in order of construction (unique id)."""
         for u in scenario.power.units:
             self.add_power_unit(
                 u.name,
@@ -295,6 +302,8 @@ class CityModel(mesa.Model):
         unit = PowerPlant(self, name, technology, capacity_mw, commissioned, lifetime_yr, **kw)
         self.power_units.append(unit)
         self.fleet.setdefault(technology, []).append(unit)
+        if unit.fuel is not None:
+            self._thermal_units.append(unit)
         return unit
 
     def build_cohort(
@@ -478,7 +487,7 @@ class CityModel(mesa.Model):
         spec = self.inputs.power
         fleet = self.fleet
         # Fuel-burning units in order of construction (the order they ask the CO2 network for capacity).
-        thermal = sorted((u for tech in THERMAL for u in fleet.get(tech, ())), key=lambda u: u.unique_id)
+        thermal = [u for u in self._thermal_units if u.retired_year is None]
         capacity_mw = {tech: sum([u.capacity_mw for u in units]) for tech, units in fleet.items() if units}
         batteries = fleet.get("battery", ())
         carbon = self.policies.carbon_price("power_heat", year)
@@ -527,21 +536,18 @@ class CityModel(mesa.Model):
             {"oilfield_solar": (oilfield_mwh[0], oilfield_mwh[1])},  # PV for oil serves the oilfield first
         )
         generation_mwh = {"wind": res["wind_mwh"], "solar": res["solar_mwh"], "battery": 0.0}
-        for u in thermal:
-            r = res["units"][u.unique_id]
-            ledger.add_energy(y, "power_heat", u.fuel, r["fuel_tj"])
-            u.last_emissions_t = r["fuel_tj"] * EMISSION_FACTOR_T_PER_TJ[u.fuel]
+        for u, unit_mwh, fuel_tj in zip(thermal, res["unit_generation_mwh"], res["unit_fuel_tj"], strict=True):
+            ledger.add_energy(y, "power_heat", u.fuel, fuel_tj)
+            u.last_emissions_t = fuel_tj * EMISSION_FACTOR_T_PER_TJ[u.fuel]
             if u.capture_rate > 0:
                 want = u.last_emissions_t * u.capture_rate
                 got = self.ccus_network.request(want) if self.ccus_network is not None else want
                 ledger.add_captured(y, "power_heat", got)
                 self.policies.record_capture(got, year)
                 self.policies.record_private_cost("power_ccs", got * u.capture_cost_cny_per_t(year), year)
-            generation_mwh[u.technology] = generation_mwh.get(u.technology, 0.0) + r["generation_mwh"]
-            margin = r["generation_mwh"] * (regional_price - mc[u.unique_id]) - (
-                u.fixed_om_cny_per_kw_yr * 1e3 * u.capacity_mw
-            )
-            u.last_generation_mwh = r["generation_mwh"]
+            generation_mwh[u.technology] = generation_mwh.get(u.technology, 0.0) + unit_mwh
+            margin = unit_mwh * (regional_price - mc[u.unique_id]) - (u.fixed_om_cny_per_kw_yr * 1e3 * u.capacity_mw)
+            u.last_generation_mwh = unit_mwh
             u.last_margin_cny = margin
             u.loss_years = u.loss_years + 1 if margin < 0 else 0
         for tech in capacity_mw:
@@ -571,39 +577,56 @@ class CityModel(mesa.Model):
             ledger.add_series(ledger.capacity_mw, tech, y, mw)
         for kind, mw in distributed_mw.items():
             ledger.add_series(ledger.capacity_mw, kind, y, mw)
-        self._indicators(y, res)
+        self._record_indicator_inputs(y)
         self.policies.end_of_year(y)
 
-    def _indicators(self, y: int, res: dict) -> None:
-        """Pilot-plan indicators (DESIGN.md section 7), with the definitions stated in docs/calibration.md."""
+    def _record_indicator_inputs(self, y: int) -> None:
+        """Keep the year's values that :meth:`_indicators` needs and the ledger does not hold."""
+        year_values = self._indicator_inputs
+        year_values["green_travel_share"][y] = (
+            self.households.green_travel_share() if self.households is not None else 0.0
+        )
+        year_values["curtailment_share"][y] = self.last_curtailment_share
+        year_values["grid_factor_t_per_mwh"][y] = self.grid_factor_t_per_mwh(self.year)
+
+    def _indicators(self) -> None:
+        """Pilot-plan indicators (DESIGN.md section 7), with the definitions stated in docs/calibration.md.
+
+        Computed for all years at once after the last year is accounted: no decision reads them, and over
+        the years' arrays they cost a few array operations instead of a dozen per year. Each year's value
+        is the one the year's own ledger gives (a per-year sum over the same entries in the same order).
+        """
         ledger = self.ledger
         ind = ledger.indicators
+        n_years = len(self.years)
 
-        def put(name: str, value: float) -> None:
-            series = ind.get(name)
-            if series is None:
-                series = ind[name] = np.zeros(len(self.years))
-            series[y] = value
+        def total(table: dict[str, np.ndarray], kinds: tuple[str, ...]) -> np.ndarray:
+            out = np.zeros(n_years)
+            for k in kinds:
+                if k in table:
+                    out = out + table[k]
+            return out
 
-        cap = ledger.capacity_mw
-        non_fossil_cap = sum(cap[k][y] for k in ("wind", "solar", "rooftop_solar", "oilfield_solar") if k in cap)
-        fossil_cap = sum(cap[k][y] for k in ("coal", "coal_chp", "gas") if k in cap)
-        put("non_fossil_capacity_share", non_fossil_cap / max(non_fossil_cap + fossil_cap, 1e-9))
-        gen = ledger.generation_by_tech_mwh
-        re_mwh = sum(gen[k][y] for k in ("wind", "solar", "rooftop_solar", "oilfield_solar") if k in gen)
-        energy = ledger.energy_tj[y]
-        fossil_tj = energy[:, _FOSSIL_FUEL_INDEX].sum()
-        net_import = res["import_mwh"] - res["export_mwh"]
-        non_fossil_tj = (re_mwh + max(net_import, 0.0) * XINJIANG_NON_FOSSIL_GENERATION_SHARE) * 3.6 / 1e3
-        total_tj = fossil_tj + (re_mwh + max(net_import, 0.0)) * 3.6 / 1e3
-        put("non_fossil_energy_share", non_fossil_tj / max(total_tj, 1e-9))
-        final = energy[1:, :]  # end-use sectors
-        final_total = final[:, _ENERGY_FUEL_INDEX].sum()
-        put("electricity_share_of_final_energy", final[:, FUEL_INDEX["electricity"]].sum() / max(final_total, 1e-9))
+        renewables = ("wind", "solar", "rooftop_solar", "oilfield_solar")
+        non_fossil_cap = total(ledger.capacity_mw, renewables)
+        fossil_cap = total(ledger.capacity_mw, ("coal", "coal_chp", "gas"))
+        ind["non_fossil_capacity_share"] = non_fossil_cap / np.maximum(non_fossil_cap + fossil_cap, 1e-9)
+        re_mwh = total(ledger.generation_by_tech_mwh, renewables)
+        energy = ledger.energy_tj
+        fossil_tj = energy[:, :, _FOSSIL_FUEL_INDEX].reshape(n_years, -1).sum(axis=1)
+        net_import = np.maximum(ledger.electricity["import_mwh"] - ledger.electricity["export_mwh"], 0.0)
+        non_fossil_tj = (re_mwh + net_import * XINJIANG_NON_FOSSIL_GENERATION_SHARE) * 3.6 / 1e3
+        total_tj = fossil_tj + (re_mwh + net_import) * 3.6 / 1e3
+        ind["non_fossil_energy_share"] = non_fossil_tj / np.maximum(total_tj, 1e-9)
+        final = energy[:, 1:, :]  # end-use sectors
+        final_total = final[:, :, _ENERGY_FUEL_INDEX].reshape(n_years, -1).sum(axis=1)
+        final_electricity = np.ascontiguousarray(final[:, :, FUEL_INDEX["electricity"]]).sum(axis=1)
+        ind["electricity_share_of_final_energy"] = final_electricity / np.maximum(final_total, 1e-9)
+        year_values = self._indicator_inputs
         if self.households is not None:
-            put("green_travel_share", self.households.green_travel_share())
-        put("curtailment_share", self.last_curtailment_share)
-        put("grid_factor_t_per_mwh", self.grid_factor_t_per_mwh(self.year))
+            ind["green_travel_share"] = year_values["green_travel_share"]
+        ind["curtailment_share"] = year_values["curtailment_share"]
+        ind["grid_factor_t_per_mwh"] = year_values["grid_factor_t_per_mwh"]
 
     def run(self) -> RunResult:
         t0 = time.perf_counter()
@@ -718,6 +741,7 @@ class Lockstep:
         for m in models:
             m._step_index += 1
             if m._step_index >= len(m.years):
+                m._indicators()
                 m.running = False
         self.running = first.running
 
