@@ -57,7 +57,7 @@ class PolicySet:
         self.params = params
         spec = model.inputs.policies
         self.spec = spec
-        base = model.inputs.base_year
+        base = self._base_year = model.inputs.base_year
         self.carbon = CarbonPrice.from_params(params, base, spec.schedules.get("carbon_price_cny_per_t"))
         self.coal_phase_out_year = int(params["coal_phase_out_year"])
         self.subsidies = {}
@@ -267,7 +267,7 @@ class PolicySet:
     def _book(self, lever: str, item: str, year: int, cny: float) -> None:
         if cny:
             ledger = self.model.ledger
-            ledger.add_series(ledger.policy, (lever, item), year - self.model.inputs.base_year, cny)
+            ledger.add_series(ledger.policy, (lever, item), year - self._base_year, cny)
 
     def record_vehicle_purchases(self, pop: Vehicles, rows: np.ndarray, choice: np.ndarray, year: int) -> None:
         from agents.vehicles import POWERTRAINS
@@ -313,13 +313,10 @@ class PolicySet:
 
     def end_of_year(self, y: int) -> None:
         """Book carbon revenue, mandate compliance and the emissions cap's response for next year."""
-        from sim.constants import SECTORS
-
         m = self.model
         year = m.year
         co2 = m.ledger.direct_co2_t(y).sum(axis=1)
-        revenue = sum(self.carbon.revenue_cny(s, year, co2[i]) for i, s in enumerate(SECTORS))
-        self._book("carbon_price", "revenue_cny", year, revenue)
+        self._book("carbon_price", "revenue_cny", year, self.carbon.total_revenue_cny(year, co2.tolist()))
         cap_mt = self.params["emissions_cap_mt"]
         if year >= self.spec.emissions_cap_start_year and cap_mt < 100:
             excess_t = co2.sum() - cap_mt * 1e6

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from policies.schedule import Schedule
+from sim.constants import SECTOR_INDEX
 
 DEFAULT_COVERAGE_START: dict[str, int] = {
     # National ETS covers power since 2021 (MEE); steel, cement and aluminium were added in 2025. Refining
@@ -32,6 +34,12 @@ class CarbonPrice:
     schedule: Schedule
     coverage_start: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_COVERAGE_START))
     free_allocation_share: float = FREE_ALLOCATION_SHARE
+
+    def __post_init__(self) -> None:
+        self._covered_sectors = sorted(
+            (SECTOR_INDEX[sector], start) for sector, start in self.coverage_start.items() if sector in SECTOR_INDEX
+        )
+        """(sector index, first covered year) of the covered sectors, in sector order, for the yearly revenue."""
 
     @classmethod
     def from_params(cls, params: dict[str, float], base_year: int, schedule=None) -> CarbonPrice:
@@ -67,3 +75,17 @@ class CarbonPrice:
         if not self.covered(sector, year):
             return 0.0
         return self.schedule(year) * max(emissions_t, 0.0) * (1 - self.free_allocation_share)
+
+    def total_revenue_cny(self, year: int, emissions_t: Sequence[float]) -> float:
+        """Revenue of all sectors, ``emissions_t`` in the order of :data:`sim.constants.SECTORS`: the sum of
+        :meth:`revenue_cny` over the sectors in that order, to the bit.
+
+        Why: the policies book it every year, and asking each of the dozen sectors whether it is covered
+        cost more than the few covered ones' revenue.
+        """
+        price = self.schedule(year)
+        total = 0.0
+        for i, start in self._covered_sectors:
+            if year >= start:
+                total += price * max(emissions_t[i], 0.0) * (1 - self.free_allocation_share)
+        return total
