@@ -70,12 +70,12 @@ class PolicySet:
             if p.kind != "lever" or not p.extra.get("phase_in"):
                 continue
             if name in spec.schedules:
-                self.ramps[name] = Schedule(spec.schedules[name])
+                self.ramps[name] = Schedule.shared(spec.schedules[name])
             else:
-                self.ramps[name] = Schedule([(spec.start_year, p.default), (spec.target_year, params[name])])
+                self.ramps[name] = Schedule.shared([(spec.start_year, p.default), (spec.target_year, params[name])])
         self.export_cut_mw = 0.0
         self.mandate_switches: dict[str, int] = {}
-        self._carbon_prices: dict[tuple[str, int], float] = {}
+        self._carbon_prices = self.carbon.prices
 
     def value(self, name: str, year: int) -> float:
         """A lever's value in ``year`` (phase-in levers follow their schedule)."""
@@ -86,13 +86,12 @@ class PolicySet:
     def carbon_price(self, sector: str, year: int) -> float:
         """CNY/t that ``sector``'s decisions see in ``year`` (0 where not covered).
 
-        Remembered per (sector, year): every price and cost in the model asks for it, and the path and
-        coverage are fixed for the run when this policy set is built.
+        Read from what the (shared) carbon price remembers per (sector, year): every price and cost in the model
+        asks for it, and the path and coverage are fixed for the run when this policy set is built.
         """
-        key = (sector, year)
-        price = self._carbon_prices.get(key)
+        price = self._carbon_prices.get((sector, year))
         if price is None:
-            price = self._carbon_prices[key] = self.carbon.price_for(sector, year)
+            price = self.carbon.price_for(sector, year)
         return price
 
     def pass_through(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -40,25 +41,31 @@ class CarbonPrice:
             (SECTOR_INDEX[sector], start) for sector, start in self.coverage_start.items() if sector in SECTOR_INDEX
         )
         """(sector index, first covered year) of the covered sectors, in sector order, for the yearly revenue."""
+        self.prices: dict[tuple[str, int], float] = {}
+        """:meth:`price_for` remembered by (sector, year): every price and cost in the model asks for it."""
 
     @classmethod
     def from_params(cls, params: dict[str, float], base_year: int, schedule=None) -> CarbonPrice:
-        """Build from the registry levers, or from an explicit schedule of (year, CNY/t) points."""
+        """Build from the registry levers, or from an explicit schedule of (year, CNY/t) points.
+
+        Runs with the same path, coverage and free allocation get one shared carbon price (see
+        :meth:`Schedule.shared`): an ensemble's members mostly share them, and then share what it remembers.
+        """
         if schedule:
-            path = Schedule(schedule)
+            path = Schedule.shared(schedule)
         else:
             points = [
                 (base_year, params["carbon_price_start_cny_per_t"]),
                 (2030, params["carbon_price_2030_cny_per_t"]),
                 (2060, params["carbon_price_2060_cny_per_t"]),
             ]
-            path = Schedule(points[1:] if base_year >= 2030 else points)
+            path = Schedule.shared(points[1:] if base_year >= 2030 else points)
         coverage = dict(DEFAULT_COVERAGE_START)
         for sector in ("industry", "transport", "buildings"):
             year = int(params[f"carbon_coverage_{sector}_year"])
             if year < 2100:
                 coverage[sector] = year
-        return cls(path, coverage, params["carbon_free_allocation_share"])
+        return _shared_carbon_price(path, tuple(coverage.items()), float(params["carbon_free_allocation_share"]).hex())
 
     def price(self, year: int) -> float:
         return self.schedule(year)
@@ -69,7 +76,11 @@ class CarbonPrice:
 
     def price_for(self, sector: str, year: int) -> float:
         """Price the sector's decisions see in ``year`` (0 where not covered)."""
-        return self.schedule(year) if self.covered(sector, year) else 0.0
+        key = (sector, year)
+        price = self.prices.get(key)
+        if price is None:
+            price = self.prices[key] = self.schedule(year) if self.covered(sector, year) else 0.0
+        return price
 
     def revenue_cny(self, sector: str, year: int, emissions_t: float) -> float:
         if not self.covered(sector, year):
@@ -89,3 +100,9 @@ class CarbonPrice:
             if year >= start:
                 total += price * max(emissions_t[i], 0.0) * (1 - self.free_allocation_share)
         return total
+
+
+@functools.lru_cache(maxsize=256)
+def _shared_carbon_price(path: Schedule, coverage: tuple[tuple[str, int], ...], free_share_hex: str) -> CarbonPrice:
+    """:meth:`CarbonPrice.from_params` by its (shared) path, coverage and free allocation to the bit (bounded)."""
+    return CarbonPrice(path, dict(coverage), float.fromhex(free_share_hex))
