@@ -73,6 +73,8 @@ class PolicySet:
                 self.ramps[name] = Schedule.shared(spec.schedules[name])
             else:
                 self.ramps[name] = Schedule.shared([(spec.start_year, p.default), (spec.target_year, params[name])])
+        self._base_re_mw = sum(u.capacity_mw for u in model.inputs.power.units if u.technology in ("wind", "solar"))
+        """The scenario's base-year wind+solar MW, where the path to the capacity target starts."""
         self.export_cut_mw = 0.0
         self.mandate_switches: dict[str, int] = {}
         self._carbon_prices = self.carbon.prices
@@ -154,10 +156,10 @@ class PolicySet:
         if target_mw <= 0 or year < self.spec.start_year:
             return 0.0
         base = model.inputs.base_year
-        base_mw = sum(u.capacity_mw for u in model.inputs.power.units if u.technology in ("wind", "solar"))
+        base_mw = self._base_re_mw
         frac = min((year - base) / max(2030 - base, 1), 1.0)
         path_mw = base_mw + (target_mw - base_mw) * frac
-        have = sum(u.capacity_mw for tech in ("wind", "solar") for u in model.fleet.get(tech, ()))
+        have = sum([u.capacity_mw for tech in ("wind", "solar") for u in model.fleet.get(tech, ())])
         return max(path_mw - have, 0.0)
 
     def refinery_chemicals_share(self, refinery: Refinery, year: int) -> float:
