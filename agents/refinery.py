@@ -70,6 +70,9 @@ class Refinery(mesa.Agent):
         )
         """Fired-heater CO2 per tonne of crude before efficiency and electrification (before the slate premium);
         fixed for the run, so folded once."""
+        self._last_in_effect: list[AbatementOptionSpec] = []
+        self._last_shares: dict[str, float] = {}
+        """The options in effect at the last account and their :meth:`shares`: they change in a few years only."""
 
     def option_cost_cny_per_t(self, option: AbatementOptionSpec, year: int) -> float:
         decline = (1 - option.cost_decline_pct_per_yr / 100) ** (year - self.model.inputs.base_year)
@@ -133,7 +136,9 @@ class Refinery(mesa.Agent):
         crude_t = self.crude_run_mt * 1e6
         slate = 1.0 + s.chemicals_energy_premium * (self.chemicals_share - s.chemicals_share)
         in_effect = self.in_effect(year)
-        shares = _shares(in_effect)
+        if in_effect != self._last_in_effect:
+            self._last_in_effect, self._last_shares = in_effect, _shares(in_effect)
+        shares = self._last_shares
         eff = 1.0 - shares.get("efficiency", 0.0)
         elec_heat = shares.get("electrified_heat", 0.0)
         fired_rg_gj = crude_t * s.refinery_gas_gj_per_t * slate * eff
