@@ -27,18 +27,24 @@ class CCUSNetwork(mesa.Agent):
         self.spec = spec
         self.granted_t = 0.0
         self.capacity_t = 0.0
+        self._capacity_mt: dict[tuple[int, float], float] = {}
+        """Capacity by (year, cluster lever value): coal units ask for it whenever they consider capture."""
 
     def capacity_mt(self, year: int) -> float:
         """Network capacity in ``year``: existing injection ramping to its 2025 level, plus the cluster."""
-        s = self.spec
         m = self.model
-        base = s.existing_capacity_mt_base_year + (
-            s.existing_capacity_mt_2025 - s.existing_capacity_mt_base_year
-        ) * min(max((year - m.inputs.base_year) / max(2025 - m.inputs.base_year, 1), 0.0), 1.0)
         cluster_2030 = m.params["ccus_cluster_mt_2030"]
-        start = m.inputs.policies.start_year
-        frac = min(max((year - start + 1) / max(2030 - start + 1, 1), 0.0), 1.0)
-        return base + cluster_2030 * frac
+        key = (year, cluster_2030)
+        capacity = self._capacity_mt.get(key)
+        if capacity is None:
+            s = self.spec
+            base = s.existing_capacity_mt_base_year + (
+                s.existing_capacity_mt_2025 - s.existing_capacity_mt_base_year
+            ) * min(max((year - m.inputs.base_year) / max(2025 - m.inputs.base_year, 1), 0.0), 1.0)
+            start = m.inputs.policies.start_year
+            frac = min(max((year - start + 1) / max(2030 - start + 1, 1), 0.0), 1.0)
+            capacity = self._capacity_mt[key] = base + cluster_2030 * frac
+        return capacity
 
     def begin_year(self, year: int) -> None:
         self.capacity_t = self.capacity_mt(year) * 1e6
@@ -59,7 +65,8 @@ class CCUSNetwork(mesa.Agent):
         retention = m.params["eor_retention_share"]
         released = eor * (1 - retention)
         stored = eor * retention + saline
-        m.ledger.add_process_co2(y, "oilfield", released)
+        ledger = m.ledger
+        ledger.add_process_co2(y, "oilfield", released)
         for key, value in (
             ("captured_t", captured),
             ("injected_eor_t", eor),
@@ -67,7 +74,7 @@ class CCUSNetwork(mesa.Agent):
             ("stored_t", stored),
             ("eor_released_t", released),
         ):
-            m.ledger.add_series(m.ledger.ccus, key, y, value)
+            ledger.add_series(ledger.ccus, key, y, value)
         m.policies.record_private_cost(
             "ccus_transport_storage", captured * self.spec.transport_storage_cny_per_t, m.year
         )

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 BEST_PUE = 1.15
 COOLING_UPGRADE_CNY_PER_RACK = 20000.0
 """Indirect evaporative / free-air cooling retrofit per rack (assumption)."""
+COOLING_UPGRADE_CRF = crf(0.08, 10)
+"""Capital recovery factor of the cooling upgrade: 8% over 10 years (assumption)."""
 
 
 class DataCentre(mesa.Agent):
@@ -45,7 +47,7 @@ class DataCentre(mesa.Agent):
         if self.upgraded_year is None and self.pue > BEST_PUE:
             saved_mwh = self.racks * s.kw_per_rack * s.utilisation * (self.pue - BEST_PUE) * 8.76
             price = m.households_spec_power_price() * 0.7 * 1e3
-            if saved_mwh * price > COOLING_UPGRADE_CNY_PER_RACK * self.racks * crf(0.08, 10):
+            if saved_mwh * price > COOLING_UPGRADE_CNY_PER_RACK * self.racks * COOLING_UPGRADE_CRF:
                 self.pue = BEST_PUE
                 self.upgraded_year = year
 

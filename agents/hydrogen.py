@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import mesa
 
+from sim.constants import FUEL_INDEX, SECTOR_INDEX
+
 if TYPE_CHECKING:
     from sim.model import CityModel
 
@@ -53,9 +55,12 @@ class HydrogenMarket:
         self.model = model
         self.available_t = 0.0
         self.produced_t = 0.0
+        self.output_by_plant_t: list[float] = []
+        """This year's output of each plant (those of :meth:`begin_year`), in their order."""
 
     def begin_year(self, year: int, plants: list[HydrogenPlant]) -> None:
-        self.produced_t = sum(p.output_t(year) for p in plants)
+        self.output_by_plant_t = [p.output_t(year) for p in plants]
+        self.produced_t = sum(self.output_by_plant_t)
         self.available_t = self.produced_t
 
     def take(self, tonnes: float) -> float:
@@ -64,31 +69,37 @@ class HydrogenMarket:
         return got
 
     def settle(self, y: int, plants: list[HydrogenPlant]) -> float:
-        """Serve fuel-cell vehicles, make the shortfall by SMR; return grid electricity of the plants (MWh)."""
-        m = self.model
-        from sim.constants import FUEL_INDEX, SECTOR_INDEX
+        """Serve fuel-cell vehicles, make the shortfall by SMR; return grid electricity of the plants (MWh).
 
-        vehicle_h2_t = m.ledger.energy_tj[y, SECTOR_INDEX["transport"], FUEL_INDEX["hydrogen"]] * 1e3 / H2_MJ_PER_KG
+        ``plants`` are those of this year's :meth:`begin_year`.
+        """
+        m = self.model
+        ledger = m.ledger
+        vehicle_h2_t = ledger.energy_tj[y, _TRANSPORT, _HYDROGEN] * 1e3 / H2_MJ_PER_KG
         green = self.take(vehicle_h2_t)
         grey_t = vehicle_h2_t - green
-        m.ledger.add_energy(y, "hydrogen", "natural_gas", grey_t * SMR_GAS_GJ_PER_T_H2 / 1e3)
+        ledger.add_energy(y, "hydrogen", "natural_gas", grey_t * SMR_GAS_GJ_PER_T_H2 / 1e3)
         grid_mwh = offgrid_mwh = 0.0
-        sold = self.produced_t - self.available_t
-        for p in plants:
-            share = p.output_t(m.year) / self.produced_t if self.produced_t > 0 else 0.0
+        capacity_kt = 0
+        produced_t = self.produced_t
+        sold = produced_t - self.available_t
+        for p, output_t in zip(plants, self.output_by_plant_t, strict=True):
+            share = output_t / produced_t if produced_t > 0 else 0.0
             mwh = sold * share * p.electricity_mwh_per_t
             if p.dedicated_re:
                 offgrid_mwh += mwh
             else:
                 grid_mwh += mwh
-        m.ledger.add_energy(y, "hydrogen", "electricity", grid_mwh * 3.6 / 1e3)
-        m.ledger.add_series(m.ledger.stocks, ("hydrogen", "green_produced_t"), y, sold)
-        m.ledger.add_series(m.ledger.stocks, ("hydrogen", "grey_for_vehicles_t"), y, grey_t)
-        m.ledger.add_series(m.ledger.stocks, ("hydrogen", "offgrid_re_mwh"), y, offgrid_mwh)
-        m.ledger.add_series(
-            m.ledger.stocks,
-            ("hydrogen", "capacity_kt"),
-            y,
-            sum(p.capacity_kt for p in plants if p.commissioned <= m.year),
-        )
+            if p.commissioned <= m.year:
+                capacity_kt += p.capacity_kt
+        ledger.add_energy(y, "hydrogen", "electricity", grid_mwh * 3.6 / 1e3)
+        stocks = ledger.stocks
+        ledger.add_series(stocks, ("hydrogen", "green_produced_t"), y, sold)
+        ledger.add_series(stocks, ("hydrogen", "grey_for_vehicles_t"), y, grey_t)
+        ledger.add_series(stocks, ("hydrogen", "offgrid_re_mwh"), y, offgrid_mwh)
+        ledger.add_series(stocks, ("hydrogen", "capacity_kt"), y, capacity_kt)
         return grid_mwh
+
+
+_TRANSPORT = SECTOR_INDEX["transport"]
+_HYDROGEN = FUEL_INDEX["hydrogen"]

@@ -39,12 +39,12 @@ class IndustryBlock:
             s.electrification_pct_pts_per_yr / 100 * t + m.policies.industry_electrification_share(m.year),
             MAX_ELECTRIFIED_SHARE,
         )
-        fossil = {"natural_gas": s.natural_gas_pj, "coal": s.coal_pj, "diesel": s.diesel_pj}
+        ledger = m.ledger
         moved_tj = 0.0
-        for fuel, pj in fossil.items():
+        for fuel, pj in (("natural_gas", s.natural_gas_pj), ("coal", s.coal_pj), ("diesel", s.diesel_pj)):
             tj = pj * 1e3 * scale
-            m.ledger.add_energy(y, "industry", fuel, tj * (1 - shift))
+            ledger.add_energy(y, "industry", fuel, tj * (1 - shift))
             moved_tj += tj * shift
         elec_mwh = s.electricity_twh * 1e6 * scale + moved_tj * ELECTRIC_PER_FUEL_ENERGY * 1e3 / 3.6
-        m.ledger.add_energy(y, "industry", "electricity", elec_mwh * 3.6 / 1e3)
+        ledger.add_energy(y, "industry", "electricity", elec_mwh * 3.6 / 1e3)
         return elec_mwh

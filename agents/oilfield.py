@@ -48,6 +48,8 @@ class OilfieldBlock(mesa.Agent):
         self.oil_mt = spec.oil_mt
         self.electric_steam_share = 0.0
         self.site_cost_factor = float(np.exp(rng.normal(0.0, 0.15)))
+        self._steam_costs: tuple[int, float, float] | None = None
+        """(year, gas, electric) steam costs of the last step: the year's account books the same year's."""
 
     def steam_costs_cny_per_gj(self, year: int) -> tuple[float, float]:
         """(gas, electric) cost per GJ of steam this year, with the carbon price where industry is covered."""
@@ -67,6 +69,7 @@ class OilfieldBlock(mesa.Agent):
         if self.spec.steam_gas_gj_per_t_oil <= 0:
             return
         gas, electric = self.steam_costs_cny_per_gj(year)
+        self._steam_costs = (year, gas, electric)
         target = m.policies.value("oilfield_steam_electrification_share", year)
         if electric < gas:
             target = max(target, min(self.electric_steam_share + MAX_ELECTRIFICATION_STEP, 1.0))
@@ -89,7 +92,11 @@ class OilfieldBlock(mesa.Agent):
         electricity_mwh += steam_gj * self.electric_steam_share / ELECTRIC_STEAM_EFFICIENCY / 3.6
         m.ledger.add_energy(y, "oilfield", "natural_gas", gas_gj / 1e3)
         if self.electric_steam_share > 0:
-            gas_cost, electric_cost = self.steam_costs_cny_per_gj(m.year)
+            costs = self._steam_costs
+            if costs is not None and costs[0] == m.year:
+                _, gas_cost, electric_cost = costs
+            else:
+                gas_cost, electric_cost = self.steam_costs_cny_per_gj(m.year)
             m.policies.record_private_cost(
                 "oilfield_steam_electrification",
                 steam_gj * self.electric_steam_share * (electric_cost - gas_cost),

@@ -29,6 +29,10 @@ CAPTURE_STEAM_GJ_PER_T = {"ccus_smr": 0.0, "ccus_fcc": 2.6}
 """Amine regeneration heat for dilute flue gas, ~2.6 GJ/t CO2 (assumption); SMR syngas is a pure stream."""
 ELECTRIC_HEAT_RATIO = 0.9 / 0.98
 """Electricity per unit of fired-heater fuel replaced: furnace efficiency 0.9 vs electric 0.98 (assumption)."""
+_EF_REFINERY_GAS_T_PER_TJ = EMISSION_FACTOR_T_PER_TJ["refinery_gas"]
+_EF_NATURAL_GAS_T_PER_TJ = EMISSION_FACTOR_T_PER_TJ["natural_gas"]
+_EF_PETROLEUM_COKE_T_PER_TJ = EMISSION_FACTOR_T_PER_TJ["petroleum_coke"]
+_EF_NATURAL_GAS_T_PER_GJ = _EF_NATURAL_GAS_T_PER_TJ / 1e3
 
 
 class Refinery(mesa.Agent):
@@ -58,19 +62,31 @@ class Refinery(mesa.Agent):
                 self.effective[o.name] = o.in_service_year
                 self.start_cost[o.name] = o.cost_cny_per_t_co2
         """Abatement cost (CNY/t CO2) of each option when it was started; booked on the tonnes it abates."""
+        self._mandatable = [o for o in spec.options if o.kind == "ccus_smr"]
+        """The options a CCUS mandate can order (the hydrogen units' capture)."""
+        self._unabated_fired_kg_co2_per_t_crude = (
+            spec.refinery_gas_gj_per_t * _EF_REFINERY_GAS_T_PER_TJ
+            + spec.natural_gas_gj_per_t * _EF_NATURAL_GAS_T_PER_TJ
+        )
+        """Fired-heater CO2 per tonne of crude before efficiency and electrification (before the slate premium);
+        fixed for the run, so folded once."""
+        self._last_in_effect: list[AbatementOptionSpec] = []
+        self._last_shares: dict[str, float] = {}
+        """The options in effect at the last account and their :meth:`shares`: they change in a few years only."""
 
     def option_cost_cny_per_t(self, option: AbatementOptionSpec, year: int) -> float:
         decline = (1 - option.cost_decline_pct_per_yr / 100) ** (year - self.model.inputs.base_year)
         return option.cost_cny_per_t_co2 * decline * self.site_cost_factor[option.name]
 
+    def in_effect(self, year: int) -> list[AbatementOptionSpec]:
+        """The options in effect in ``year``, in the scenario's order."""
+        effective = self.effective
+        return [o for o in self.spec.options if effective.get(o.name, 9999) <= year]
+
     def shares(self, year: int) -> dict[str, float]:
         """Share of the targeted stream abated by options in effect in ``year``, by kind of option (kinds
         with none in effect are absent), summed option by option in the scenario's order."""
-        totals: dict[str, float] = {}
-        for o in self.spec.options:
-            if self.effective.get(o.name, 9999) <= year:
-                totals[o.kind] = totals.get(o.kind, 0.0) + o.potential_share
-        return {kind: min(total, 1.0) for kind, total in totals.items()}
+        return _shares(self.in_effect(year))
 
     def step(self) -> None:
         m = self.model
@@ -92,10 +108,10 @@ class Refinery(mesa.Agent):
             if cost <= support:
                 candidates.append((cost, o))
         candidates.sort(key=lambda t: t[0])
-        for o in self.spec.options:
+        for o in self._mandatable:
             # A CCUS mandate starts the hydrogen-unit capture project in time to be in service by its date,
             # whatever it costs and outside the capital budget (it is an order, not an investment choice).
-            if o.kind == "ccus_smr" and o.name not in self.started and m.policies.ccus_mandated(year + o.lead_time_yr):
+            if o.name not in self.started and m.policies.ccus_mandated(year + o.lead_time_yr):
                 self.started[o.name] = year
                 self.effective[o.name] = year + o.lead_time_yr
                 self.start_cost[o.name] = self.option_cost_cny_per_t(o, year)
@@ -119,7 +135,10 @@ class Refinery(mesa.Agent):
         s = self.spec
         crude_t = self.crude_run_mt * 1e6
         slate = 1.0 + s.chemicals_energy_premium * (self.chemicals_share - s.chemicals_share)
-        shares = self.shares(year)
+        in_effect = self.in_effect(year)
+        if in_effect != self._last_in_effect:
+            self._last_in_effect, self._last_shares = in_effect, _shares(in_effect)
+        shares = self._last_shares
         eff = 1.0 - shares.get("efficiency", 0.0)
         elec_heat = shares.get("electrified_heat", 0.0)
         fired_rg_gj = crude_t * s.refinery_gas_gj_per_t * slate * eff
@@ -138,9 +157,9 @@ class Refinery(mesa.Agent):
         smr_gas_gj = (h2_t * (1 - green) - bought_t) * s.smr_gas_gj_per_t_h2
         electricity_mwh += h2_t * green * ELECTROLYSER_MWH_PER_T_H2
 
-        ef_gas = EMISSION_FACTOR_T_PER_TJ["natural_gas"] / 1e3
+        ef_gas = _EF_NATURAL_GAS_T_PER_GJ
         smr_co2 = smr_gas_gj * ef_gas
-        fcc_co2 = coke_gj * EMISSION_FACTOR_T_PER_TJ["petroleum_coke"] / 1e3
+        fcc_co2 = coke_gj * _EF_PETROLEUM_COKE_T_PER_TJ / 1e3
         captured = 0.0
         extra_gas_gj = 0.0
         for kind, stream_co2 in (("ccus_smr", smr_co2), ("ccus_fcc", fcc_co2)):
@@ -159,25 +178,17 @@ class Refinery(mesa.Agent):
         ledger.add_captured(y, "refining", captured)
         m.policies.record_capture(captured, year)
 
-        fired_co2 = fired_rg_gj * EMISSION_FACTOR_T_PER_TJ["refinery_gas"] / 1e3 + fired_ng_gj * ef_gas
+        fired_co2 = fired_rg_gj * _EF_REFINERY_GAS_T_PER_TJ / 1e3 + fired_ng_gj * ef_gas
         self.last_emissions_by_stream_t = {"fired": fired_co2, "smr": smr_co2, "fcc": fcc_co2}
         # Private abatement cost: each option in service abates its potential share of its stream before
         # abatement (fired heat and hydrogen streams are rebuilt without options), at its cost when started.
-        pre = {
-            "fired": (
-                crude_t
-                * slate
-                * (
-                    s.refinery_gas_gj_per_t * EMISSION_FACTOR_T_PER_TJ["refinery_gas"]
-                    + s.natural_gas_gj_per_t * EMISSION_FACTOR_T_PER_TJ["natural_gas"]
-                )
-                / 1e3
-            ),
-            "smr": h2_t * s.smr_gas_gj_per_t_h2 * ef_gas,
-            "fcc": fcc_co2,
-        }
-        for o in s.options:
-            if self.effective.get(o.name, 9999) <= year:
+        if in_effect:
+            pre = {
+                "fired": crude_t * slate * self._unabated_fired_kg_co2_per_t_crude / 1e3,
+                "smr": h2_t * s.smr_gas_gj_per_t_h2 * ef_gas,
+                "fcc": fcc_co2,
+            }
+            for o in in_effect:
                 abated = pre[_STREAM[o.kind]] * o.potential_share
                 m.policies.record_abatement_cost(o.kind, abated * self.start_cost.get(o.name, 0.0), year)
 
@@ -194,3 +205,11 @@ _STREAM = {
     "ccus_smr": "smr",
     "ccus_fcc": "fcc",
 }
+
+
+def _shares(in_effect: list[AbatementOptionSpec]) -> dict[str, float]:
+    """:meth:`Refinery.shares` of the options ``in_effect``."""
+    totals: dict[str, float] = {}
+    for o in in_effect:
+        totals[o.kind] = totals.get(o.kind, 0.0) + o.potential_share
+    return {kind: min(total, 1.0) for kind, total in totals.items()}

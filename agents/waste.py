@@ -61,14 +61,17 @@ class WasteOperator(mesa.Agent):
         incinerated = min(self.incinerator_kt * 1e3, total - recycled)
         landfilled = total - recycled - incinerated
         ch4_t = landfilled * s.ch4_t_per_t_landfilled * (1 - s.landfill_gas_capture_share)
-        m.ledger.ch4_co2e_t[y, _WASTE] += ch4_t * GWP100_CH4
-        m.ledger.add_process_co2(y, "waste", incinerated * s.incineration_fossil_co2_t_per_t)
-        m.ledger.indicators.setdefault("waste_resource_utilisation_share", np.zeros(len(m.years)))[y] = (
-            (recycled + incinerated) / total if total > 0 else 0.0
-        )
-        m.ledger.add_series(m.ledger.stocks, ("waste", "landfilled_t"), y, landfilled)
-        m.ledger.add_series(m.ledger.stocks, ("waste", "incinerated_t"), y, incinerated)
-        m.ledger.add_series(m.ledger.stocks, ("waste", "recycled_t"), y, recycled)
+        ledger = m.ledger
+        ledger.ch4_co2e_t[y, _WASTE] += ch4_t * GWP100_CH4
+        ledger.add_process_co2(y, "waste", incinerated * s.incineration_fossil_co2_t_per_t)
+        utilisation = ledger.indicators.get("waste_resource_utilisation_share")
+        if utilisation is None:
+            utilisation = ledger.indicators["waste_resource_utilisation_share"] = np.zeros(len(m.years))
+        utilisation[y] = (recycled + incinerated) / total if total > 0 else 0.0
+        stocks = ledger.stocks
+        ledger.add_series(stocks, ("waste", "landfilled_t"), y, landfilled)
+        ledger.add_series(stocks, ("waste", "incinerated_t"), y, incinerated)
+        ledger.add_series(stocks, ("waste", "recycled_t"), y, recycled)
         return incinerated * s.incineration_mwh_per_t
 
 

@@ -57,7 +57,7 @@ class PolicySet:
         self.params = params
         spec = model.inputs.policies
         self.spec = spec
-        base = model.inputs.base_year
+        base = self._base_year = model.inputs.base_year
         self.carbon = CarbonPrice.from_params(params, base, spec.schedules.get("carbon_price_cny_per_t"))
         self.coal_phase_out_year = int(params["coal_phase_out_year"])
         self.subsidies = {}
@@ -70,12 +70,14 @@ class PolicySet:
             if p.kind != "lever" or not p.extra.get("phase_in"):
                 continue
             if name in spec.schedules:
-                self.ramps[name] = Schedule(spec.schedules[name])
+                self.ramps[name] = Schedule.shared(spec.schedules[name])
             else:
-                self.ramps[name] = Schedule([(spec.start_year, p.default), (spec.target_year, params[name])])
+                self.ramps[name] = Schedule.shared([(spec.start_year, p.default), (spec.target_year, params[name])])
+        self._base_re_mw = sum(u.capacity_mw for u in model.inputs.power.units if u.technology in ("wind", "solar"))
+        """The scenario's base-year wind+solar MW, where the path to the capacity target starts."""
         self.export_cut_mw = 0.0
         self.mandate_switches: dict[str, int] = {}
-        self._carbon_prices: dict[tuple[str, int], float] = {}
+        self._carbon_prices = self.carbon.prices
 
     def value(self, name: str, year: int) -> float:
         """A lever's value in ``year`` (phase-in levers follow their schedule)."""
@@ -86,13 +88,12 @@ class PolicySet:
     def carbon_price(self, sector: str, year: int) -> float:
         """CNY/t that ``sector``'s decisions see in ``year`` (0 where not covered).
 
-        Remembered per (sector, year): every price and cost in the model asks for it, and the path and
-        coverage are fixed for the run when this policy set is built.
+        Read from what the (shared) carbon price remembers per (sector, year): every price and cost in the model
+        asks for it, and the path and coverage are fixed for the run when this policy set is built.
         """
-        key = (sector, year)
-        price = self._carbon_prices.get(key)
+        price = self._carbon_prices.get((sector, year))
         if price is None:
-            price = self._carbon_prices[key] = self.carbon.price_for(sector, year)
+            price = self.carbon.price_for(sector, year)
         return price
 
     def pass_through(self) -> float:
@@ -155,10 +156,10 @@ class PolicySet:
         if target_mw <= 0 or year < self.spec.start_year:
             return 0.0
         base = model.inputs.base_year
-        base_mw = sum(u.capacity_mw for u in model.inputs.power.units if u.technology in ("wind", "solar"))
+        base_mw = self._base_re_mw
         frac = min((year - base) / max(2030 - base, 1), 1.0)
         path_mw = base_mw + (target_mw - base_mw) * frac
-        have = sum(u.capacity_mw for tech in ("wind", "solar") for u in model.fleet.get(tech, ()))
+        have = sum([u.capacity_mw for tech in ("wind", "solar") for u in model.fleet.get(tech, ())])
         return max(path_mw - have, 0.0)
 
     def refinery_chemicals_share(self, refinery: Refinery, year: int) -> float:
@@ -267,7 +268,7 @@ class PolicySet:
     def _book(self, lever: str, item: str, year: int, cny: float) -> None:
         if cny:
             ledger = self.model.ledger
-            ledger.add_series(ledger.policy, (lever, item), year - self.model.inputs.base_year, cny)
+            ledger.add_series(ledger.policy, (lever, item), year - self._base_year, cny)
 
     def record_vehicle_purchases(self, pop: Vehicles, rows: np.ndarray, choice: np.ndarray, year: int) -> None:
         from agents.vehicles import POWERTRAINS
@@ -313,13 +314,10 @@ class PolicySet:
 
     def end_of_year(self, y: int) -> None:
         """Book carbon revenue, mandate compliance and the emissions cap's response for next year."""
-        from sim.constants import SECTORS
-
         m = self.model
         year = m.year
         co2 = m.ledger.direct_co2_t(y).sum(axis=1)
-        revenue = sum(self.carbon.revenue_cny(s, year, co2[i]) for i, s in enumerate(SECTORS))
-        self._book("carbon_price", "revenue_cny", year, revenue)
+        self._book("carbon_price", "revenue_cny", year, self.carbon.total_revenue_cny(year, co2.tolist()))
         cap_mt = self.params["emissions_cap_mt"]
         if year >= self.spec.emissions_cap_start_year and cap_mt < 100:
             excess_t = co2.sum() - cap_mt * 1e6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Sequence
 
 
@@ -23,6 +24,16 @@ class Schedule:
         self.years = years
         self.values = [float(p[1]) for p in points]
         self._cache: dict[float, float] = {}
+
+    @classmethod
+    def shared(cls, points: Sequence[tuple[float, float]]) -> Schedule:
+        """A schedule through ``points`` that every run asking for the same points (to the bit) shares.
+
+        Why: the members of an ensemble mostly follow the same paths, and a shared schedule remembers its
+        answers for all of them instead of each member interpolating every year again. Callers must not
+        change a shared schedule (no code changes a schedule after it is built).
+        """
+        return _shared_schedule(tuple((float(p[0]).hex(), float(p[1]).hex()) for p in points))
 
     def __call__(self, year: float) -> float:
         # Agents ask for the same few years thousands of times per run: remember the answers.
@@ -49,3 +60,9 @@ class Schedule:
     def __repr__(self) -> str:
         pts = ", ".join(f"({y:g}, {v:g})" for y, v in zip(self.years, self.values, strict=True))
         return f"Schedule([{pts}])"
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared_schedule(points_hex: tuple[tuple[str, str], ...]) -> Schedule:
+    """:meth:`Schedule.shared` by the exact bits of its points (bounded: an app redraws many ensembles)."""
+    return Schedule([(float.fromhex(y), float.fromhex(v)) for y, v in points_hex])

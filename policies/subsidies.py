@@ -39,7 +39,8 @@ class Subsidy:
             self.amount > 0
             and self.first_year <= year <= self.last_year
             and (self.exhausted_year is None or year <= self.exhausted_year)
-            and (self.remaining_cny > 0 or self.exhausted_year == year)
+            # remaining_cny > 0, without the property (every price a decision sees asks this)
+            and (self.budget_cny - self.spent_cny > 0 or self.exhausted_year == year)
         )
 
     def rate(self, year: int) -> float:

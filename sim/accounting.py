@@ -85,9 +85,10 @@ class Ledger:
         self.captured_co2_t[y, SECTOR_INDEX[sector]] += t
 
     def add_series(self, table: dict, key, y: int, value: float) -> None:
-        if key not in table:
-            table[key] = np.zeros(len(self.years))
-        table[key][y] += value
+        row = table.get(key)
+        if row is None:
+            row = table[key] = np.zeros(len(self.years))
+        row[y] += value
 
     def series_block(self, table: dict, keys: list) -> np.ndarray:
         """A (keys x years) array whose rows are the new series ``table[key]`` (views, created here).
