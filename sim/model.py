@@ -843,10 +843,14 @@ class RunResult:
             return self.ledger.ghg_mt()
         raise ValueError(f"scope must be one of {', '.join(self.TOTALS)}, got {scope!r}")
 
+    def sector_co2_mt(self) -> np.ndarray:
+        """Direct CO2 by year (rows) x sector (columns, in :data:`sim.constants.SECTORS` order), Mt: the
+        array behind :meth:`sector_mt`, for callers that collect many runs (the app's tasks)."""
+        return self.ledger.direct_co2_t().sum(axis=2) / 1e6
+
     def sector_mt(self) -> pd.DataFrame:
         """Direct CO2 by year (rows) x sector (columns), Mt."""
-        co2 = self.ledger.direct_co2_t().sum(axis=2) / 1e6
-        return pd.DataFrame(co2, index=pd.Index(self.years, name="year"), columns=list(SECTORS))
+        return pd.DataFrame(self.sector_co2_mt(), index=pd.Index(self.years, name="year"), columns=list(SECTORS))
 
     def peak(self, scope: str = "direct", tolerance: float = 0.02):
         return find_peak(self.years, self.total_mt(scope), tolerance)

@@ -47,6 +47,7 @@ import yaml
 from sim import registry
 from sim import sensitivity as sens
 from sim import stats as simstats
+from sim.constants import SECTORS
 from sim.ensemble import run_seed, sample_parameters
 from sim.levers import LEVER_FAMILIES, PILOT_TARGETS_2025, active_families, lever_effects
 from sim.model import run, run_members
@@ -160,13 +161,12 @@ def run_chunk(task: Mapping[str, Any]) -> dict[str, Any]:
         except Exception as exc:  # a failed member is reported with the others, not raised
             failures.append((int(run_id), f"{type(exc).__name__}: {exc}".splitlines()[0]))
             continue
-        sector_frame = result.sector_mt()
         years = np.asarray(result.years)
-        sector_names = [str(c) for c in sector_frame.columns]
+        sector_names = list(SECTORS)
         ids.append(int(run_id))
         totals.append(result.total_mt("direct"))
         trade.append(result.total_mt("total"))
-        sectors.append(sector_frame.to_numpy())
+        sectors.append(result.sector_co2_mt())
         for name, series in result.ledger.indicators.items():
             indicators.setdefault(name, []).append(np.asarray(series, dtype=float))
         for name, value in _policy_totals(result).items():
