@@ -35,10 +35,9 @@ from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
-import yaml
 
 from sim import registry
-from sim.scenario import MAX_SCENARIO_BYTES, ScenarioError
+from sim.scenario import MAX_SCENARIO_BYTES, ScenarioError, load_yaml
 from ui import charts, i18n, runner
 from ui import discovery as uidisc
 from ui import state as uistate
@@ -116,7 +115,7 @@ def preset_data(preset: str) -> dict:
 @st.cache_data(show_spinner=False, max_entries=64)
 def scenario_info(text: str) -> tuple[uistate.LeverState, int, int]:
     """Lever state, base year and horizon of a scenario's YAML text (validated once per text)."""
-    data = yaml.safe_load(text)
+    data = load_yaml(text)
     scenario = uistate.build_scenario(data)
     return uistate.state_from_data(data), scenario.base_year, scenario.horizon
 

@@ -55,7 +55,7 @@ from sim import registry
 from sim import stats as _stats
 from sim.executors import EXECUTORS, Executor, default_workers, make_executor
 from sim.registry import Parameter
-from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict, scenario_text
+from sim.scenario import Scenario, ScenarioError, load_scenario, load_yaml, scenario_from_dict, scenario_text
 from sim.store import MANIFEST_FILE, BatchStore
 from sim.store import scenario_hash as text_hash
 
@@ -228,7 +228,7 @@ def _as_scenario(scenario: Scenario | str | Mapping[str, Any]) -> Scenario:
         if cached is not None:
             return cached
         try:
-            data = yaml.safe_load(scenario)
+            data = load_yaml(scenario)
         except yaml.YAMLError as exc:
             raise ScenarioError(f"<batch scenario>: invalid YAML: {exc}") from None
         if not isinstance(data, dict):

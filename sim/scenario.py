@@ -20,6 +20,7 @@ import math
 import re
 import stat
 import types
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -1001,7 +1002,31 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def scenario_text(path: str | Path) -> str:
     """The fully merged scenario as YAML text (what a manifest stores to rerun a batch)."""
-    return yaml.safe_dump(resolve_inheritance(Path(path)), sort_keys=False, allow_unicode=True)
+    return dump_yaml(resolve_inheritance(Path(path)))
+
+
+_FAST_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` through libyaml's safe loader where PyYAML was built with it: the same plain data,
+    ~6x faster.
+
+    For scenario text the project wrote itself (:func:`dump_yaml`): the app parses its scenario text in the
+    app and in every worker at each slider move (28 kB: 40 ms in Python, 6 ms with libyaml). Files and
+    uploads go through :func:`parse_scenario_bytes` and its guards instead.
+    """
+    loader = yaml.CSafeLoader(text) if yaml.__with_libyaml__ else yaml.SafeLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def dump_yaml(data: Mapping[str, Any]) -> str:
+    """Scenario data as YAML text in file order, through libyaml where available (the same text as
+    ``yaml.safe_dump(..., sort_keys=False, allow_unicode=True)``, ~5x faster)."""
+    return yaml.dump(dict(data), Dumper=_FAST_DUMPER, sort_keys=False, allow_unicode=True)
 
 
 def scenario_hash(scenario: Scenario) -> str:

@@ -52,7 +52,7 @@ from sim.ensemble import run_seed, sample_parameters
 from sim.levers import LEVER_FAMILIES, PILOT_TARGETS_2025, active_families, lever_effects
 from sim.model import run, run_members
 from sim.peak import censored_peak_year, find_peaks
-from sim.scenario import Scenario, ScenarioError, scenario_from_dict
+from sim.scenario import Scenario, ScenarioError, load_yaml, scenario_from_dict
 
 MEMBERS_PER_TASK = 20
 """Runs per pool task, stepped in lockstep (:func:`sim.model.run_members`): small enough that the first
@@ -104,7 +104,7 @@ def scenario_from_text(text: str) -> Scenario:
     if cached is not None:
         _SCENARIOS.move_to_end(key)
         return cached
-    data = yaml.safe_load(text)
+    data = load_yaml(text)
     if not isinstance(data, dict):
         raise ScenarioError("<app scenario>: top level must be a mapping")
     scenario = scenario_from_dict(data, "<app scenario>")

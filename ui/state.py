@@ -24,14 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sim import registry
 from sim.registry import Parameter
 from sim.scenario import (
     CARBON_PRICE_SCHEDULE,
     Scenario,
     ScenarioError,
+    dump_yaml,
     parse_scenario_bytes,
     resolve_inheritance,
     scenario_from_dict,
@@ -247,7 +246,7 @@ def apply_levers(data: Mapping[str, Any], state: LeverState, base: LeverState) -
 
 def scenario_yaml(data: Mapping[str, Any]) -> str:
     """The scenario dict as YAML text (what runs, what is cached on, what is downloaded)."""
-    return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True)
+    return dump_yaml(data)
 
 
 def build_scenario(data: Mapping[str, Any]) -> Scenario:
