@@ -30,6 +30,7 @@ import numpy as np
 
 from agents.population import (
     NEVER,
+    DrawnByMember,
     MemberView,
     Population,
     PopulationStack,
@@ -303,12 +304,10 @@ class HouseholdsStack(PopulationStack):
         standard = self._values(lambda model: model.appliance_standard)
         self.flat("appliance_efficiency")[rows] = standard[member]
         self.flat("pv_kw")[rows] = 0.0
-        self.flat("next_appliance_year")[rows] = self.draw(
-            counts, lambda rng, k, m: next_event_years(rng, 1.0 / spec.appliance_life_yr, k, year)
-        )
-        self.flat("next_stove_year")[rows] = self.draw(
-            counts, lambda rng, k, m: next_event_years(rng, 1.0 / spec.stove_life_yr, k, year - 1)
-        )
+        drawn = DrawnByMember(self, counts)
+        total = len(rows)
+        self.flat("next_appliance_year")[rows] = next_event_years(drawn, 1.0 / spec.appliance_life_yr, total, year)
+        self.flat("next_stove_year")[rows] = next_event_years(drawn, 1.0 / spec.stove_life_yr, total, year - 1)
         self.flat("pv_clock")[rows] = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
         fg = self._flat_groups(rows)
         if self._groups_of_rows is not None and self.members > 1:
@@ -346,10 +345,8 @@ class HouseholdsStack(PopulationStack):
         if len(rows):
             standard = self._values(lambda model: model.appliance_standard)
             self.flat("appliance_efficiency")[rows] = standard[rows // cap]
-            due[rows] = self.draw(
-                self.member_counts(rows),
-                lambda rng, k, m: next_event_years(rng, 1.0 / spec.appliance_life_yr, k, year),
-            )
+            drawn = DrawnByMember(self, self.member_counts(rows))
+            due[rows] = next_event_years(drawn, 1.0 / spec.appliance_life_yr, len(rows), year)
         # Cooking: gas vs induction at stove replacement, a binary logit whose utilities differ by household
         # only through the neighbourhood's induction share, so P(gas) is computed per neighbourhood.
         due = self.flat("next_stove_year")
@@ -377,7 +374,7 @@ class HouseholdsStack(PopulationStack):
             new = np.where(draws > p_gas[fg], INDUCTION, GAS).astype(stove.dtype)
             stove[rows] = new
             self.induction_count += np.bincount(fg, weights=new - old.astype(float), minlength=size).reshape(shape)
-            due[rows] = self.draw(counts, lambda rng, n, m: next_event_years(rng, 1.0 / spec.stove_life_yr, n, year))
+            due[rows] = next_event_years(DrawnByMember(self, counts), 1.0 / spec.stove_life_yr, len(rows), year)
         # Rooftop PV: only households with a suitable roof and no PV yet can adopt.
         pv = self.flat("pv_kw")
         candidates = np.flatnonzero(self.flat("roof_ok") & (pv == 0))

@@ -349,6 +349,32 @@ class PopulationStack:
         return self._padding
 
 
+class DrawnByMember:
+    """The members' random numbers of one draw, taken from their own streams, handed to a function that
+    draws from one generator (:func:`logit_choice`, :func:`next_event_years`).
+
+    Why: those functions decide for all rows in one call, but each member must draw exactly the numbers of
+    its own run. This object stands in for the generator: when the function draws ``size`` numbers, each
+    member draws its ``counts[m]`` of them from its own stream with the same call (:meth:`PopulationStack.draw`),
+    at the same point, and the function gets them member by member, the order of its rows.
+    """
+
+    def __init__(self, stack: PopulationStack, counts: list[int]) -> None:
+        self.stack = stack
+        self.counts = counts
+
+    def _draw(self, size: int, fn) -> np.ndarray:
+        if size != sum(self.counts):
+            raise ValueError(f"{size} numbers asked of members that draw {sum(self.counts)}")
+        return self.stack.draw(self.counts, fn)
+
+    def random(self, size: int) -> np.ndarray:
+        return self._draw(size, lambda rng, k, m: rng.random(k))
+
+    def geometric(self, p: float, size: int) -> np.ndarray:
+        return self._draw(size, lambda rng, k, m: rng.geometric(p, k))
+
+
 _NO_ROWS = np.zeros(0, dtype=np.intp)
 
 
