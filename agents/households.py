@@ -244,13 +244,15 @@ class HouseholdsStack(PopulationStack):
         """Give a stack of several members the rows its largest member will need, and no more.
 
         A member's households follow its population path exactly (:meth:`grow_to`), so the most it will have
-        is known from the start; the kernels then never grow the columns and pass over little padding.
+        is known from the start; the kernels then never grow the columns and pass over little padding. The
+        path grows or shrinks at a constant rate, so its largest value is at its first or last year; were it
+        to peak in between, the columns would grow by doubling when a member outgrew them, with the same
+        results.
         """
         if self.members == 1:
             return
-        self.set_capacity(
-            max(self._target_agents(m, int(y)) for m in range(self.members) for y in self.models[m].years)
-        )
+        ends = [(m, int(year)) for m in range(self.members) for year in self.models[m].years[[0, -1]]]
+        self.set_capacity(max(self._target_agents(m, year) for m, year in ends))
         self._groups_of_rows = None
 
     def _target_agents(self, m: int, year: int) -> int:
