@@ -254,17 +254,28 @@ class Vehicles(Population):
         return min(1.0, self.spec.charger_base_index + self.spec.charger_per_ev_share * share)
 
     def _calibrate_asc(self, year: int) -> None:
-        """Set constants so the mean base-year buyer of each segment reproduces its sales shares."""
+        """Set constants so the mean base-year buyer of each segment reproduces its sales shares.
+
+        The cost tables and the charger index are the same for every segment's buyer, so all segments' costs
+        are computed in one :meth:`_annual_cost`.
+        """
         p = self.model.params
+        seg = self.live("segment")
+        codes, km, crf_life = [], [], []
         for name in self.spec.segments:
             i = SEGMENTS.index(name)
-            rows = np.flatnonzero(self.live("segment") == i)
+            rows = np.flatnonzero(seg == i)
             if not len(rows):
                 continue
-            km = np.array([self.live("km_per_yr")[rows].mean()])
-            hr = np.array([self.live("hurdle_rate")[rows].mean()])
-            cost = self._annual_cost(np.array([i]), km, crf(hr, self.life[i]), year)[0]
-            v = -p["choice_cost_sensitivity"] * cost / 1e4 + np.log(self.charger_index()) * PLUG_IN
+            codes.append(i)
+            km.append(self.live("km_per_yr")[rows].mean())
+            crf_life.append(crf(np.array([self.live("hurdle_rate")[rows].mean()]), self.life[i])[0])
+        if not codes:
+            return
+        costs = self._annual_cost(np.array(codes), np.array(km), np.array(crf_life), year)
+        log_charger = np.log(self.charger_index()) * PLUG_IN
+        for i, cost in zip(codes, costs, strict=True):
+            v = -p["choice_cost_sensitivity"] * cost / 1e4 + log_charger
             v += p["peer_effect_strength"] * self.sales_share0[i]
             share = self.sales_share0[i]
             ok = self.available[i]
