@@ -211,11 +211,18 @@ class PopulationStack:
         self.weight = np.array([p.weight for p in members], dtype=float)
         self.capacity = int(max(p.capacity for p in members))
         self.cols: dict[str, np.ndarray] = {}
-        for name in members[0].cols:
-            arr = np.full((len(members), self.capacity), self.PAD.get(name, 0), dtype=members[0].cols[name].dtype)
-            for m, p in enumerate(members):
-                arr[m, : p.n] = p.cols[name][: p.n]
-            self.cols[name] = arr
+        if len(members) == 1:  # a run's own stack: its population's columns as they are, padded, not copied
+            p = members[0]
+            for name, col in p.cols.items():
+                col[p.n :] = self.PAD.get(name, 0)
+                self.cols[name] = col.reshape(1, -1)
+        else:
+            for name in members[0].cols:
+                pad = self.PAD.get(name, 0)
+                arr = np.full((len(members), self.capacity), pad, dtype=members[0].cols[name].dtype)
+                for m, p in enumerate(members):
+                    arr[m, : p.n] = p.cols[name][: p.n]
+                self.cols[name] = arr
         self.views = [self.view_class(self, m) for m in range(len(members))]
         self._member_index: np.ndarray | None = None
         self._padding: np.ndarray | None = None
