@@ -488,16 +488,13 @@ class VehiclesStack(PopulationStack):
 
     def _recount(self, cell: np.ndarray, group: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
         """Move vehicles of member x segment ``cell`` and member x neighbourhood ``group`` from powertrain
-        ``old`` to ``new`` in the counts (one signed count per table)."""
+        ``old`` to ``new`` in the counts, in place at the buyers' cells only (the tables have a cell for
+        every member, neighbourhood and powertrain, far more than a year's buyers)."""
         P = len(POWERTRAINS)
-        sign = np.ones(2 * len(cell))
-        sign[len(cell) :] = -1.0
-        group = group * P
-        cell = cell * P
-        peer = np.bincount(np.concatenate([group + new, group + old]), weights=sign, minlength=self.peer_counts.size)
-        self.peer_counts += peer.reshape(self.peer_counts.shape)
-        stock = np.bincount(np.concatenate([cell + new, cell + old]), weights=sign, minlength=self.stock_counts.size)
-        self.stock_counts += stock.reshape(self.stock_counts.shape)
+        for counts, index in ((self.peer_counts, group * P), (self.stock_counts, cell * P)):
+            flat = counts.reshape(-1)
+            np.add.at(flat, index + new, 1.0)
+            np.subtract.at(flat, index + old, 1.0)
 
     # ------------------------------------------------------------------ the year
     def step(self, year: int) -> None:
@@ -611,11 +608,11 @@ class VehiclesStack(PopulationStack):
         cols["neighbourhood"].reshape(-1)[rows] = nb
         # Counted as powertrain 0 until they are bought; _recount moves them.
         cols["powertrain"].reshape(-1)[rows] = 0
-        G = self.peer_counts.shape[1]
-        added = np.bincount(member * G + nb, minlength=M * G).reshape(M, G)
-        self.group_size += added
-        self.peer_counts[:, :, 0] += added
-        self.stock_counts[:, :, 0] += np.bincount(member * S + seg, minlength=M * S).reshape(M, S)
+        group = member * self.peer_counts.shape[1] + nb
+        P = len(POWERTRAINS)
+        np.add.at(self.group_size.reshape(-1), group, 1.0)
+        np.add.at(self.peer_counts.reshape(-1), group * P, 1.0)
+        np.add.at(self.stock_counts.reshape(-1), (member * S + seg) * P, 1.0)
         return rows
 
     def _km_factors(self, width: int) -> np.ndarray | None:
