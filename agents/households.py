@@ -318,13 +318,9 @@ class HouseholdsStack(PopulationStack):
         self.flat("sorting_threshold")[rows] = np.where(
             self.flat("sorts_waste")[rows], np.inf, self.sorting_hazard.reshape(-1)[fg] + clocks
         )
-        size = self.members * (self.n_groups + 1)
-        shape = self.group_size.shape
-        self.group_size += np.bincount(fg, minlength=size).reshape(shape)
-        self.induction_count += np.bincount(fg, weights=self.flat("stove")[rows] == INDUCTION, minlength=size).reshape(
-            shape
-        )
-        self.sorting_count += np.bincount(fg, weights=self.flat("sorts_waste")[rows], minlength=size).reshape(shape)
+        _add_counts(self.group_size, fg)
+        _add_counts(self.induction_count, fg, self.flat("stove")[rows] == INDUCTION)
+        _add_counts(self.sorting_count, fg, self.flat("sorts_waste")[rows])
 
     def _peer_share(self, count: np.ndarray) -> np.ndarray:
         """Share of each neighbourhood's households counted in ``count`` (0 for an empty neighbourhood)."""
@@ -375,7 +371,7 @@ class HouseholdsStack(PopulationStack):
             draws = self.draw(counts, lambda rng, n, m: rng.random(n))
             new = np.where(draws > p_gas[fg], INDUCTION, GAS).astype(stove.dtype)
             stove[rows] = new
-            self.induction_count += np.bincount(fg, weights=new - old.astype(float), minlength=size).reshape(shape)
+            _add_counts(self.induction_count, fg, new - old.astype(float))
             due[rows] = next_event_years(DrawnByMember(self, counts), 1.0 / spec.stove_life_yr, len(rows), year)
         # Rooftop PV: only households with a suitable roof and no PV yet can adopt.
         pv = self.flat("pv_kw")
@@ -416,7 +412,7 @@ class HouseholdsStack(PopulationStack):
             if len(adopt):
                 adopted = self.member_counts(adopt)
                 pv[adopt] = spec.pv_kw_per_system
-                self.pv_count += np.bincount(fg[won], minlength=size).reshape(shape)
+                _add_counts(self.pv_count, fg[won])
         for m, model in enumerate(models):
             model.policies.record_pv_adoptions(float(adopted[m]) * float(self.weight[m]) * spec.pv_kw_per_system, year)
         # Green travel: each household drifts towards its target share (padding rows drift harmlessly in
@@ -443,7 +439,7 @@ class HouseholdsStack(PopulationStack):
         if len(start):
             self.flat("sorts_waste")[start] = True
             threshold[start] = np.inf
-            self.sorting_count += np.bincount(fg_all[start], minlength=size).reshape(shape)
+            _add_counts(self.sorting_count, fg_all[start])
 
     def account(self, y: int) -> list[dict[str, float]]:
         """Book each member's cooking gas and appliance electricity; return its electricity use and rooftop
@@ -472,3 +468,13 @@ class HouseholdsStack(PopulationStack):
 
 
 Households.stack_class = HouseholdsStack
+
+
+def _add_counts(counts: np.ndarray, groups: np.ndarray, values: np.ndarray | float = 1.0) -> None:
+    """Add ``values`` to the per-group ``counts`` (members x groups) at flat groups ``groups``, in place.
+
+    Why in place at the groups given (``np.add.at``): a year changes a few dozen of a batch's thousands of
+    groups, and a count over all groups (``np.bincount``) would pass over every one of them. The counts are
+    whole numbers, so the order of the additions does not change them.
+    """
+    np.add.at(counts.reshape(-1), groups, values)
