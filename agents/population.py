@@ -318,9 +318,10 @@ class PopulationStack:
                 bigger[:, : self.capacity] = arr
                 self.cols[name] = bigger
             self.capacity = new_cap
-        starts = self.n + np.arange(self.members) * self.capacity
-        rows = np.concatenate([np.arange(s, s + k) for s, k in zip(starts.tolist(), counts.tolist(), strict=True)])
-        rows = rows.astype(np.intp)
+        # Member m's rows are n[m] + m * capacity onwards: each member's first flat row, less the number of
+        # rows of the members before it, repeated and added to a running count (no loop over members).
+        starts = self.n + np.arange(self.members) * self.capacity - (np.cumsum(counts) - counts)
+        rows = (np.repeat(starts, counts) + np.arange(int(counts.sum()))).astype(np.intp)
         if zero:
             for arr in self.cols.values():
                 arr.reshape(-1)[rows] = 0
