@@ -206,7 +206,16 @@ class HouseholdsStack(PopulationStack):
         "next_stove_year": NEVER,
         "sorting_threshold": np.inf,
     }
-    MEMBER_ARRAYS = ("group_size", "induction_count", "pv_count", "sorting_count", "sorting_hazard", "green_travel_sum")
+    MEMBER_ARRAYS = (
+        "group_size",
+        "induction_count",
+        "pv_count",
+        "sorting_count",
+        "sorting_hazard",
+        "green_travel_sum",
+        "peer_strength",
+        "cost_sensitivity",
+    )
     MEMBER_LISTS = ("models", "rngs")
 
     def __init__(self, members: list[Households]) -> None:
@@ -229,6 +238,10 @@ class HouseholdsStack(PopulationStack):
         self.sorting_hazard = groups("sorting_hazard")
         self.green_travel_sum = self.member_sums(self.flat("green_travel_share"))
         """Per member, the sum of the households' green-travel shares (for the indicator)."""
+        # A run's parameters are fixed from its start: read once, not every year.
+        self.peer_strength = self._values(lambda model: model.params["peer_effect_strength"])
+        self.cost_sensitivity = self._values(lambda model: model.params["choice_cost_sensitivity"] / 1e4)
+        """Per member, utility per 1e4 CNY of annual cost."""
         self._groups_of_rows: np.ndarray | None = None
         self._fit_capacity()
 
@@ -336,7 +349,7 @@ class HouseholdsStack(PopulationStack):
         M = self.members
         size = M * (self.n_groups + 1)
         shape = self.group_size.shape
-        peer_strength = self._values(lambda model: model.params["peer_effect_strength"])
+        peer_strength = self.peer_strength
         # Appliances: replaced at the end of their (geometric) life, by ones at this year's standard.
         due = self.flat("next_appliance_year")
         rows = np.flatnonzero(due == year)
@@ -351,7 +364,7 @@ class HouseholdsStack(PopulationStack):
         rows = np.flatnonzero(due == year)
         if len(rows):
             counts = self.member_counts(rows)
-            k = self._values(lambda model: model.params["choice_cost_sensitivity"] / 1e4)
+            k = self.cost_sensitivity
             gas_cost = spec.cooking_gj_per_yr * self._values(
                 lambda model: model.retail_gas_price_cny_per_gj(year, "buildings")
             )

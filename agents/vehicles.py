@@ -373,7 +373,18 @@ class VehiclesStack(PopulationStack):
     agent_class = Vehicle
     view_class = VehiclesView
     PAD: ClassVar[dict[str, object]] = {"scrap_age": NEVER}
-    MEMBER_ARRAYS = ("n_groups", "mj_per_km", "asc", "const_fixed", "peer_counts", "group_size", "stock_counts")
+    MEMBER_ARRAYS = (
+        "n_groups",
+        "mj_per_km",
+        "asc",
+        "const_fixed",
+        "peer_counts",
+        "group_size",
+        "stock_counts",
+        "cost_sensitivity",
+        "peer_strength",
+        "hurdle_rate_mean",
+    )
     MEMBER_LISTS = ("models", "rngs", "mandate_rngs", "stock_series")
 
     def __init__(self, members: list[Vehicles]) -> None:
@@ -399,8 +410,12 @@ class VehiclesStack(PopulationStack):
         """Vehicles per member x segment x powertrain (charger index, stock table, fleet growth)."""
         self.mj_per_km = np.array([v.mj_per_km for v in members]).reshape(M, S, P)
         self.asc = np.array([v.asc for v in members]).reshape(M, S, P)
-        k = self._values(lambda model: model.params["choice_cost_sensitivity"] / 1e4)
-        const = self.asc - k[:, None, None] * self.maint
+        # A run's parameters are fixed from its start: read once, not every year.
+        self.cost_sensitivity = self._values(lambda model: model.params["choice_cost_sensitivity"] / 1e4)
+        """Per member, utility per 1e4 CNY of annual cost."""
+        self.peer_strength = self._values(lambda model: model.params["peer_effect_strength"])
+        self.hurdle_rate_mean = self._values(lambda model: model.params["hurdle_rate_mean"])
+        const = self.asc - self.cost_sensitivity[:, None, None] * self.maint
         const[:, ~self.available] = -np.inf
         self.const_fixed = const
         """``asc - sensitivity x maintenance`` (-inf where unavailable): the part of each member's constants
@@ -461,10 +476,8 @@ class VehiclesStack(PopulationStack):
         quickly; indexing the transposed tables gave buyer-major memory, with six-number reductions.
         """
         M, S, P = self.members, len(SEGMENTS), len(POWERTRAINS)
-        k, strength = np.array(
-            [(m.params["choice_cost_sensitivity"] / 1e4, m.params["peer_effect_strength"]) for m in self.models]
-        ).T
-        k = k[:, None, None]
+        k = self.cost_sensitivity[:, None, None]
+        strength = self.peer_strength
         prices, cny_per_km = self._cost_tables(year)
         const = self.const_fixed + np.log(self.charger_index())[:, None, None] * PLUG_IN
         u = np.take(const.reshape(M * S, P).T, cell, axis=1)
@@ -474,14 +487,14 @@ class VehiclesStack(PopulationStack):
         energy = np.take((-k * cny_per_km).reshape(M * S, P).T, cell, axis=1)
         energy *= self.cols["km_per_yr"].reshape(-1)[rows]
         u += energy
-        size = np.maximum(self.group_size.reshape(-1), 1.0)
+        size = self.group_size.reshape(-1)
         counts = self.peer_counts.reshape(-1, P)
         if len(rows) < len(size):  # the buyers' neighbourhoods only
-            share = np.take(counts, group, axis=0).T / size[group]
+            share = np.take(counts, group, axis=0).T / np.maximum(size[group], 1.0)
             share *= strength[member]
             u += share
         else:
-            share = counts / size[:, None]
+            share = counts / np.maximum(size, 1.0)[:, None]
             share *= np.repeat(strength, self.peer_counts.shape[1])[:, None]
             u += share.T[:, group]
         return u
@@ -601,7 +614,7 @@ class VehiclesStack(PopulationStack):
         sigma = self._km_sigma[seg]
         cols["segment"].reshape(-1)[rows] = seg
         cols["km_per_yr"].reshape(-1)[rows] = self._km_mean[seg] * np.exp(sigma * z[0] - 0.5 * sigma**2)
-        hurdle = self._values(lambda model: model.params["hurdle_rate_mean"])[member] * np.exp(0.5 * z[1] - 0.125)
+        hurdle = self.hurdle_rate_mean[member] * np.exp(0.5 * z[1] - 0.125)
         cols["hurdle_rate"].reshape(-1)[rows] = hurdle
         cols["crf_life"].reshape(-1)[rows] = crf(hurdle, self.life[seg])
         cols["owner"].reshape(-1)[rows] = np.where(self._private[seg], owner, -1)
