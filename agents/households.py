@@ -359,11 +359,13 @@ class HouseholdsStack(PopulationStack):
             drawn = DrawnByMember(self, self.member_counts(rows))
             due[rows] = next_event_years(drawn, 1.0 / spec.appliance_life_yr, len(rows), year)
         # Cooking: gas vs induction at stove replacement, a binary logit whose utilities differ by household
-        # only through the neighbourhood's induction share, so P(gas) is computed per neighbourhood.
+        # only through the member's prices and parameters and the neighbourhood's induction share. P(gas) is
+        # computed for the year's buyers only: a lockstep has far more neighbourhoods than buyers.
         due = self.flat("next_stove_year")
         rows = np.flatnonzero(due == year)
         if len(rows):
             counts = self.member_counts(rows)
+            member = rows // cap
             k = self.cost_sensitivity
             gas_cost = spec.cooking_gj_per_yr * self._values(
                 lambda model: model.retail_gas_price_cny_per_gj(year, "buildings")
@@ -374,15 +376,16 @@ class HouseholdsStack(PopulationStack):
                 / 0.0036
                 * spec.retail_power_price_cny_per_kwh
             )
-            peer_ind = self._peer_share(self.induction_count)
-            u_gas = (-k * gas_cost + GAS_STOVE_HABIT_UTILS)[:, None] + peer_strength[:, None] * (1 - peer_ind)
-            u_ind = (-k * ind_cost)[:, None] + peer_strength[:, None] * peer_ind
-            p_gas = (1.0 / (1.0 + np.exp(u_ind - u_gas))).reshape(-1)
             fg = self._flat_groups(rows)
+            peer_ind = self.induction_count.reshape(-1)[fg] / np.maximum(self.group_size.reshape(-1)[fg], 1.0)
+            strength = peer_strength[member]
+            u_gas = (-k * gas_cost + GAS_STOVE_HABIT_UTILS)[member] + strength * (1 - peer_ind)
+            u_ind = (-k * ind_cost)[member] + strength * peer_ind
+            p_gas = 1.0 / (1.0 + np.exp(u_ind - u_gas))
             stove = self.flat("stove")
             old = stove[rows]
             draws = self.draw(counts, lambda rng, n, m: rng.random(n))
-            new = np.where(draws > p_gas[fg], INDUCTION, GAS).astype(stove.dtype)
+            new = np.where(draws > p_gas, INDUCTION, GAS).astype(stove.dtype)
             stove[rows] = new
             _add_counts(self.induction_count, fg, new - old.astype(float))
             due[rows] = next_event_years(DrawnByMember(self, counts), 1.0 / spec.stove_life_yr, len(rows), year)
