@@ -177,7 +177,7 @@ class HouseholdsView(MemberView):
         return self._per_group(self.stack.sorting_count)
 
     def sorting_share(self) -> float:
-        return float(self.stack.sorting_count[self.member].sum()) / self.n if self.n else 0.0
+        return float(self.stack.sorting_total[self.member]) / self.n if self.n else 0.0
 
     def green_travel_share(self) -> float:
         return float(self.stack.green_travel_sum[self.member]) / self.n if self.n else 0.0
@@ -213,6 +213,7 @@ class HouseholdsStack(PopulationStack):
         "sorting_count",
         "sorting_hazard",
         "green_travel_sum",
+        "sorting_total",
         "peer_strength",
         "cost_sensitivity",
     )
@@ -238,6 +239,9 @@ class HouseholdsStack(PopulationStack):
         self.sorting_hazard = groups("sorting_hazard")
         self.green_travel_sum = self.member_sums(self.flat("green_travel_share"))
         """Per member, the sum of the households' green-travel shares (for the indicator)."""
+        self.sorting_total = self.sorting_count.sum(axis=1)
+        """Per member, households that sort their waste (the waste operator asks every year): the sum of
+        :attr:`sorting_count`, taken for all members at once wherever the counts change."""
         # A run's parameters are fixed from its start: read once, not every year.
         self.peer_strength = self._values(lambda model: model.params["peer_effect_strength"])
         self.cost_sensitivity = self._values(lambda model: model.params["choice_cost_sensitivity"] / 1e4)
@@ -334,6 +338,7 @@ class HouseholdsStack(PopulationStack):
         _add_counts(self.group_size, fg)
         _add_counts(self.induction_count, fg, self.flat("stove")[rows] == INDUCTION)
         _add_counts(self.sorting_count, fg, self.flat("sorts_waste")[rows])
+        self.sorting_total = self.sorting_count.sum(axis=1)
 
     def _peer_share(self, count: np.ndarray) -> np.ndarray:
         """Share of each neighbourhood's households counted in ``count`` (0 for an empty neighbourhood)."""
@@ -456,6 +461,7 @@ class HouseholdsStack(PopulationStack):
             self.flat("sorts_waste")[start] = True
             threshold[start] = np.inf
             _add_counts(self.sorting_count, fg_all[start])
+            self.sorting_total = self.sorting_count.sum(axis=1)
 
     def account(self, y: int) -> list[dict[str, float]]:
         """Book each member's cooking gas and appliance electricity; return its electricity use and rooftop
