@@ -38,6 +38,7 @@ own order, so a member's numbers do not depend on the members stepped with it.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from typing import TYPE_CHECKING, ClassVar
 
@@ -740,6 +741,7 @@ def scalar_yearly_hazard(p: float) -> float:
     return math.inf if p == 1.0 else math.nan
 
 
+@functools.cache  # every run of a scenario asks for the same few labels
 def _vintage_year(label: str) -> int:
     """Representative construction year of a vintage label like ``pre2000`` or ``2010_2019``."""
     digits = [int(x) for x in label.replace("pre", "").split("_") if x.isdigit()]
