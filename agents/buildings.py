@@ -28,16 +28,17 @@ How the stack computes it for the members of a batch (:class:`BuildingsStack`; a
 one): what touches the buildings' rows is done for all members at once on the flat columns (demolitions, the
 retrofit updates, the new buildings' columns, the heating-system choice over all members' due rows with each
 member's utility table, the account's sums by member and heating system), and each member draws its own
-random numbers, in its own run's order (:class:`_DrawnByMember`). What is a few scalars per member (its
-retrofit levels' hazards and bisections, its floor-area targets and number of new buildings, its prices and
-subsidies, its policy hooks and ledger entries) stays a plain Python loop over members: numpy calls on
-arrays of a few members would cost more than that arithmetic. Sums per member run row by row in the member's
+random numbers, in its own run's order (:class:`~agents.population.DrawnByMember`). What is a few scalars per
+member (its retrofit levels' hazards and bisections, its floor-area targets and number of new buildings, its
+prices and subsidies, its policy hooks and ledger entries) stays a plain Python loop over members: numpy calls
+on arrays of a few members would cost more than that arithmetic. Sums per member run row by row in the member's
 own order, so a member's numbers do not depend on the members stepped with it.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from typing import TYPE_CHECKING, ClassVar
 
@@ -45,6 +46,7 @@ import numpy as np
 
 from agents.population import (
     NEVER,
+    DrawnByMember,
     MemberView,
     Population,
     PopulationStack,
@@ -318,32 +320,6 @@ class BuildingsView(MemberView):
         return self.stack.standard(year)
 
 
-class _DrawnByMember:
-    """The members' random numbers of one draw, taken from their own streams, handed to a function that
-    draws from one generator (:func:`~agents.population.logit_choice`, :func:`~agents.population.next_event_years`).
-
-    Why: those functions decide for all rows in one call, but each member must draw exactly the numbers of
-    its own run. This object stands in for the generator: when the function draws ``size`` numbers, each
-    member draws its ``counts[m]`` of them from its own stream with the same call (:meth:`PopulationStack.draw`),
-    at the same point, and the function gets them member by member, the order of its rows.
-    """
-
-    def __init__(self, stack: PopulationStack, counts: list[int]) -> None:
-        self.stack = stack
-        self.counts = counts
-
-    def _draw(self, size: int, fn) -> np.ndarray:
-        if size != sum(self.counts):
-            raise ValueError(f"{size} numbers asked of members that draw {sum(self.counts)}")
-        return self.stack.draw(self.counts, fn)
-
-    def random(self, size: int) -> np.ndarray:
-        return self._draw(size, lambda rng, k, m: rng.random(k))
-
-    def geometric(self, p: float, size: int) -> np.ndarray:
-        return self._draw(size, lambda rng, k, m: rng.geometric(p, k))
-
-
 class BuildingsStack(PopulationStack):
     """The buildings of the members of a batch, decided together (rules and how: module docstring).
 
@@ -500,7 +476,7 @@ class BuildingsStack(PopulationStack):
         cap = self.capacity
         single = self.members == 1
         counts = [len(rows)] if single else self.member_counts(rows)
-        draws = self.rngs[0] if single else _DrawnByMember(self, counts)
+        draws = self.rngs[0] if single else DrawnByMember(self, counts)
         choice = logit_choice(draws, self._utility(rows, counts, year))
         if single:
             policies = self.models[0].policies
@@ -676,7 +652,7 @@ class BuildingsStack(PopulationStack):
             return
         rows = self.grow(counts, zero=False)  # every column is set below or when the system is chosen
         total = len(rows)
-        draws = self.rngs[0] if self.members == 1 else _DrawnByMember(self, counts)
+        draws = self.rngs[0] if self.members == 1 else DrawnByMember(self, counts)
         cols = self._flat_columns()
         if self.members == 1:  # one block of rows, filled type by type (at most two)
             start = int(rows[0])
@@ -765,6 +741,7 @@ def scalar_yearly_hazard(p: float) -> float:
     return math.inf if p == 1.0 else math.nan
 
 
+@functools.cache  # every run of a scenario asks for the same few labels
 def _vintage_year(label: str) -> int:
     """Representative construction year of a vintage label like ``pre2000`` or ``2010_2019``."""
     digits = [int(x) for x in label.replace("pre", "").split("_") if x.isdigit()]

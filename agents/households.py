@@ -30,6 +30,7 @@ import numpy as np
 
 from agents.population import (
     NEVER,
+    DrawnByMember,
     MemberView,
     Population,
     PopulationStack,
@@ -176,7 +177,7 @@ class HouseholdsView(MemberView):
         return self._per_group(self.stack.sorting_count)
 
     def sorting_share(self) -> float:
-        return float(self.stack.sorting_count[self.member].sum()) / self.n if self.n else 0.0
+        return float(self.stack.sorting_total[self.member]) / self.n if self.n else 0.0
 
     def green_travel_share(self) -> float:
         return float(self.stack.green_travel_sum[self.member]) / self.n if self.n else 0.0
@@ -205,7 +206,17 @@ class HouseholdsStack(PopulationStack):
         "next_stove_year": NEVER,
         "sorting_threshold": np.inf,
     }
-    MEMBER_ARRAYS = ("group_size", "induction_count", "pv_count", "sorting_count", "sorting_hazard", "green_travel_sum")
+    MEMBER_ARRAYS = (
+        "group_size",
+        "induction_count",
+        "pv_count",
+        "sorting_count",
+        "sorting_hazard",
+        "green_travel_sum",
+        "sorting_total",
+        "peer_strength",
+        "cost_sensitivity",
+    )
     MEMBER_LISTS = ("models", "rngs")
 
     def __init__(self, members: list[Households]) -> None:
@@ -228,6 +239,13 @@ class HouseholdsStack(PopulationStack):
         self.sorting_hazard = groups("sorting_hazard")
         self.green_travel_sum = self.member_sums(self.flat("green_travel_share"))
         """Per member, the sum of the households' green-travel shares (for the indicator)."""
+        self.sorting_total = self.sorting_count.sum(axis=1)
+        """Per member, households that sort their waste (the waste operator asks every year): the sum of
+        :attr:`sorting_count`, taken for all members at once wherever the counts change."""
+        # A run's parameters are fixed from its start: read once, not every year.
+        self.peer_strength = self._values(lambda model: model.params["peer_effect_strength"])
+        self.cost_sensitivity = self._values(lambda model: model.params["choice_cost_sensitivity"] / 1e4)
+        """Per member, utility per 1e4 CNY of annual cost."""
         self._groups_of_rows: np.ndarray | None = None
         self._fit_capacity()
 
@@ -243,13 +261,15 @@ class HouseholdsStack(PopulationStack):
         """Give a stack of several members the rows its largest member will need, and no more.
 
         A member's households follow its population path exactly (:meth:`grow_to`), so the most it will have
-        is known from the start; the kernels then never grow the columns and pass over little padding.
+        is known from the start; the kernels then never grow the columns and pass over little padding. The
+        path grows or shrinks at a constant rate, so its largest value is at its first or last year; were it
+        to peak in between, the columns would grow by doubling when a member outgrew them, with the same
+        results.
         """
         if self.members == 1:
             return
-        self.set_capacity(
-            max(self._target_agents(m, int(y)) for m in range(self.members) for y in self.models[m].years)
-        )
+        ends = [(m, int(year)) for m in range(self.members) for year in self.models[m].years[[0, -1]]]
+        self.set_capacity(max(self._target_agents(m, year) for m, year in ends))
         self._groups_of_rows = None
 
     def _target_agents(self, m: int, year: int) -> int:
@@ -303,12 +323,10 @@ class HouseholdsStack(PopulationStack):
         standard = self._values(lambda model: model.appliance_standard)
         self.flat("appliance_efficiency")[rows] = standard[member]
         self.flat("pv_kw")[rows] = 0.0
-        self.flat("next_appliance_year")[rows] = self.draw(
-            counts, lambda rng, k, m: next_event_years(rng, 1.0 / spec.appliance_life_yr, k, year)
-        )
-        self.flat("next_stove_year")[rows] = self.draw(
-            counts, lambda rng, k, m: next_event_years(rng, 1.0 / spec.stove_life_yr, k, year - 1)
-        )
+        drawn = DrawnByMember(self, counts)
+        total = len(rows)
+        self.flat("next_appliance_year")[rows] = next_event_years(drawn, 1.0 / spec.appliance_life_yr, total, year)
+        self.flat("next_stove_year")[rows] = next_event_years(drawn, 1.0 / spec.stove_life_yr, total, year - 1)
         self.flat("pv_clock")[rows] = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
         fg = self._flat_groups(rows)
         if self._groups_of_rows is not None and self.members > 1:
@@ -317,13 +335,10 @@ class HouseholdsStack(PopulationStack):
         self.flat("sorting_threshold")[rows] = np.where(
             self.flat("sorts_waste")[rows], np.inf, self.sorting_hazard.reshape(-1)[fg] + clocks
         )
-        size = self.members * (self.n_groups + 1)
-        shape = self.group_size.shape
-        self.group_size += np.bincount(fg, minlength=size).reshape(shape)
-        self.induction_count += np.bincount(fg, weights=self.flat("stove")[rows] == INDUCTION, minlength=size).reshape(
-            shape
-        )
-        self.sorting_count += np.bincount(fg, weights=self.flat("sorts_waste")[rows], minlength=size).reshape(shape)
+        _add_counts(self.group_size, fg)
+        _add_counts(self.induction_count, fg, self.flat("stove")[rows] == INDUCTION)
+        _add_counts(self.sorting_count, fg, self.flat("sorts_waste")[rows])
+        self.sorting_total = self.sorting_count.sum(axis=1)
 
     def _peer_share(self, count: np.ndarray) -> np.ndarray:
         """Share of each neighbourhood's households counted in ``count`` (0 for an empty neighbourhood)."""
@@ -339,24 +354,24 @@ class HouseholdsStack(PopulationStack):
         M = self.members
         size = M * (self.n_groups + 1)
         shape = self.group_size.shape
-        peer_strength = self._values(lambda model: model.params["peer_effect_strength"])
+        peer_strength = self.peer_strength
         # Appliances: replaced at the end of their (geometric) life, by ones at this year's standard.
         due = self.flat("next_appliance_year")
         rows = np.flatnonzero(due == year)
         if len(rows):
             standard = self._values(lambda model: model.appliance_standard)
             self.flat("appliance_efficiency")[rows] = standard[rows // cap]
-            due[rows] = self.draw(
-                self.member_counts(rows),
-                lambda rng, k, m: next_event_years(rng, 1.0 / spec.appliance_life_yr, k, year),
-            )
+            drawn = DrawnByMember(self, self.member_counts(rows))
+            due[rows] = next_event_years(drawn, 1.0 / spec.appliance_life_yr, len(rows), year)
         # Cooking: gas vs induction at stove replacement, a binary logit whose utilities differ by household
-        # only through the neighbourhood's induction share, so P(gas) is computed per neighbourhood.
+        # only through the member's prices and parameters and the neighbourhood's induction share. P(gas) is
+        # computed for the year's buyers only: a lockstep has far more neighbourhoods than buyers.
         due = self.flat("next_stove_year")
         rows = np.flatnonzero(due == year)
         if len(rows):
             counts = self.member_counts(rows)
-            k = self._values(lambda model: model.params["choice_cost_sensitivity"] / 1e4)
+            member = rows // cap
+            k = self.cost_sensitivity
             gas_cost = spec.cooking_gj_per_yr * self._values(
                 lambda model: model.retail_gas_price_cny_per_gj(year, "buildings")
             )
@@ -366,18 +381,19 @@ class HouseholdsStack(PopulationStack):
                 / 0.0036
                 * spec.retail_power_price_cny_per_kwh
             )
-            peer_ind = self._peer_share(self.induction_count)
-            u_gas = (-k * gas_cost + GAS_STOVE_HABIT_UTILS)[:, None] + peer_strength[:, None] * (1 - peer_ind)
-            u_ind = (-k * ind_cost)[:, None] + peer_strength[:, None] * peer_ind
-            p_gas = (1.0 / (1.0 + np.exp(u_ind - u_gas))).reshape(-1)
             fg = self._flat_groups(rows)
+            peer_ind = self.induction_count.reshape(-1)[fg] / np.maximum(self.group_size.reshape(-1)[fg], 1.0)
+            strength = peer_strength[member]
+            u_gas = (-k * gas_cost + GAS_STOVE_HABIT_UTILS)[member] + strength * (1 - peer_ind)
+            u_ind = (-k * ind_cost)[member] + strength * peer_ind
+            p_gas = 1.0 / (1.0 + np.exp(u_ind - u_gas))
             stove = self.flat("stove")
             old = stove[rows]
             draws = self.draw(counts, lambda rng, n, m: rng.random(n))
-            new = np.where(draws > p_gas[fg], INDUCTION, GAS).astype(stove.dtype)
+            new = np.where(draws > p_gas, INDUCTION, GAS).astype(stove.dtype)
             stove[rows] = new
-            self.induction_count += np.bincount(fg, weights=new - old.astype(float), minlength=size).reshape(shape)
-            due[rows] = self.draw(counts, lambda rng, n, m: next_event_years(rng, 1.0 / spec.stove_life_yr, n, year))
+            _add_counts(self.induction_count, fg, new - old.astype(float))
+            due[rows] = next_event_years(DrawnByMember(self, counts), 1.0 / spec.stove_life_yr, len(rows), year)
         # Rooftop PV: only households with a suitable roof and no PV yet can adopt.
         pv = self.flat("pv_kw")
         candidates = np.flatnonzero(self.flat("roof_ok") & (pv == 0))
@@ -417,7 +433,7 @@ class HouseholdsStack(PopulationStack):
             if len(adopt):
                 adopted = self.member_counts(adopt)
                 pv[adopt] = spec.pv_kw_per_system
-                self.pv_count += np.bincount(fg[won], minlength=size).reshape(shape)
+                _add_counts(self.pv_count, fg[won])
         for m, model in enumerate(models):
             model.policies.record_pv_adoptions(float(adopted[m]) * float(self.weight[m]) * spec.pv_kw_per_system, year)
         # Green travel: each household drifts towards its target share (padding rows drift harmlessly in
@@ -444,7 +460,8 @@ class HouseholdsStack(PopulationStack):
         if len(start):
             self.flat("sorts_waste")[start] = True
             threshold[start] = np.inf
-            self.sorting_count += np.bincount(fg_all[start], minlength=size).reshape(shape)
+            _add_counts(self.sorting_count, fg_all[start])
+            self.sorting_total = self.sorting_count.sum(axis=1)
 
     def account(self, y: int) -> list[dict[str, float]]:
         """Book each member's cooking gas and appliance electricity; return its electricity use and rooftop
@@ -473,3 +490,13 @@ class HouseholdsStack(PopulationStack):
 
 
 Households.stack_class = HouseholdsStack
+
+
+def _add_counts(counts: np.ndarray, groups: np.ndarray, values: np.ndarray | float = 1.0) -> None:
+    """Add ``values`` to the per-group ``counts`` (members x groups) at flat groups ``groups``, in place.
+
+    Why in place at the groups given (``np.add.at``): a year changes a few dozen of a batch's thousands of
+    groups, and a count over all groups (``np.bincount``) would pass over every one of them. The counts are
+    whole numbers, so the order of the additions does not change them.
+    """
+    np.add.at(counts.reshape(-1), groups, values)

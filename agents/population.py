@@ -211,11 +211,18 @@ class PopulationStack:
         self.weight = np.array([p.weight for p in members], dtype=float)
         self.capacity = int(max(p.capacity for p in members))
         self.cols: dict[str, np.ndarray] = {}
-        for name in members[0].cols:
-            arr = np.full((len(members), self.capacity), self.PAD.get(name, 0), dtype=members[0].cols[name].dtype)
-            for m, p in enumerate(members):
-                arr[m, : p.n] = p.cols[name][: p.n]
-            self.cols[name] = arr
+        if len(members) == 1:  # a run's own stack: its population's columns as they are, padded, not copied
+            p = members[0]
+            for name, col in p.cols.items():
+                col[p.n :] = self.PAD.get(name, 0)
+                self.cols[name] = col.reshape(1, -1)
+        else:
+            for name in members[0].cols:
+                pad = self.PAD.get(name, 0)
+                arr = np.full((len(members), self.capacity), pad, dtype=members[0].cols[name].dtype)
+                for m, p in enumerate(members):
+                    arr[m, : p.n] = p.cols[name][: p.n]
+                self.cols[name] = arr
         self.views = [self.view_class(self, m) for m in range(len(members))]
         self._member_index: np.ndarray | None = None
         self._padding: np.ndarray | None = None
@@ -311,9 +318,10 @@ class PopulationStack:
                 bigger[:, : self.capacity] = arr
                 self.cols[name] = bigger
             self.capacity = new_cap
-        starts = self.n + np.arange(self.members) * self.capacity
-        rows = np.concatenate([np.arange(s, s + k) for s, k in zip(starts.tolist(), counts.tolist(), strict=True)])
-        rows = rows.astype(np.intp)
+        # Member m's rows are n[m] + m * capacity onwards: each member's first flat row, less the number of
+        # rows of the members before it, repeated and added to a running count (no loop over members).
+        starts = self.n + np.arange(self.members) * self.capacity - (np.cumsum(counts) - counts)
+        rows = (np.repeat(starts, counts) + np.arange(int(counts.sum()))).astype(np.intp)
         if zero:
             for arr in self.cols.values():
                 arr.reshape(-1)[rows] = 0
@@ -347,6 +355,32 @@ class PopulationStack:
         if self._padding is None:
             self._padding = np.flatnonzero(~self.live_mask().reshape(-1)[: self.flat_size])
         return self._padding
+
+
+class DrawnByMember:
+    """The members' random numbers of one draw, taken from their own streams, handed to a function that
+    draws from one generator (:func:`logit_choice`, :func:`next_event_years`).
+
+    Why: those functions decide for all rows in one call, but each member must draw exactly the numbers of
+    its own run. This object stands in for the generator: when the function draws ``size`` numbers, each
+    member draws its ``counts[m]`` of them from its own stream with the same call (:meth:`PopulationStack.draw`),
+    at the same point, and the function gets them member by member, the order of its rows.
+    """
+
+    def __init__(self, stack: PopulationStack, counts: list[int]) -> None:
+        self.stack = stack
+        self.counts = counts
+
+    def _draw(self, size: int, fn) -> np.ndarray:
+        if size != sum(self.counts):
+            raise ValueError(f"{size} numbers asked of members that draw {sum(self.counts)}")
+        return self.stack.draw(self.counts, fn)
+
+    def random(self, size: int) -> np.ndarray:
+        return self._draw(size, lambda rng, k, m: rng.random(k))
+
+    def geometric(self, p: float, size: int) -> np.ndarray:
+        return self._draw(size, lambda rng, k, m: rng.geometric(p, k))
 
 
 _NO_ROWS = np.zeros(0, dtype=np.intp)

@@ -254,17 +254,28 @@ class Vehicles(Population):
         return min(1.0, self.spec.charger_base_index + self.spec.charger_per_ev_share * share)
 
     def _calibrate_asc(self, year: int) -> None:
-        """Set constants so the mean base-year buyer of each segment reproduces its sales shares."""
+        """Set constants so the mean base-year buyer of each segment reproduces its sales shares.
+
+        The cost tables and the charger index are the same for every segment's buyer, so all segments' costs
+        are computed in one :meth:`_annual_cost`.
+        """
         p = self.model.params
+        seg = self.live("segment")
+        codes, km, crf_life = [], [], []
         for name in self.spec.segments:
             i = SEGMENTS.index(name)
-            rows = np.flatnonzero(self.live("segment") == i)
+            rows = np.flatnonzero(seg == i)
             if not len(rows):
                 continue
-            km = np.array([self.live("km_per_yr")[rows].mean()])
-            hr = np.array([self.live("hurdle_rate")[rows].mean()])
-            cost = self._annual_cost(np.array([i]), km, crf(hr, self.life[i]), year)[0]
-            v = -p["choice_cost_sensitivity"] * cost / 1e4 + np.log(self.charger_index()) * PLUG_IN
+            codes.append(i)
+            km.append(self.live("km_per_yr")[rows].mean())
+            crf_life.append(crf(np.array([self.live("hurdle_rate")[rows].mean()]), self.life[i])[0])
+        if not codes:
+            return
+        costs = self._annual_cost(np.array(codes), np.array(km), np.array(crf_life), year)
+        log_charger = np.log(self.charger_index()) * PLUG_IN
+        for i, cost in zip(codes, costs, strict=True):
+            v = -p["choice_cost_sensitivity"] * cost / 1e4 + log_charger
             v += p["peer_effect_strength"] * self.sales_share0[i]
             share = self.sales_share0[i]
             ok = self.available[i]
@@ -362,7 +373,18 @@ class VehiclesStack(PopulationStack):
     agent_class = Vehicle
     view_class = VehiclesView
     PAD: ClassVar[dict[str, object]] = {"scrap_age": NEVER}
-    MEMBER_ARRAYS = ("n_groups", "mj_per_km", "asc", "const_fixed", "peer_counts", "group_size", "stock_counts")
+    MEMBER_ARRAYS = (
+        "n_groups",
+        "mj_per_km",
+        "asc",
+        "const_fixed",
+        "peer_counts",
+        "group_size",
+        "stock_counts",
+        "cost_sensitivity",
+        "peer_strength",
+        "hurdle_rate_mean",
+    )
     MEMBER_LISTS = ("models", "rngs", "mandate_rngs", "stock_series")
 
     def __init__(self, members: list[Vehicles]) -> None:
@@ -388,8 +410,12 @@ class VehiclesStack(PopulationStack):
         """Vehicles per member x segment x powertrain (charger index, stock table, fleet growth)."""
         self.mj_per_km = np.array([v.mj_per_km for v in members]).reshape(M, S, P)
         self.asc = np.array([v.asc for v in members]).reshape(M, S, P)
-        k = self._values(lambda model: model.params["choice_cost_sensitivity"] / 1e4)
-        const = self.asc - k[:, None, None] * self.maint
+        # A run's parameters are fixed from its start: read once, not every year.
+        self.cost_sensitivity = self._values(lambda model: model.params["choice_cost_sensitivity"] / 1e4)
+        """Per member, utility per 1e4 CNY of annual cost."""
+        self.peer_strength = self._values(lambda model: model.params["peer_effect_strength"])
+        self.hurdle_rate_mean = self._values(lambda model: model.params["hurdle_rate_mean"])
+        const = self.asc - self.cost_sensitivity[:, None, None] * self.maint
         const[:, ~self.available] = -np.inf
         self.const_fixed = const
         """``asc - sensitivity x maintenance`` (-inf where unavailable): the part of each member's constants
@@ -445,46 +471,43 @@ class VehiclesStack(PopulationStack):
         neighbours' share``, unavailable powertrains ``-inf``, with each member's own values; the annual cost
         is that of :meth:`Vehicles._annual_cost`. The parts shared by a member's segment are combined into
         small tables once a year, so each buyer costs a few table gathers; the peer terms are computed for
-        the buyers' neighbourhoods only when they are fewer than all neighbourhoods.
+        the buyers' neighbourhoods only when they are fewer than all neighbourhoods. The gathers
+        (``np.take``) give powertrain-major arrays, whose rows :func:`~agents.population.logit_pick` reduces
+        quickly; indexing the transposed tables gave buyer-major memory, with six-number reductions.
         """
         M, S, P = self.members, len(SEGMENTS), len(POWERTRAINS)
-        k, strength = np.array(
-            [(m.params["choice_cost_sensitivity"] / 1e4, m.params["peer_effect_strength"]) for m in self.models]
-        ).T
-        k = k[:, None, None]
+        k = self.cost_sensitivity[:, None, None]
+        strength = self.peer_strength
         prices, cny_per_km = self._cost_tables(year)
         const = self.const_fixed + np.log(self.charger_index())[:, None, None] * PLUG_IN
-        u = const.reshape(M * S, P).T[:, cell]
-        capital = (-k * prices).reshape(M * S, P).T[:, cell]
+        u = np.take(const.reshape(M * S, P).T, cell, axis=1)
+        capital = np.take((-k * prices).reshape(M * S, P).T, cell, axis=1)
         capital *= self.cols["crf_life"].reshape(-1)[rows]
         u += capital
-        energy = (-k * cny_per_km).reshape(M * S, P).T[:, cell]
+        energy = np.take((-k * cny_per_km).reshape(M * S, P).T, cell, axis=1)
         energy *= self.cols["km_per_yr"].reshape(-1)[rows]
         u += energy
-        size = np.maximum(self.group_size.reshape(-1), 1.0)
+        size = self.group_size.reshape(-1)
         counts = self.peer_counts.reshape(-1, P)
         if len(rows) < len(size):  # the buyers' neighbourhoods only
-            share = counts[group] / size[group][:, None]
-            share *= strength[member][:, None]
-            u += share.T
+            share = np.take(counts, group, axis=0).T / np.maximum(size[group], 1.0)
+            share *= strength[member]
+            u += share
         else:
-            share = counts / size[:, None]
+            share = counts / np.maximum(size, 1.0)[:, None]
             share *= np.repeat(strength, self.peer_counts.shape[1])[:, None]
             u += share.T[:, group]
         return u
 
     def _recount(self, cell: np.ndarray, group: np.ndarray, old: np.ndarray, new: np.ndarray) -> None:
         """Move vehicles of member x segment ``cell`` and member x neighbourhood ``group`` from powertrain
-        ``old`` to ``new`` in the counts (one signed count per table)."""
+        ``old`` to ``new`` in the counts, in place at the buyers' cells only (the tables have a cell for
+        every member, neighbourhood and powertrain, far more than a year's buyers)."""
         P = len(POWERTRAINS)
-        sign = np.ones(2 * len(cell))
-        sign[len(cell) :] = -1.0
-        group = group * P
-        cell = cell * P
-        peer = np.bincount(np.concatenate([group + new, group + old]), weights=sign, minlength=self.peer_counts.size)
-        self.peer_counts += peer.reshape(self.peer_counts.shape)
-        stock = np.bincount(np.concatenate([cell + new, cell + old]), weights=sign, minlength=self.stock_counts.size)
-        self.stock_counts += stock.reshape(self.stock_counts.shape)
+        for counts, index in ((self.peer_counts, group * P), (self.stock_counts, cell * P)):
+            flat = counts.reshape(-1)
+            np.add.at(flat, index + new, 1.0)
+            np.subtract.at(flat, index + old, 1.0)
 
     # ------------------------------------------------------------------ the year
     def step(self, year: int) -> None:
@@ -591,18 +614,18 @@ class VehiclesStack(PopulationStack):
         sigma = self._km_sigma[seg]
         cols["segment"].reshape(-1)[rows] = seg
         cols["km_per_yr"].reshape(-1)[rows] = self._km_mean[seg] * np.exp(sigma * z[0] - 0.5 * sigma**2)
-        hurdle = self._values(lambda model: model.params["hurdle_rate_mean"])[member] * np.exp(0.5 * z[1] - 0.125)
+        hurdle = self.hurdle_rate_mean[member] * np.exp(0.5 * z[1] - 0.125)
         cols["hurdle_rate"].reshape(-1)[rows] = hurdle
         cols["crf_life"].reshape(-1)[rows] = crf(hurdle, self.life[seg])
         cols["owner"].reshape(-1)[rows] = np.where(self._private[seg], owner, -1)
         cols["neighbourhood"].reshape(-1)[rows] = nb
         # Counted as powertrain 0 until they are bought; _recount moves them.
         cols["powertrain"].reshape(-1)[rows] = 0
-        G = self.peer_counts.shape[1]
-        added = np.bincount(member * G + nb, minlength=M * G).reshape(M, G)
-        self.group_size += added
-        self.peer_counts[:, :, 0] += added
-        self.stock_counts[:, :, 0] += np.bincount(member * S + seg, minlength=M * S).reshape(M, S)
+        group = member * self.peer_counts.shape[1] + nb
+        P = len(POWERTRAINS)
+        np.add.at(self.group_size.reshape(-1), group, 1.0)
+        np.add.at(self.peer_counts.reshape(-1), group * P, 1.0)
+        np.add.at(self.stock_counts.reshape(-1), (member * S + seg) * P, 1.0)
         return rows
 
     def _km_factors(self, width: int) -> np.ndarray | None:

@@ -199,16 +199,18 @@ class PolicySet:
         """The segment sales mandates of several runs (members), applied to their year's purchases at once.
 
         Member ``m``'s purchases are positions ``bounds[m]:bounds[m + 1]`` of ``segment`` and ``choice``. For
-        each member and mandated segment, in the order of ``SEGMENT_MANDATES``, :func:`enforce_share` switches
-        enough non-electric purchases to electric to meet the member's own mandate (BEV, or FCEV where the
-        segment has no BEV), drawing its picks from ``rngs[m]`` and counting them in that member's policies,
-        so each member gets exactly what its own run gets. Segments are disjoint, so switching buyers of one
+        each member and mandated segment, in the order of ``SEGMENT_MANDATES``, enough non-electric purchases
+        are switched to electric (BEV, or FCEV where the segment has no BEV) to meet the member's own mandate,
+        by the rule of :func:`enforce_share`: the member's ``rngs[m]`` permutes the segment's non-compliant
+        purchases and the first ones it needs are switched; they are counted in that member's policies, so
+        each member gets exactly what its own run gets. Segments are disjoint, so switching buyers of one
         segment leaves the others' compliance as it was. Returns the choices (a new array if any changed).
 
         Why: at coarse resolution a member buys a few dozen vehicles a year, and testing each member's and
-        segment's compliance in turn cost more than its purchases. The shortfalls are counted for all
-        members at once, and ``enforce_share`` (which neither draws nor switches without a shortfall) is
-        called only where there is one.
+        segment's compliance in turn, then masking its purchases again in ``enforce_share``, cost more than
+        its purchases. The shortfalls and the non-compliant candidates are found for all members at once;
+        per shortfall there remain the member's permutation (``rng.permutation`` of a count permutes as it
+        would the candidates themselves: the same swaps) and the switch.
         """
         from agents.vehicles import ELECTRIC, POWERTRAINS, SEGMENTS
 
@@ -220,31 +222,36 @@ class PolicySet:
         codes = [SEGMENTS.index(name) for name in SEGMENT_MANDATES]
         # Purchases and compliant purchases per member x mandate (the last column: segments without one).
         L = len(levers)
+        cells = len(policies) * (L + 1)
         column = np.full(len(SEGMENTS), L)
         column[codes] = np.arange(L)
         cell = column[segment]
         if len(policies) > 1:
             cell += np.repeat(np.arange(len(policies)) * (L + 1), np.diff(bounds))
         compliant = ELECTRIC[choice]
-        bought = np.bincount(cell, minlength=len(policies) * (L + 1)).reshape(-1, L + 1)[:, :L]
-        met = np.bincount(cell, weights=compliant, minlength=len(policies) * (L + 1)).reshape(-1, L + 1)[:, :L]
-        # enforce_share's test of a shortfall (never true without purchases or without a mandate: ceil <= 0)
-        short = np.ceil(shares * bought - 1e-9) > met
+        bought = np.bincount(cell, minlength=cells).reshape(-1, L + 1)[:, :L]
+        met = np.bincount(cell, weights=compliant, minlength=cells).reshape(-1, L + 1)[:, :L]
+        # enforce_share's shortfall (never positive without purchases or without a mandate: ceil <= 0)
+        need = np.ceil(shares * bought - 1e-9) - met
+        short = need > 0
+        if not short.any():
+            return choice
+        # Non-compliant purchases of the short member x mandate cells, cell by cell, each in purchase order.
+        short_cells = np.zeros((len(policies), L + 1), dtype=bool)
+        short_cells[:, :L] = short
+        candidates = np.flatnonzero(short_cells.reshape(-1)[cell] & ~compliant)
+        candidates = candidates[np.argsort(cell[candidates], kind="stable")]
+        ends = np.cumsum(np.bincount(cell[candidates], minlength=cells)).tolist()
         bev = POWERTRAINS.index("bev")
         fcev = POWERTRAINS.index("fcev")
-        out = choice
+        out = choice.copy()
         for m, j in zip(*np.nonzero(short), strict=True):  # member by member, segments in mandate order
-            lo, hi = bounds[m], bounds[m + 1]
-            i = codes[j]
-            replacement = bev if available[i, bev] else fcev
-            eligible = segment[lo:hi] == i
-            switched, n = enforce_share(rngs[m], out[lo:hi], eligible, compliant[lo:hi], shares[m, j], replacement)
-            if n:
-                if out is choice:
-                    out = choice.copy()
-                out[lo:hi] = switched
-                p = policies[m]
-                p.mandate_switches[levers[j]] = p.mandate_switches.get(levers[j], 0) + n
+            c = m * (L + 1) + j
+            own = candidates[ends[c - 1] if c else 0 : ends[c]]
+            picked = own[rngs[m].permutation(len(own))[: int(need[m, j])]]
+            out[picked] = bev if available[codes[j], bev] else fcev
+            p = policies[m]
+            p.mandate_switches[levers[j]] = p.mandate_switches.get(levers[j], 0) + len(picked)
         return out
 
     def apply_heating_mandates(
