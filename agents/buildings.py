@@ -473,31 +473,21 @@ class BuildingsStack(PopulationStack):
         """Heating systems of the (flat, ascending) ``rows``: logit choice on each member's costs, then each
         member's installation mandate and subsidy as its own run applies them, then the next failure."""
         spec = self.spec
-        cap = self.capacity
         single = self.members == 1
         counts = [len(rows)] if single else self.member_counts(rows)
         draws = self.rngs[0] if single else DrawnByMember(self, counts)
         choice = logit_choice(draws, self._utility(rows, counts, year))
-        if single:
-            policies = self.models[0].policies
-            choice = policies.apply_heating_mandates(self.views[0], rows, choice, year, self.mandate_rngs[0])
-            policies.record_heating_purchases(self.views[0], rows, choice, year)
-        else:
-            start = 0
-            for m, k in enumerate(counts):
-                if not k:
-                    continue
-                part = slice(start, start + k)
-                start += k
-                local = rows[part] - m * cap
-                view = self.views[m]
-                policies = self.models[m].policies
-                bought = choice[part]
-                mandated = policies.apply_heating_mandates(view, local, bought, year, self.mandate_rngs[m])
-                if mandated is not bought:
-                    choice[part] = mandated
-                policies.record_heating_purchases(view, local, mandated, year)
         cols = self._flat_columns()
+        choice = self.models[0].policies.apply_heating_mandates_to_members(
+            [model.policies for model in self.models],
+            counts,
+            choice,
+            cols["floor_m2"][rows],
+            bool(self.offered[HEAT_PUMP]),
+            self.weight.tolist(),
+            year,
+            self.mandate_rngs,
+        )
         cols["system"][rows] = choice
         cols["system_age"][rows] = 0
         cols["next_failure_year"][rows] = next_event_years(draws, 1.0 / spec.system_life_yr, len(rows), year)

@@ -933,7 +933,7 @@ MIRRORED_FINGERPRINTS: dict[str, str] = {
     "agents.buildings.demolition_probability": "4877fc46a1f4",
     "agents.buildings.Buildings._init_retrofit_levels": "f98e6eec1c9f",
     "agents.buildings.BuildingsStack.step": "0b43114740d7",
-    "agents.buildings.BuildingsStack._replace_systems": "8e65e8f205a2",
+    "agents.buildings.BuildingsStack._replace_systems": "bf63ce213cbc",
     "agents.buildings.BuildingsStack._demolish": "36e304a8ec41",
     "agents.buildings.BuildingsStack._retrofit": "61039901acd3",
     "agents.buildings.BuildingsStack._build": "c1ca35cb1f4a",

@@ -271,6 +271,66 @@ class PolicySet:
             )
         return choice
 
+    @staticmethod
+    def apply_heating_mandates_to_members(
+        policies: Sequence[PolicySet],
+        counts: Sequence[int],
+        choice: np.ndarray,
+        floor_m2: np.ndarray,
+        heat_pump_offered: bool,
+        weights: Sequence[float],
+        year: int,
+        rngs: Sequence[np.random.Generator],
+    ) -> np.ndarray:
+        """The electric-heating installation mandate and the heat-pump subsidy of several runs (members),
+        applied to their year's heating-system purchases at once.
+
+        Member ``m``'s purchases are the next ``counts[m]`` entries of ``choice`` (and of ``floor_m2``, the
+        buildings' floor area). Each member gets what :meth:`apply_heating_mandates` then
+        :meth:`record_heating_purchases` give its own run: its mandate switches enough non-electric
+        purchases (its ``rngs[m]`` permutes them, as in :func:`enforce_share`) to a heat pump (an electric
+        boiler where heat pumps are not offered), and its subsidy pays for its heat-pump floor area (summed
+        over its own purchases in order). Returns the choices (a new array if any changed).
+
+        Why: a member replaces a few dozen heating systems a year at coarse resolution, so the calls per
+        member cost more than its purchases; compliance is counted for all members at once, and members
+        that meet the mandate, or buy no heat pump, need nothing more.
+        """
+        from agents.buildings import ELECTRIC_BOILER, HEAT_PUMP
+
+        lever = "electric_heating_share_of_installs"
+        bounds = np.cumsum([0, *counts]).tolist()
+        out = choice
+        shares = [p.value(lever, year) for p in policies]
+        if max(shares) > 0:
+            electric = (choice == ELECTRIC_BOILER) | (choice == HEAT_PUMP)
+            member = np.repeat(np.arange(len(counts)), counts)
+            met = np.bincount(member, weights=electric, minlength=len(counts)).tolist()
+            replacement = HEAT_PUMP if heat_pump_offered else ELECTRIC_BOILER
+            for m, (share, k) in enumerate(zip(shares, counts, strict=True)):
+                if share <= 0 or k == 0:
+                    continue
+                need = int(np.ceil(share * k - 1e-9)) - int(met[m])
+                if need <= 0:
+                    continue
+                start = bounds[m]
+                candidates = np.flatnonzero(~electric[start : start + k]) + start
+                picked = candidates[rngs[m].permutation(len(candidates))[:need]]
+                if out is choice:
+                    out = choice.copy()
+                out[picked] = replacement
+                if len(picked):
+                    p = policies[m]
+                    p.mandate_switches[lever] = p.mandate_switches.get(lever, 0) + len(picked)
+        heat_pump = out == HEAT_PUMP
+        bought = np.bincount(np.repeat(np.arange(len(counts)), counts), weights=heat_pump, minlength=len(counts))
+        for m in np.flatnonzero(bought).tolist():
+            part = slice(bounds[m], bounds[m + 1])
+            m2 = float(floor_m2[part][heat_pump[part]].sum()) * weights[m]
+            p = policies[m]
+            p._book("heat_pump_subsidy", "fiscal_cost_cny", year, p.subsidies["heat_pump"].pay(m2, year))
+        return out
+
     # ---------------------------------------------------------------- fiscal records
     def _book(self, lever: str, item: str, year: int, cny: float) -> None:
         if cny:
