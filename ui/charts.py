@@ -52,6 +52,16 @@ def export_chart(chart: alt.TopLevelMixin, scale: float = 2.0) -> tuple[bytes, s
     return chart.to_html().encode("utf-8"), "html", "text/html"
 
 
+def _font_configuration(large: bool) -> alt.Config:
+    """Type sizes of axes, legends and titles (larger in workshop mode)."""
+    size = 18 if large else 12
+    return alt.Config(
+        axis=alt.AxisConfig(labelFontSize=size, titleFontSize=size + 1),
+        legend=alt.LegendConfig(labelFontSize=size, titleFontSize=size + 1),
+        title=alt.TitleConfig(fontSize=size + 4, anchor="start"),
+    )
+
+
 def _font_config(chart: alt.TopLevelMixin, large: bool) -> alt.TopLevelMixin:
     size = 18 if large else 12
     return (
@@ -154,8 +164,15 @@ def fan_chart(
         .mark_text(align="left", dx=4, baseline="top", y=4, color=REFERENCE_COLOUR, fontSize=16 if large else 12)
         .encode(x=x, text="text:N")
     )
-    chart = alt.layer(*layers).properties(title=labels["title"], height=height).resolve_scale(color="shared")
-    return _font_config(chart.configure_legend(orient="bottom"), large)
+    # One LayerChart with its properties and configuration, not a chain of copies: Altair deep-copies the whole
+    # layered spec at each chained call, and the fan is redrawn at every slider move (about half its cost).
+    return alt.LayerChart(
+        layer=layers,
+        title=labels["title"],
+        height=height,
+        resolve=alt.Resolve(scale=alt.ScaleResolveMap(color="shared")),
+        config=_font_configuration(large),
+    )
 
 
 def sector_area(
