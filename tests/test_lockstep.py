@@ -121,3 +121,49 @@ def test_a_finished_lockstep_frees_its_populations_without_waiting_for_the_garba
     assert len(results) == 4
     assert peak > 10 * 2**20  # the populations of four members at resolution 0.05
     assert held < 0.25 * peak  # the results themselves hold ~10%; the columns left to the collector hold ~95%
+
+
+def test_heating_mandates_for_all_members_equal_each_members_own_rule(pilot):
+    """The stacks apply every member's heating mandate and heat-pump subsidy in one call; each member must get
+    what the per-run rule (``apply_heating_mandates`` then ``record_heating_purchases``) gives it: the same
+    switched purchases, switch counts, subsidy payments and bookings."""
+    from agents.buildings import HEATING_SYSTEMS
+
+    overrides = {"electric_heating_share_of_installs": 0.7, "heat_pump_subsidy_cny_per_m2": 40.0}
+    own_rule = [CityModel(pilot, seed, overrides, RESOLUTION) for seed in (0, 1, 2)]
+    all_at_once = [CityModel(pilot, seed, overrides, RESOLUTION) for seed in (0, 1, 2)]
+    year = pilot.policies.target_year
+    draws = np.random.default_rng(7)
+    rows, choices = [], []
+    for model in own_rule:
+        n = model.buildings.n
+        rows.append(np.sort(draws.choice(n, size=min(n, 40 + 15 * len(rows)), replace=False)))
+        choices.append(draws.integers(0, len(HEATING_SYSTEMS), len(rows[-1])))
+
+    expected = []
+    for model, r, c in zip(own_rule, rows, choices, strict=True):
+        view, policies = model.buildings, model.policies
+        mandated = policies.apply_heating_mandates(view, r, c.copy(), year, view.mandate_rng)
+        policies.record_heating_purchases(view, r, mandated, year)
+        expected.append(mandated)
+
+    views = [model.buildings for model in all_at_once]
+    got = all_at_once[0].policies.apply_heating_mandates_to_members(
+        [model.policies for model in all_at_once],
+        [len(r) for r in rows],
+        np.concatenate(choices),
+        np.concatenate([view.live("floor_m2")[r] for view, r in zip(views, rows, strict=True)]),
+        bool(views[0].offered[HEATING_SYSTEMS.index("heat_pump")]),
+        [view.weight for view in views],
+        year,
+        [view.mandate_rng for view in views],
+    )
+    np.testing.assert_array_equal(got, np.concatenate(expected))
+    assert any(model.policies.mandate_switches for model in own_rule), "the mandate must bind for some member"
+    for a, b in zip(own_rule, all_at_once, strict=True):
+        assert a.policies.mandate_switches == b.policies.mandate_switches
+        assert a.policies.subsidies["heat_pump"].paid_by_year == b.policies.subsidies["heat_pump"].paid_by_year
+        assert a.policies.subsidies["heat_pump"].paid_by_year, "heat pumps bought must be paid for"
+        assert a.ledger.policy.keys() == b.ledger.policy.keys()
+        for key, series in a.ledger.policy.items():
+            np.testing.assert_array_equal(series, b.ledger.policy[key])

@@ -84,3 +84,17 @@ def test_every_shipped_scenario_validates():
     assert files
     for f in files:
         load_scenario(f)
+
+
+def test_scenario_text_reads_and_writes_as_pyyaml_safe_load_and_safe_dump():
+    """The app's scenario text goes through libyaml where PyYAML has it (``load_yaml``, ``dump_yaml``): it
+    must be the text ``yaml.safe_dump`` writes and the data ``yaml.safe_load`` reads, for every preset."""
+    import yaml
+
+    from sim.scenario import dump_yaml, load_yaml, resolve_inheritance
+
+    for path in sorted(SCENARIOS.glob("karamay_*.yaml")):
+        data = resolve_inheritance(path)
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        assert dump_yaml(data) == text, path.name
+        assert load_yaml(text) == yaml.safe_load(text) == data, path.name
