@@ -6,7 +6,8 @@ Order within a year (decisions use last year's outcomes, then the year is accoun
     2. every sector books its energy use; electricity and district-heat demand are summed;
     3. the power system is dispatched against that demand; plant fuel, heat supply, trade and the
        electricity trade adjustment are booked;
-    4. indicators and policy revenues are recorded.
+    4. policy revenues and what the indicators need are recorded (the indicators are computed for all
+       years after the last one).
 The base year is accounted without decisions, so it shows the calibrated inventory.
 
 Randomness: the run's seed is expanded with :class:`numpy.random.SeedSequence` into one independent stream
