@@ -83,11 +83,6 @@ class Refinery(mesa.Agent):
         effective = self.effective
         return [o for o in self.spec.options if effective.get(o.name, 9999) <= year]
 
-    def shares(self, year: int) -> dict[str, float]:
-        """Share of the targeted stream abated by options in effect in ``year``, by kind of option (kinds
-        with none in effect are absent), summed option by option in the scenario's order."""
-        return _shares(self.in_effect(year))
-
     def step(self) -> None:
         m = self.model
         year = m.year
@@ -208,7 +203,8 @@ _STREAM = {
 
 
 def _shares(in_effect: list[AbatementOptionSpec]) -> dict[str, float]:
-    """:meth:`Refinery.shares` of the options ``in_effect``."""
+    """Share of the targeted stream abated by the options ``in_effect``, by kind of option (kinds with none
+    in effect are absent), summed option by option in the scenario's order and capped at 1."""
     totals: dict[str, float] = {}
     for o in in_effect:
         totals[o.kind] = totals.get(o.kind, 0.0) + o.potential_share

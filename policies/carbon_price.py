@@ -82,17 +82,13 @@ class CarbonPrice:
             price = self.prices[key] = self.schedule(year) if self.covered(sector, year) else 0.0
         return price
 
-    def revenue_cny(self, sector: str, year: int, emissions_t: float) -> float:
-        if not self.covered(sector, year):
-            return 0.0
-        return self.schedule(year) * max(emissions_t, 0.0) * (1 - self.free_allocation_share)
-
     def total_revenue_cny(self, year: int, emissions_t: Sequence[float]) -> float:
-        """Revenue of all sectors, ``emissions_t`` in the order of :data:`sim.constants.SECTORS`: the sum of
-        :meth:`revenue_cny` over the sectors in that order, to the bit.
+        """Carbon revenue of all sectors in ``year``, ``emissions_t`` in the order of
+        :data:`sim.constants.SECTORS`: each covered sector pays the price on its positive emissions less the
+        free allocation, summed in sector order.
 
-        Why: the policies book it every year, and asking each of the dozen sectors whether it is covered
-        cost more than the few covered ones' revenue.
+        Why over the covered sectors only: the policies book it every year, and asking each of the dozen
+        sectors whether it is covered cost more than the few covered ones' revenue.
         """
         price = self.schedule(year)
         total = 0.0
