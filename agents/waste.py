@@ -64,10 +64,12 @@ class WasteOperator(mesa.Agent):
         ledger = m.ledger
         ledger.ch4_co2e_t[y, _WASTE] += ch4_t * GWP100_CH4
         ledger.add_process_co2(y, "waste", incinerated * s.incineration_fossil_co2_t_per_t)
-        utilisation = ledger.indicators.get("waste_resource_utilisation_share")
-        if utilisation is None:
-            utilisation = ledger.indicators["waste_resource_utilisation_share"] = np.zeros(len(m.years))
-        utilisation[y] = (recycled + incinerated) / total if total > 0 else 0.0
+        ledger.add_series(
+            ledger.indicators,
+            "waste_resource_utilisation_share",
+            y,
+            (recycled + incinerated) / total if total > 0 else 0.0,
+        )
         stocks = ledger.stocks
         ledger.add_series(stocks, ("waste", "landfilled_t"), y, landfilled)
         ledger.add_series(stocks, ("waste", "incinerated_t"), y, incinerated)

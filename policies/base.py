@@ -300,11 +300,11 @@ class PolicySet:
 
         lever = "electric_heating_share_of_installs"
         bounds = np.cumsum([0, *counts]).tolist()
+        member = np.repeat(np.arange(len(counts)), counts)
         out = choice
         shares = [p.value(lever, year) for p in policies]
         if max(shares) > 0:
             electric = (choice == ELECTRIC_BOILER) | (choice == HEAT_PUMP)
-            member = np.repeat(np.arange(len(counts)), counts)
             met = np.bincount(member, weights=electric, minlength=len(counts)).tolist()
             replacement = HEAT_PUMP if heat_pump_offered else ELECTRIC_BOILER
             for m, (share, k) in enumerate(zip(shares, counts, strict=True)):
@@ -323,7 +323,7 @@ class PolicySet:
                     p = policies[m]
                     p.mandate_switches[lever] = p.mandate_switches.get(lever, 0) + len(picked)
         heat_pump = out == HEAT_PUMP
-        bought = np.bincount(np.repeat(np.arange(len(counts)), counts), weights=heat_pump, minlength=len(counts))
+        bought = np.bincount(member, weights=heat_pump, minlength=len(counts))
         for m in np.flatnonzero(bought).tolist():
             part = slice(bounds[m], bounds[m + 1])
             m2 = float(floor_m2[part][heat_pump[part]].sum()) * weights[m]
