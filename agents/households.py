@@ -35,6 +35,7 @@ from agents.population import (
     Population,
     PopulationStack,
     RowAgent,
+    add_counts,
     crf,
     hazard_clocks,
     logistic,
@@ -335,9 +336,9 @@ class HouseholdsStack(PopulationStack):
         self.flat("sorting_threshold")[rows] = np.where(
             self.flat("sorts_waste")[rows], np.inf, self.sorting_hazard.reshape(-1)[fg] + clocks
         )
-        _add_counts(self.group_size, fg)
-        _add_counts(self.induction_count, fg, self.flat("stove")[rows] == INDUCTION)
-        _add_counts(self.sorting_count, fg, self.flat("sorts_waste")[rows])
+        add_counts(self.group_size, fg)
+        add_counts(self.induction_count, fg, self.flat("stove")[rows] == INDUCTION)
+        add_counts(self.sorting_count, fg, self.flat("sorts_waste")[rows])
         self.sorting_total = self.sorting_count.sum(axis=1)
 
     def _peer_share(self, count: np.ndarray) -> np.ndarray:
@@ -392,7 +393,7 @@ class HouseholdsStack(PopulationStack):
             draws = self.draw(counts, lambda rng, n, m: rng.random(n))
             new = np.where(draws > p_gas, INDUCTION, GAS).astype(stove.dtype)
             stove[rows] = new
-            _add_counts(self.induction_count, fg, new - old.astype(float))
+            add_counts(self.induction_count, fg, new - old.astype(float))
             due[rows] = next_event_years(DrawnByMember(self, counts), 1.0 / spec.stove_life_yr, len(rows), year)
         # Rooftop PV: only households with a suitable roof and no PV yet can adopt.
         pv = self.flat("pv_kw")
@@ -433,7 +434,7 @@ class HouseholdsStack(PopulationStack):
             if len(adopt):
                 adopted = self.member_counts(adopt)
                 pv[adopt] = spec.pv_kw_per_system
-                _add_counts(self.pv_count, fg[won])
+                add_counts(self.pv_count, fg[won])
         for m, model in enumerate(models):
             model.policies.record_pv_adoptions(float(adopted[m]) * float(self.weight[m]) * spec.pv_kw_per_system, year)
         # Green travel: each household drifts towards its target share (padding rows drift harmlessly in
@@ -460,7 +461,7 @@ class HouseholdsStack(PopulationStack):
         if len(start):
             self.flat("sorts_waste")[start] = True
             threshold[start] = np.inf
-            _add_counts(self.sorting_count, fg_all[start])
+            add_counts(self.sorting_count, fg_all[start])
             self.sorting_total = self.sorting_count.sum(axis=1)
 
     def account(self, y: int) -> list[dict[str, float]]:
@@ -490,13 +491,3 @@ class HouseholdsStack(PopulationStack):
 
 
 Households.stack_class = HouseholdsStack
-
-
-def _add_counts(counts: np.ndarray, groups: np.ndarray, values: np.ndarray | float = 1.0) -> None:
-    """Add ``values`` to the per-group ``counts`` (members x groups) at flat groups ``groups``, in place.
-
-    Why in place at the groups given (``np.add.at``): a year changes a few dozen of a batch's thousands of
-    groups, and a count over all groups (``np.bincount``) would pass over every one of them. The counts are
-    whole numbers, so the order of the additions does not change them.
-    """
-    np.add.at(counts.reshape(-1), groups, values)

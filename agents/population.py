@@ -383,6 +383,16 @@ class DrawnByMember:
         return self._draw(size, lambda rng, k, m: rng.geometric(p, k))
 
 
+def add_counts(counts: np.ndarray, cells: np.ndarray, values: np.ndarray | float = 1.0) -> None:
+    """Add ``values`` to the per-cell ``counts`` (any shape, cells of its flat view) at flat ``cells``, in place.
+
+    Why in place at the cells given (``np.add.at``): a year changes a few dozen of a batch's thousands of
+    neighbourhood and stock cells, and a count over all cells (``np.bincount``) would pass over every one of
+    them. The counts are whole numbers, so the order of the additions does not change them.
+    """
+    np.add.at(counts.reshape(-1), cells, values)
+
+
 _NO_ROWS = np.zeros(0, dtype=np.intp)
 
 

@@ -40,6 +40,7 @@ from agents.population import (
     Population,
     PopulationStack,
     RowAgent,
+    add_counts,
     crf,
     hazard_clocks,
     logit_pick,
@@ -505,9 +506,8 @@ class VehiclesStack(PopulationStack):
         every member, neighbourhood and powertrain, far more than a year's buyers)."""
         P = len(POWERTRAINS)
         for counts, index in ((self.peer_counts, group * P), (self.stock_counts, cell * P)):
-            flat = counts.reshape(-1)
-            np.add.at(flat, index + new, 1.0)
-            np.subtract.at(flat, index + old, 1.0)
+            add_counts(counts, index + new)
+            add_counts(counts, index + old, -1.0)
 
     # ------------------------------------------------------------------ the year
     def step(self, year: int) -> None:
@@ -623,9 +623,9 @@ class VehiclesStack(PopulationStack):
         cols["powertrain"].reshape(-1)[rows] = 0
         group = member * self.peer_counts.shape[1] + nb
         P = len(POWERTRAINS)
-        np.add.at(self.group_size.reshape(-1), group, 1.0)
-        np.add.at(self.peer_counts.reshape(-1), group * P, 1.0)
-        np.add.at(self.stock_counts.reshape(-1), (member * S + seg) * P, 1.0)
+        add_counts(self.group_size, group)
+        add_counts(self.peer_counts, group * P)
+        add_counts(self.stock_counts, (member * S + seg) * P)
         return rows
 
     def _km_factors(self, width: int) -> np.ndarray | None:
