@@ -63,11 +63,12 @@ def _font_configuration(large: bool) -> alt.Config:
 
 
 def _font_config(chart: alt.TopLevelMixin, large: bool) -> alt.TopLevelMixin:
-    size = 18 if large else 12
+    """``chart`` with :func:`_font_configuration`'s type sizes."""
+    config = _font_configuration(large)
     return (
-        chart.configure_axis(labelFontSize=size, titleFontSize=size + 1)
-        .configure_legend(labelFontSize=size, titleFontSize=size + 1)
-        .configure_title(fontSize=size + 4, anchor="start")
+        chart.configure_axis(**config.axis.to_dict())
+        .configure_legend(**config.legend.to_dict())
+        .configure_title(**config.title.to_dict())
     )
 
 
