@@ -8,6 +8,7 @@ settings, so the whole file runs in well under a minute; the real-size latency i
 from __future__ import annotations
 
 import copy
+import gc
 import json
 from pathlib import Path
 
@@ -607,6 +608,23 @@ def test_stream_draws_the_first_members_before_the_whole_ensemble(pilot_text: st
     assert [u.final for u in drawn] == [False, True]
     assert drawn[0].result.n == 2 and drawn[1].result.n == 6
     np.testing.assert_allclose(drawn[0].result.total, drawn[1].result.total[:2])
+
+
+def test_pool_workers_warm_up_once_freeze_their_imports_and_give_the_inline_results(pilot_text: str) -> None:
+    pool = ui_runner.AppPool(2)
+    try:
+        raw = pool._pool
+        assert raw is not None
+        # Each worker ran warm_up as it started: its import-time objects are out of the full collections.
+        frozen = [raw.submit(gc.get_freeze_count).result(timeout=120) for _ in range(4)]
+        assert min(frozen) > 10_000, frozen
+        spec = ui_runner.EnsembleSpec(pilot_text, 6, 3, 0.002)
+        pooled = ui_runner.compute(spec, pool)
+    finally:
+        pool.close()
+    inline = ui_runner.compute(spec, ui_runner.AppPool(1))
+    np.testing.assert_array_equal(pooled.total, inline.total)
+    np.testing.assert_array_equal(pooled.sector, inline.sector)
 
 
 def test_scenarios_are_paired_by_common_random_numbers(pilot_text: str) -> None:
