@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 
@@ -17,6 +18,10 @@ def square_with_pid(x: int) -> tuple[int, int, int]:
 
 def malloc_trim_setting(_: object) -> str | None:
     return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+def freeze_count(_: object) -> int:
+    return gc.get_freeze_count()
 
 
 def fail_on_three(x: int) -> int:
@@ -50,6 +55,12 @@ def test_process_pool_returns_every_result_once_from_other_processes():
         out = list(ex.map_unordered(square_with_pid, range(12)))
     assert sorted(o[:2] for o in out) == [(i, i * i) for i in range(12)]
     assert os.getpid() not in {o[2] for o in out}
+
+
+def test_process_pool_workers_start_with_the_model_imported_and_frozen_out_of_full_collections():
+    with LocalExecutor(workers=2) as ex:
+        counts = list(ex.map_unordered(freeze_count, range(4)))
+    assert min(counts) > 10_000, counts
 
 
 def test_process_pool_takes_tasks_lazily_so_the_parent_holds_few():
