@@ -96,7 +96,9 @@ def _output_label(name: str) -> str:
 
 @st.cache_resource(show_spinner=False)
 def get_pool() -> runner.AppPool:
-    """One process pool per server, shared by every session (workers from ``CITYPEAK_APP_WORKERS``)."""
+    """One process pool per server, shared by every session (workers from ``CITYPEAK_APP_WORKERS``); the
+    server's long-lived objects are frozen out of full garbage collections at the same time."""
+    runner.freeze_main_heap()
     return runner.AppPool()
 
 

@@ -627,6 +627,15 @@ def test_pool_workers_warm_up_once_freeze_their_imports_and_give_the_inline_resu
     np.testing.assert_array_equal(pooled.sector, inline.sector)
 
 
+def test_server_process_freezes_its_long_lived_objects_once_the_pool_exists() -> None:
+    start()
+    assert ui_runner._MAIN_HEAP_FROZEN
+    assert gc.get_freeze_count() > 10_000
+    frozen = gc.get_freeze_count()
+    ui_runner.freeze_main_heap()  # once per process: a second call moves nothing more
+    assert gc.get_freeze_count() == frozen
+
+
 def test_scenarios_are_paired_by_common_random_numbers(pilot_text: str) -> None:
     base_text = ui_state.scenario_yaml(ui_state.preset_data("baseline"))
     pool = ui_runner.AppPool(1)
