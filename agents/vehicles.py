@@ -45,6 +45,7 @@ from agents.population import (
     hazard_clocks,
     logit_pick,
 )
+from sim.constants import EMISSION_FACTOR_T_PER_TJ
 
 if TYPE_CHECKING:
     from sim.model import CityModel
@@ -426,6 +427,8 @@ class VehiclesStack(PopulationStack):
         """Segment x powertrain cells booked as stock series (available powertrains of present segments)."""
         self.stock_series: list[np.ndarray | None] = [None] * M
         """Each member's ledger block of stock series (created at its first account)."""
+        self._energy_constants = None
+        """Run constants of the members' energy prices (:meth:`_energy_prices`; None: not read yet)."""
         self._households_stack = None
         """The households stack whose members are this stack's, in order (see :meth:`_km_factors`)."""
 
@@ -456,8 +459,61 @@ class VehiclesStack(PopulationStack):
                 p = prices[m]
                 p[:, EV_SUBSIDISED] -= subsidy
                 np.maximum(p, 0.0, out=p)
-        energy = np.array([view.energy_price_cny_per_mj(year) for view in self.views])
-        return prices, self.mj_per_km * energy[:, None, :]
+        return prices, self.mj_per_km * self._energy_prices(year)[:, None, :]
+
+    def _energy_prices(self, year: int) -> np.ndarray:
+        """Per member (members x powertrains): :meth:`Vehicles.energy_price_cny_per_mj`, in a few array
+        operations over members.
+
+        Why: asking each member's model for its five fuel prices was most of the cost of the yearly cost
+        tables. Only the carbon price changes from year to year; the retail bases, the pass-through share and
+        the power price are a run's constants (its parameters and inputs), read at the first year. Each price
+        is the same arithmetic as the model's (``base + pass-through x carbon price x factor / 1e6``), element
+        by element. The first year is compared with the members' own prices; should they differ (a change of
+        the model's price rules not made here), the members are asked every year instead.
+        """
+        fuels = self._energy_constants
+        if fuels is None:
+            fuels = self._energy_constants = self._read_energy_constants(year)
+        if fuels is False:
+            return np.array([view.energy_price_cny_per_mj(year) for view in self.views])
+        base, factor, pass_through, power = fuels
+        carbon = np.array([model.policies.carbon_price("transport", year) for model in self.models], dtype=float)
+        out = carbon[:, None] * factor
+        out /= 1e6
+        out *= pass_through[:, None]
+        out += base
+        gasoline = out[:, POWERTRAINS.index("gasoline")]
+        out[:, POWERTRAINS.index("bev")] = power
+        out[:, POWERTRAINS.index("phev")] = PHEV_ELECTRIC_KM_SHARE * power + (1 - PHEV_ELECTRIC_KM_SHARE) * gasoline
+        return out
+
+    def _read_energy_constants(self, year: int):
+        """The run constants of :meth:`_energy_prices` (retail base and emission factor per powertrain's fuel,
+        pass-through share, power price per MJ), or False when they do not give the members' own prices in
+        ``year``."""
+        from sim.model import RETAIL_PRICE_CNY_PER_MJ  # sim.model imports this module
+
+        P = len(POWERTRAINS)
+        base = np.zeros((self.members, P))
+        factor = np.zeros(P)
+        for j, pt in enumerate(POWERTRAINS):
+            fuel = FUEL_OF[pt]
+            if fuel in RETAIL_PRICE_CNY_PER_MJ:
+                factor[j] = EMISSION_FACTOR_T_PER_TJ.get(fuel, 0.0)
+                for m, model in enumerate(self.models):  # sim.model.CityModel.transport_fuel_price_cny_per_mj
+                    b = RETAIL_PRICE_CNY_PER_MJ[fuel]
+                    if fuel in ("gasoline", "diesel"):
+                        b *= model.params["oil_price_index"]
+                    elif fuel == "natural_gas":
+                        b *= model.params["gas_price_cny_per_gj"] / 50.0
+                    base[m, j] = b
+        pass_through = np.array([model.policies.pass_through() for model in self.models], dtype=float)
+        power = np.array([model.households_spec_power_price() / 3.6 for model in self.models], dtype=float)
+        constants = (base, factor, pass_through, power)
+        self._energy_constants = constants
+        own = np.array([view.energy_price_cny_per_mj(year) for view in self.views])
+        return constants if np.array_equal(self._energy_prices(year), own) else False
 
     def charger_index(self) -> np.ndarray:
         """Per member: charger availability index from the fleet's plug-in share (:meth:`Vehicles.charger_index`)."""
