@@ -429,6 +429,10 @@ class VehiclesStack(PopulationStack):
         """Each member's ledger block of stock series (created at its first account)."""
         self._energy_constants = None
         """Run constants of the members' energy prices (:meth:`_energy_prices`; None: not read yet)."""
+        self._target_constants = None
+        """Run constants of the members' segment target stocks (:meth:`_target_stocks`; None: not read yet)."""
+        self._segment_codes = np.array([i for i, _name, _s in self._segment_list], dtype=np.intp)
+        """Segment codes of the scenario's segments, in its order."""
         self._households_stack = None
         """The households stack whose members are this stack's, in order (see :meth:`_km_factors`)."""
 
@@ -436,7 +440,9 @@ class VehiclesStack(PopulationStack):
     def join(cls, stacks: list[VehiclesStack]) -> VehiclesStack:
         if any(s.spec is not stacks[0].spec and s.spec != stacks[0].spec for s in stacks):
             raise ValueError("vehicles of one stack must come from scenarios with the same vehicles section")
-        return super().join(stacks)
+        out = super().join(stacks)
+        out._energy_constants = out._target_constants = None  # the joined members' own, read at their first year
+        return out
 
     # ------------------------------------------------------------------ helpers
     def _values(self, fn) -> np.ndarray:
@@ -627,27 +633,24 @@ class VehiclesStack(PopulationStack):
         Until the purchase a new row counts as powertrain 0 in this year's peer shares and charger index.
         """
         M, S = self.members, len(SEGMENTS)
-        segments = self._segment_list
-        stock = self.stock_counts.sum(axis=2).tolist()
-        weight = self.weight.tolist()
-        counts = [0] * M
-        codes, ks = [], []  # segment and number of new vehicles, member by member
-        for m, model in enumerate(self.models):
-            w = weight[m]
-            if w <= 0:
-                continue
-            # One uniform per segment, in segment order: the same numbers as one draw per segment in a loop.
-            u = self.rngs[m].random(len(segments)).tolist()
-            targets = model.segment_target_stocks(year)
-            for (i, name, _s), ui in zip(segments, u, strict=True):
-                k = math.floor((targets[name] - stock[m][i] * w) / w + ui)
-                if k > 0:
-                    codes.append(i)
-                    ks.append(k)
-                    counts[m] += k
-        if not ks:
+        active = np.flatnonzero(self.weight > 0)  # members with vehicles
+        if not len(self._segment_list) or not len(active):
             return np.zeros(0, dtype=np.intp)
-        seg = np.repeat(np.array(codes, dtype=np.int8), ks)
+        # One uniform per segment, in segment order: the same numbers as one draw per segment in a loop.
+        u = np.array([self.rngs[m].random(len(self._segment_list)) for m in active.tolist()])
+        targets = self._target_stocks(year)
+        stock = self.stock_counts.sum(axis=2)[:, self._segment_codes]
+        w = self.weight[:, None]
+        if len(active) < M:
+            targets, stock, w = targets[active], stock[active], w[active]
+        new = np.floor((targets - stock * w) / w + u)  # new vehicles per member x segment
+        member_index, segment_index = np.nonzero(new > 0)  # member by member, segments in order
+        if not len(member_index):
+            return np.zeros(0, dtype=np.intp)
+        ks = new[member_index, segment_index].astype(np.int64)
+        counts = np.bincount(active[member_index], weights=ks, minlength=M).astype(np.int64).tolist()
+        codes = self._segment_codes[segment_index]
+        seg = np.repeat(codes.astype(np.int8), ks)
         rows = self.grow(counts, zero=False)  # every column of the new rows is set here or at the purchase
         member = rows // self.capacity
         # Each member's draws in its run's order: km and hurdle rate (lognormal, mean-preserving for km, as for
@@ -683,6 +686,56 @@ class VehiclesStack(PopulationStack):
         add_counts(self.peer_counts, group * P)
         add_counts(self.stock_counts, (member * S + seg) * P)
         return rows
+
+    def _target_stocks(self, year: int) -> np.ndarray:
+        """Per member x segment (the scenario's segments, in order): the member model's
+        :meth:`~sim.model.CityModel.segment_target_stocks`, in a few array operations over members.
+
+        Why: asking each member's model every year was a third of the cost of fleet growth. What does not
+        change over the years (base population and growth factor, base and saturation ownership, segment
+        stocks) is read at the first year; the same arithmetic follows element by element (the population
+        ratio and the activity's square root stay Python floats, as in the model). The first year is
+        compared with the models' own targets; should they differ (a change of the model's rule not made
+        here), the models are asked every year instead.
+        """
+        constants = self._target_constants
+        if constants is None:
+            constants = self._target_constants = self._read_target_constants(year)
+        if constants is False:
+            names = [name for _i, name, _s in self._segment_list]
+            return np.array([[t[name] for name in names] for t in (m.segment_target_stocks(year) for m in self.models)])
+        population, c0, saturation, c0_floor, stock, private, by_activity = constants
+        t = year - self.models[0].inputs.base_year
+        pop_ratio = np.array([p0 * growth**t / p0 for p0, growth in population])
+        activity = np.array([model.activity_index(year) ** 0.5 for model in self.models])
+        out = stock * np.where(by_activity, activity[:, None], pop_ratio[:, None])
+        if private is not None:  # private cars: population x ownership per person towards saturation
+            per_1000 = saturation - (saturation - c0) * np.exp(-0.06 * t)
+            cars = out[:, private]
+            cars *= per_1000
+            cars /= c0_floor
+        return out
+
+    def _read_target_constants(self, year: int):
+        """The run constants of :meth:`_target_stocks`, or False when they do not give the models' own targets
+        in ``year``."""
+        models = self.models
+        population = [
+            (model.inputs.city.population, 1 + model.params["population_growth_pct_per_yr"] / 100) for model in models
+        ]
+        c0 = np.array([model.inputs.city.cars_per_1000 for model in models], dtype=float)
+        saturation = np.array(
+            [max(model.params["car_ownership_saturation_per_1000"], model.inputs.city.cars_per_1000) for model in models],
+            dtype=float,
+        )
+        c0_floor = np.array([max(model.inputs.city.cars_per_1000, 1e-9) for model in models], dtype=float)
+        names = [name for _i, name, _s in self._segment_list]
+        stock = np.array([s.stock for _i, _name, s in self._segment_list], dtype=float)
+        private = names.index("private_car") if "private_car" in names else None
+        by_activity = np.array([name not in ("private_car", "taxi", "bus") for name in names])
+        self._target_constants = (population, c0, saturation, c0_floor, stock, private, by_activity)
+        own = np.array([[t[name] for name in names] for t in (model.segment_target_stocks(year) for model in models)])
+        return self._target_constants if np.array_equal(self._target_stocks(year), own) else False
 
     def _km_factors(self, width: int) -> np.ndarray | None:
         """Per vehicle (members x ``width``): its owner's car-km factor, 1 for vehicles without an owner;
