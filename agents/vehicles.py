@@ -262,27 +262,30 @@ class Vehicles(Population):
         are computed in one :meth:`_annual_cost`.
         """
         p = self.model.params
-        seg = self.live("segment")
-        codes, km, crf_life = [], [], []
+        seg, km_per_yr, hurdle_rate = self.live("segment"), self.live("km_per_yr"), self.live("hurdle_rate")
+        codes, km, hurdle = [], [], []
         for name in self.spec.segments:
             i = SEGMENTS.index(name)
             rows = np.flatnonzero(seg == i)
             if not len(rows):
                 continue
             codes.append(i)
-            km.append(self.live("km_per_yr")[rows].mean())
-            crf_life.append(crf(np.array([self.live("hurdle_rate")[rows].mean()]), self.life[i])[0])
+            # Means as sum / count: what ndarray.mean computes, without its Python-level wrapper.
+            km.append(km_per_yr[rows].sum() / len(rows))
+            hurdle.append(hurdle_rate[rows].sum() / len(rows))
         if not codes:
             return
-        costs = self._annual_cost(np.array(codes), np.array(km), np.array(crf_life), year)
+        codes = np.array(codes)
+        costs = self._annual_cost(codes, np.array(km), crf(np.array(hurdle), self.life[codes]), year)
         log_charger = np.log(self.charger_index()) * PLUG_IN
-        for i, cost in zip(codes, costs, strict=True):
-            v = -p["choice_cost_sensitivity"] * cost / 1e4 + log_charger
-            v += p["peer_effect_strength"] * self.sales_share0[i]
-            share = self.sales_share0[i]
-            ok = self.available[i]
-            self.asc[i] = np.where(ok, np.log(np.maximum(share, 1e-3)) - v, 0.0)
-            self.asc[i] -= self.asc[i][ok].mean() if ok.any() else 0.0
+        v = -p["choice_cost_sensitivity"] * costs / 1e4 + log_charger
+        v += p["peer_effect_strength"] * self.sales_share0[codes]
+        ok = self.available[codes]
+        asc = np.where(ok, np.log(np.maximum(self.sales_share0[codes], 1e-3)) - v, 0.0)
+        for row, available in zip(asc, ok, strict=True):  # each segment's mean over its own powertrains
+            if available.any():
+                row -= row[available].mean()
+        self.asc[codes] = asc
 
 
 _SHARED_TABLES = (
