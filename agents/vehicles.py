@@ -438,6 +438,11 @@ class VehiclesStack(PopulationStack):
         """Segment codes of the scenario's segments, in its order."""
         self._households_stack = None
         """The households stack whose members are this stack's, in order (see :meth:`_km_factors`)."""
+        self._km_factor_table: np.ndarray | None = None
+        """The owners' car-km factors, member by member (see :meth:`_km_factors`)."""
+        self._owner_cells_table: np.ndarray | None = None
+        self._owner_cells_key: tuple[int, int] | None = None
+        """Stride and capacity of :meth:`_owner_cells`' table (None: not built)."""
 
     @classmethod
     def join(cls, stacks: list[VehiclesStack]) -> VehiclesStack:
@@ -445,6 +450,7 @@ class VehiclesStack(PopulationStack):
             raise ValueError("vehicles of one stack must come from scenarios with the same vehicles section")
         out = super().join(stacks)
         out._energy_constants = out._target_constants = None  # the joined members' own, read at their first year
+        out._km_factor_table = out._owner_cells_table = out._owner_cells_key = None
         return out
 
     # ------------------------------------------------------------------ helpers
@@ -679,7 +685,10 @@ class VehiclesStack(PopulationStack):
         hurdle = self.hurdle_rate_mean[member] * np.exp(0.5 * z[1] - 0.125)
         cols["hurdle_rate"].reshape(-1)[rows] = hurdle
         cols["crf_life"].reshape(-1)[rows] = crf(hurdle, self.life[seg])
-        cols["owner"].reshape(-1)[rows] = np.where(self._private[seg], owner, -1)
+        owner = np.where(self._private[seg], owner, -1)
+        cols["owner"].reshape(-1)[rows] = owner
+        if self._owner_cells_key is not None and self._owner_cells_key[1] == self.capacity:
+            self._owner_cells_table.reshape(-1)[rows] = owner + member * self._owner_cells_key[0]
         cols["neighbourhood"].reshape(-1)[rows] = nb
         # Counted as powertrain 0 until they are bought; _recount moves them.
         cols["powertrain"].reshape(-1)[rows] = 0
@@ -759,9 +768,14 @@ class VehiclesStack(PopulationStack):
             self._households_stack = hh if same else None
         if hh is self._households_stack:
             h_width = int(hh.n.max())
-            factor = np.empty((M, h_width + 1))
-            factor[:, -1] = 1.0
-            f = factor[:, :-1]
+            # A member's block is as wide as the households' capacity (and the 1.0), which changes only when
+            # their columns grow, so that the owners' flat indices are kept from year to year
+            # (:meth:`_owner_cells`); the factors past the households' largest count are never read.
+            stride = hh.capacity + 1
+            factor = self._km_factor_table
+            if factor is None or factor.shape != (M, stride):
+                factor = self._km_factor_table = np.ones((M, stride))
+            f = factor[:, :h_width]
             np.subtract(1.0, hh.cols["green_travel_share"][:, :h_width], out=f)
             f *= hh.cols["km_factor_scale"][:, :h_width]
             np.clip(f, 0.0, 2.0, out=f)
@@ -770,14 +784,24 @@ class VehiclesStack(PopulationStack):
         else:  # households stepped in another grouping: ask each member's households
             views = [model.households for model in self.models]
             h_width = max(v.n for v in views)
-            factor = np.ones((M, h_width + 1))
+            stride = h_width + 1
+            factor = np.ones((M, stride))
             for m, v in enumerate(views):
                 if v.n:
                     v.car_km_factor(out=factor[m, : v.n])
-        owner = self.cols["owner"][:, :width]
-        if M > 1:
-            owner = owner + (np.arange(M) * (h_width + 1))[:, None]
+        owner = self._owner_cells(stride)[:, :width] if M > 1 else self.cols["owner"][:, :width]
         return np.take(factor.reshape(-1), owner)
+
+    def _owner_cells(self, stride: int) -> np.ndarray:
+        """Owners' flat indices into a members x ``stride`` table (``owner + member x stride``; all rows).
+
+        Kept between years while ``stride`` and the capacity stay: owners are set only where vehicles are
+        added, and :meth:`_grow` sets their indices too.
+        """
+        if self._owner_cells_key != (stride, self.capacity):
+            self._owner_cells_table = self.cols["owner"] + (np.arange(self.members) * stride)[:, None]
+            self._owner_cells_key = (stride, self.capacity)
+        return self._owner_cells_table
 
     def account(self, y: int) -> list[float]:
         """Book each member's transport energy by fuel and its stock series; return its electricity use (MWh).
