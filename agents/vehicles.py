@@ -443,6 +443,9 @@ class VehiclesStack(PopulationStack):
         self._owner_cells_table: np.ndarray | None = None
         self._owner_cells_key: tuple[int, int] | None = None
         """Stride and capacity of :meth:`_owner_cells`' table (None: not built)."""
+        self._powertrain_cells_table: np.ndarray | None = None
+        self._powertrain_cells_capacity: int | None = None
+        """Capacity of :meth:`_powertrain_cells`' table (None: not built)."""
 
     @classmethod
     def join(cls, stacks: list[VehiclesStack]) -> VehiclesStack:
@@ -451,6 +454,7 @@ class VehiclesStack(PopulationStack):
         out = super().join(stacks)
         out._energy_constants = out._target_constants = None  # the joined members' own, read at their first year
         out._km_factor_table = out._owner_cells_table = out._owner_cells_key = None
+        out._powertrain_cells_table = out._powertrain_cells_capacity = None
         return out
 
     # ------------------------------------------------------------------ helpers
@@ -624,6 +628,8 @@ class VehiclesStack(PopulationStack):
         pt = cols["powertrain"].reshape(-1)
         self._recount(cell, group, pt[rows], choice)
         pt[rows] = choice
+        if self._powertrain_cells_capacity == cap:
+            self._powertrain_cells_table.reshape(-1)[rows] = member * P + choice
         cols["age"].reshape(-1)[rows] = 0
         e = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
         a = np.maximum(np.ceil(self.weibull_scale[seg] * e ** self.weibull_inv_shape[seg]), 1.0)  # new: L(0) = 0
@@ -803,6 +809,18 @@ class VehiclesStack(PopulationStack):
             self._owner_cells_key = (stride, self.capacity)
         return self._owner_cells_table
 
+    def _powertrain_cells(self) -> np.ndarray:
+        """Each vehicle's member x powertrain cell (``member x powertrain count + powertrain``; all rows).
+
+        Kept between years while the capacity stays: powertrains change only at purchases, where :meth:`step`
+        sets the cells too (a new vehicle's row is bought in the year it is added).
+        """
+        if self._powertrain_cells_capacity != self.capacity:
+            offset = np.arange(self.members) * len(POWERTRAINS)
+            self._powertrain_cells_table = self.cols["powertrain"] + offset[:, None]
+            self._powertrain_cells_capacity = self.capacity
+        return self._powertrain_cells_table
+
     def account(self, y: int) -> list[float]:
         """Book each member's transport energy by fuel and its stock series; return its electricity use (MWh).
 
@@ -816,9 +834,7 @@ class VehiclesStack(PopulationStack):
         if factor is not None:
             factor *= mj
             mj = factor
-        pt = self.cols["powertrain"][:, :width]
-        if M > 1:
-            pt = pt + (np.arange(M) * P)[:, None]
+        pt = self._powertrain_cells()[:, :width] if M > 1 else self.cols["powertrain"][:, :width]
         by_pt = np.bincount(pt.reshape(-1), weights=mj.reshape(-1), minlength=M * P).reshape(M, P)
         by_pt = by_pt * self.weight[:, None] / 1e6  # TJ
         stocks = self.stock_counts.reshape(M, -1)[:, self._stock_cells] * self.weight[:, None]
