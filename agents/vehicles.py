@@ -29,7 +29,6 @@ as its single run would.
 from __future__ import annotations
 
 import itertools
-import math
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -512,7 +511,7 @@ class VehiclesStack(PopulationStack):
         out[:, POWERTRAINS.index("phev")] = PHEV_ELECTRIC_KM_SHARE * power + (1 - PHEV_ELECTRIC_KM_SHARE) * gasoline
         return out
 
-    def _read_energy_constants(self, year: int):
+    def _read_energy_constants(self, year: int) -> tuple[np.ndarray, ...] | bool:
         """The run constants of :meth:`_energy_prices` (retail base and emission factor per powertrain's fuel,
         pass-through share, power price per MJ), or False when they do not give the members' own prices in
         ``year``."""
@@ -641,10 +640,10 @@ class VehiclesStack(PopulationStack):
         cols["scrap_age"].reshape(-1)[rows] = np.minimum(a, NEVER).astype(np.int16)
         mj_per_km = self.mj_per_km.reshape(-1)[cell * P + choice]
         cols["annual_mj"].reshape(-1)[rows] = cols["km_per_yr"].reshape(-1)[rows] * mj_per_km
-        subsidised = np.bincount(member, weights=EV_SUBSIDISED[choice], minlength=M).tolist()
+        subsidised = (np.bincount(member, weights=EV_SUBSIDISED[choice], minlength=M) * self.weight).tolist()
         for m, p in enumerate(policies):
             if counts[m]:  # PolicySet.record_vehicle_purchases of the member's purchases
-                p.record_ev_purchases(subsidised[m] * float(self.weight[m]), year)
+                p.record_ev_purchases(subsidised[m], year)
 
     def _grow(self, year: int) -> np.ndarray:
         """Add vehicles towards each member's segment target stocks; they are bought (powertrain chosen) this
@@ -742,19 +741,20 @@ class VehiclesStack(PopulationStack):
             cars /= c0_floor
         return out
 
-    def _read_target_constants(self, year: int):
+    def _read_target_constants(self, year: int) -> tuple | bool:
         """The run constants of :meth:`_target_stocks`, or False when they do not give the models' own targets
         in ``year``."""
         models = self.models
         population = [
             (model.inputs.city.population, 1 + model.params["population_growth_pct_per_yr"] / 100) for model in models
         ]
-        c0 = np.array([model.inputs.city.cars_per_1000 for model in models], dtype=float)
+        cars_per_1000 = [model.inputs.city.cars_per_1000 for model in models]
+        c0 = np.array(cars_per_1000, dtype=float)
         saturation = np.array(
-            [max(model.params["car_ownership_saturation_per_1000"], model.inputs.city.cars_per_1000) for model in models],
+            [max(m.params["car_ownership_saturation_per_1000"], c) for m, c in zip(models, cars_per_1000, strict=True)],
             dtype=float,
         )
-        c0_floor = np.array([max(model.inputs.city.cars_per_1000, 1e-9) for model in models], dtype=float)
+        c0_floor = np.array([max(c, 1e-9) for c in cars_per_1000], dtype=float)
         names = [name for _i, name, _s in self._segment_list]
         stock = np.array([s.stock for _i, _name, s in self._segment_list], dtype=float)
         private = names.index("private_car") if "private_car" in names else None
