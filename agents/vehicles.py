@@ -29,7 +29,6 @@ as its single run would.
 from __future__ import annotations
 
 import itertools
-import math
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -45,6 +44,7 @@ from agents.population import (
     hazard_clocks,
     logit_pick,
 )
+from sim.constants import EMISSION_FACTOR_T_PER_TJ
 
 if TYPE_CHECKING:
     from sim.model import CityModel
@@ -101,7 +101,12 @@ class Vehicles(Population):
             k = max(int(round(s.stock * resolution)), 1 if s.stock > 0 else 0)
             seg_codes.append(np.full(k, SEGMENTS.index(name)))
             shares = np.array([s.shares.get(pt, 0.0) for pt in POWERTRAINS])
-            pt_codes.append(rng.choice(len(POWERTRAINS), size=k, p=shares / shares.sum()))
+            # rng.choice(len(POWERTRAINS), size=k, p=shares / shares.sum()) without its checks of p (the scenario
+            # checks the shares: finite, non-negative, adding up to 1): the same inverse-CDF rule on the same
+            # uniforms, so the same draws, at a fraction of the cost of the call.
+            cdf = (shares / shares.sum()).cumsum()
+            cdf /= cdf[-1]
+            pt_codes.append(cdf.searchsorted(rng.random(k), side="right"))
             # Ages from a stationary stock of the segment's life (approximately uniform up to 1.3 x life).
             ages.append(rng.integers(0, max(int(1.3 * s.lifetime_yr), 1), k))
             kms.append(s.km_per_yr * rng.lognormal(-0.5 * s.km_sigma**2, s.km_sigma, k))
@@ -261,27 +266,30 @@ class Vehicles(Population):
         are computed in one :meth:`_annual_cost`.
         """
         p = self.model.params
-        seg = self.live("segment")
-        codes, km, crf_life = [], [], []
+        seg, km_per_yr, hurdle_rate = self.live("segment"), self.live("km_per_yr"), self.live("hurdle_rate")
+        codes, km, hurdle = [], [], []
         for name in self.spec.segments:
             i = SEGMENTS.index(name)
             rows = np.flatnonzero(seg == i)
             if not len(rows):
                 continue
             codes.append(i)
-            km.append(self.live("km_per_yr")[rows].mean())
-            crf_life.append(crf(np.array([self.live("hurdle_rate")[rows].mean()]), self.life[i])[0])
+            # Means as sum / count: what ndarray.mean computes, without its Python-level wrapper.
+            km.append(km_per_yr[rows].sum() / len(rows))
+            hurdle.append(hurdle_rate[rows].sum() / len(rows))
         if not codes:
             return
-        costs = self._annual_cost(np.array(codes), np.array(km), np.array(crf_life), year)
+        codes = np.array(codes)
+        costs = self._annual_cost(codes, np.array(km), crf(np.array(hurdle), self.life[codes]), year)
         log_charger = np.log(self.charger_index()) * PLUG_IN
-        for i, cost in zip(codes, costs, strict=True):
-            v = -p["choice_cost_sensitivity"] * cost / 1e4 + log_charger
-            v += p["peer_effect_strength"] * self.sales_share0[i]
-            share = self.sales_share0[i]
-            ok = self.available[i]
-            self.asc[i] = np.where(ok, np.log(np.maximum(share, 1e-3)) - v, 0.0)
-            self.asc[i] -= self.asc[i][ok].mean() if ok.any() else 0.0
+        v = -p["choice_cost_sensitivity"] * costs / 1e4 + log_charger
+        v += p["peer_effect_strength"] * self.sales_share0[codes]
+        ok = self.available[codes]
+        asc = np.where(ok, np.log(np.maximum(self.sales_share0[codes], 1e-3)) - v, 0.0)
+        for row, available in zip(asc, ok, strict=True):  # each segment's mean over its own powertrains
+            if available.any():
+                row -= row[available].mean()
+        self.asc[codes] = asc
 
 
 _SHARED_TABLES = (
@@ -426,14 +434,32 @@ class VehiclesStack(PopulationStack):
         """Segment x powertrain cells booked as stock series (available powertrains of present segments)."""
         self.stock_series: list[np.ndarray | None] = [None] * M
         """Each member's ledger block of stock series (created at its first account)."""
+        self._energy_constants = None
+        """Run constants of the members' energy prices (:meth:`_energy_prices`; None: not read yet)."""
+        self._target_constants = None
+        """Run constants of the members' segment target stocks (:meth:`_target_stocks`; None: not read yet)."""
+        self._segment_codes = np.array([i for i, _name, _s in self._segment_list], dtype=np.intp)
+        """Segment codes of the scenario's segments, in its order."""
         self._households_stack = None
         """The households stack whose members are this stack's, in order (see :meth:`_km_factors`)."""
+        self._km_factor_table: np.ndarray | None = None
+        """The owners' car-km factors, member by member (see :meth:`_km_factors`)."""
+        self._owner_cells_table: np.ndarray | None = None
+        self._owner_cells_key: tuple[int, int] | None = None
+        """Stride and capacity of :meth:`_owner_cells`' table (None: not built)."""
+        self._powertrain_cells_table: np.ndarray | None = None
+        self._powertrain_cells_capacity: int | None = None
+        """Capacity of :meth:`_powertrain_cells`' table (None: not built)."""
 
     @classmethod
     def join(cls, stacks: list[VehiclesStack]) -> VehiclesStack:
         if any(s.spec is not stacks[0].spec and s.spec != stacks[0].spec for s in stacks):
             raise ValueError("vehicles of one stack must come from scenarios with the same vehicles section")
-        return super().join(stacks)
+        out = super().join(stacks)
+        out._energy_constants = out._target_constants = None  # the joined members' own, read at their first year
+        out._km_factor_table = out._owner_cells_table = out._owner_cells_key = None
+        out._powertrain_cells_table = out._powertrain_cells_capacity = None
+        return out
 
     # ------------------------------------------------------------------ helpers
     def _values(self, fn) -> np.ndarray:
@@ -456,8 +482,61 @@ class VehiclesStack(PopulationStack):
                 p = prices[m]
                 p[:, EV_SUBSIDISED] -= subsidy
                 np.maximum(p, 0.0, out=p)
-        energy = np.array([view.energy_price_cny_per_mj(year) for view in self.views])
-        return prices, self.mj_per_km * energy[:, None, :]
+        return prices, self.mj_per_km * self._energy_prices(year)[:, None, :]
+
+    def _energy_prices(self, year: int) -> np.ndarray:
+        """Per member (members x powertrains): :meth:`Vehicles.energy_price_cny_per_mj`, in a few array
+        operations over members.
+
+        Why: asking each member's model for its five fuel prices was most of the cost of the yearly cost
+        tables. Only the carbon price changes from year to year; the retail bases, the pass-through share and
+        the power price are a run's constants (its parameters and inputs), read at the first year. Each price
+        is the same arithmetic as the model's (``base + pass-through x carbon price x factor / 1e6``), element
+        by element. The first year is compared with the members' own prices; should they differ (a change of
+        the model's price rules not made here), the members are asked every year instead.
+        """
+        fuels = self._energy_constants
+        if fuels is None:
+            fuels = self._energy_constants = self._read_energy_constants(year)
+        if fuels is False:
+            return np.array([view.energy_price_cny_per_mj(year) for view in self.views])
+        base, factor, pass_through, power = fuels
+        carbon = np.array([model.policies.carbon_price("transport", year) for model in self.models], dtype=float)
+        out = carbon[:, None] * factor
+        out /= 1e6
+        out *= pass_through[:, None]
+        out += base
+        gasoline = out[:, POWERTRAINS.index("gasoline")]
+        out[:, POWERTRAINS.index("bev")] = power
+        out[:, POWERTRAINS.index("phev")] = PHEV_ELECTRIC_KM_SHARE * power + (1 - PHEV_ELECTRIC_KM_SHARE) * gasoline
+        return out
+
+    def _read_energy_constants(self, year: int) -> tuple[np.ndarray, ...] | bool:
+        """The run constants of :meth:`_energy_prices` (retail base and emission factor per powertrain's fuel,
+        pass-through share, power price per MJ), or False when they do not give the members' own prices in
+        ``year``."""
+        from sim.model import RETAIL_PRICE_CNY_PER_MJ  # sim.model imports this module
+
+        P = len(POWERTRAINS)
+        base = np.zeros((self.members, P))
+        factor = np.zeros(P)
+        for j, pt in enumerate(POWERTRAINS):
+            fuel = FUEL_OF[pt]
+            if fuel in RETAIL_PRICE_CNY_PER_MJ:
+                factor[j] = EMISSION_FACTOR_T_PER_TJ.get(fuel, 0.0)
+                for m, model in enumerate(self.models):  # sim.model.CityModel.transport_fuel_price_cny_per_mj
+                    b = RETAIL_PRICE_CNY_PER_MJ[fuel]
+                    if fuel in ("gasoline", "diesel"):
+                        b *= model.params["oil_price_index"]
+                    elif fuel == "natural_gas":
+                        b *= model.params["gas_price_cny_per_gj"] / 50.0
+                    base[m, j] = b
+        pass_through = np.array([model.policies.pass_through() for model in self.models], dtype=float)
+        power = np.array([model.households_spec_power_price() / 3.6 for model in self.models], dtype=float)
+        constants = (base, factor, pass_through, power)
+        self._energy_constants = constants
+        own = np.array([view.energy_price_cny_per_mj(year) for view in self.views])
+        return constants if np.array_equal(self._energy_prices(year), own) else False
 
     def charger_index(self) -> np.ndarray:
         """Per member: charger availability index from the fleet's plug-in share (:meth:`Vehicles.charger_index`)."""
@@ -553,16 +632,18 @@ class VehiclesStack(PopulationStack):
         pt = cols["powertrain"].reshape(-1)
         self._recount(cell, group, pt[rows], choice)
         pt[rows] = choice
+        if self._powertrain_cells_capacity == cap:
+            self._powertrain_cells_table.reshape(-1)[rows] = member * P + choice
         cols["age"].reshape(-1)[rows] = 0
         e = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
         a = np.maximum(np.ceil(self.weibull_scale[seg] * e ** self.weibull_inv_shape[seg]), 1.0)  # new: L(0) = 0
         cols["scrap_age"].reshape(-1)[rows] = np.minimum(a, NEVER).astype(np.int16)
         mj_per_km = self.mj_per_km.reshape(-1)[cell * P + choice]
         cols["annual_mj"].reshape(-1)[rows] = cols["km_per_yr"].reshape(-1)[rows] * mj_per_km
-        subsidised = np.bincount(member, weights=EV_SUBSIDISED[choice], minlength=M).tolist()
+        subsidised = (np.bincount(member, weights=EV_SUBSIDISED[choice], minlength=M) * self.weight).tolist()
         for m, p in enumerate(policies):
             if counts[m]:  # PolicySet.record_vehicle_purchases of the member's purchases
-                p.record_ev_purchases(subsidised[m] * float(self.weight[m]), year)
+                p.record_ev_purchases(subsidised[m], year)
 
     def _grow(self, year: int) -> np.ndarray:
         """Add vehicles towards each member's segment target stocks; they are bought (powertrain chosen) this
@@ -571,27 +652,27 @@ class VehiclesStack(PopulationStack):
         Until the purchase a new row counts as powertrain 0 in this year's peer shares and charger index.
         """
         M, S = self.members, len(SEGMENTS)
-        segments = self._segment_list
-        stock = self.stock_counts.sum(axis=2).tolist()
-        weight = self.weight.tolist()
-        counts = [0] * M
-        codes, ks = [], []  # segment and number of new vehicles, member by member
-        for m, model in enumerate(self.models):
-            w = weight[m]
-            if w <= 0:
-                continue
-            # One uniform per segment, in segment order: the same numbers as one draw per segment in a loop.
-            u = self.rngs[m].random(len(segments)).tolist()
-            targets = model.segment_target_stocks(year)
-            for (i, name, _s), ui in zip(segments, u, strict=True):
-                k = math.floor((targets[name] - stock[m][i] * w) / w + ui)
-                if k > 0:
-                    codes.append(i)
-                    ks.append(k)
-                    counts[m] += k
-        if not ks:
+        active = np.flatnonzero(self.weight > 0)  # members with vehicles
+        if not len(self._segment_list) or not len(active):
             return np.zeros(0, dtype=np.intp)
-        seg = np.repeat(np.array(codes, dtype=np.int8), ks)
+        # One uniform per segment, in segment order: the same numbers as one draw per segment in a loop. Each
+        # member's draws are written into its row (``out``), cheaper than stacking a list of small arrays.
+        u = np.empty((len(active), len(self._segment_list)))
+        for row, m in zip(u, active.tolist(), strict=True):
+            self.rngs[m].random(out=row)
+        targets = self._target_stocks(year)
+        stock = self.stock_counts.sum(axis=2)[:, self._segment_codes]
+        w = self.weight[:, None]
+        if len(active) < M:
+            targets, stock, w = targets[active], stock[active], w[active]
+        new = np.floor((targets - stock * w) / w + u)  # new vehicles per member x segment
+        member_index, segment_index = np.nonzero(new > 0)  # member by member, segments in order
+        if not len(member_index):
+            return np.zeros(0, dtype=np.intp)
+        ks = new[member_index, segment_index].astype(np.int64)
+        counts = np.bincount(active[member_index], weights=ks, minlength=M).astype(np.int64).tolist()
+        codes = self._segment_codes[segment_index]
+        seg = np.repeat(codes.astype(np.int8), ks)
         rows = self.grow(counts, zero=False)  # every column of the new rows is set here or at the purchase
         member = rows // self.capacity
         # Each member's draws in its run's order: km and hurdle rate (lognormal, mean-preserving for km, as for
@@ -617,7 +698,10 @@ class VehiclesStack(PopulationStack):
         hurdle = self.hurdle_rate_mean[member] * np.exp(0.5 * z[1] - 0.125)
         cols["hurdle_rate"].reshape(-1)[rows] = hurdle
         cols["crf_life"].reshape(-1)[rows] = crf(hurdle, self.life[seg])
-        cols["owner"].reshape(-1)[rows] = np.where(self._private[seg], owner, -1)
+        owner = np.where(self._private[seg], owner, -1)
+        cols["owner"].reshape(-1)[rows] = owner
+        if self._owner_cells_key is not None and self._owner_cells_key[1] == self.capacity:
+            self._owner_cells_table.reshape(-1)[rows] = owner + member * self._owner_cells_key[0]
         cols["neighbourhood"].reshape(-1)[rows] = nb
         # Counted as powertrain 0 until they are bought; _recount moves them.
         cols["powertrain"].reshape(-1)[rows] = 0
@@ -627,6 +711,57 @@ class VehiclesStack(PopulationStack):
         add_counts(self.peer_counts, group * P)
         add_counts(self.stock_counts, (member * S + seg) * P)
         return rows
+
+    def _target_stocks(self, year: int) -> np.ndarray:
+        """Per member x segment (the scenario's segments, in order): the member model's
+        :meth:`~sim.model.CityModel.segment_target_stocks`, in a few array operations over members.
+
+        Why: asking each member's model every year was a third of the cost of fleet growth. What does not
+        change over the years (base population and growth factor, base and saturation ownership, segment
+        stocks) is read at the first year; the same arithmetic follows element by element (the population
+        ratio and the activity's square root stay Python floats, as in the model). The first year is
+        compared with the models' own targets; should they differ (a change of the model's rule not made
+        here), the models are asked every year instead.
+        """
+        constants = self._target_constants
+        if constants is None:
+            constants = self._target_constants = self._read_target_constants(year)
+        if constants is False:
+            names = [name for _i, name, _s in self._segment_list]
+            return np.array([[t[name] for name in names] for t in (m.segment_target_stocks(year) for m in self.models)])
+        population, c0, saturation, c0_floor, stock, private, by_activity = constants
+        t = year - self.models[0].inputs.base_year
+        pop_ratio = np.array([p0 * growth**t / p0 for p0, growth in population])
+        activity = np.array([model.activity_index(year) ** 0.5 for model in self.models])
+        out = stock * np.where(by_activity, activity[:, None], pop_ratio[:, None])
+        if private is not None:  # private cars: population x ownership per person towards saturation
+            per_1000 = saturation - (saturation - c0) * np.exp(-0.06 * t)
+            cars = out[:, private]
+            cars *= per_1000
+            cars /= c0_floor
+        return out
+
+    def _read_target_constants(self, year: int) -> tuple | bool:
+        """The run constants of :meth:`_target_stocks`, or False when they do not give the models' own targets
+        in ``year``."""
+        models = self.models
+        population = [
+            (model.inputs.city.population, 1 + model.params["population_growth_pct_per_yr"] / 100) for model in models
+        ]
+        cars_per_1000 = [model.inputs.city.cars_per_1000 for model in models]
+        c0 = np.array(cars_per_1000, dtype=float)
+        saturation = np.array(
+            [max(m.params["car_ownership_saturation_per_1000"], c) for m, c in zip(models, cars_per_1000, strict=True)],
+            dtype=float,
+        )
+        c0_floor = np.array([max(c, 1e-9) for c in cars_per_1000], dtype=float)
+        names = [name for _i, name, _s in self._segment_list]
+        stock = np.array([s.stock for _i, _name, s in self._segment_list], dtype=float)
+        private = names.index("private_car") if "private_car" in names else None
+        by_activity = np.array([name not in ("private_car", "taxi", "bus") for name in names])
+        self._target_constants = (population, c0, saturation, c0_floor, stock, private, by_activity)
+        own = np.array([[t[name] for name in names] for t in (model.segment_target_stocks(year) for model in models)])
+        return self._target_constants if np.array_equal(self._target_stocks(year), own) else False
 
     def _km_factors(self, width: int) -> np.ndarray | None:
         """Per vehicle (members x ``width``): its owner's car-km factor, 1 for vehicles without an owner;
@@ -647,9 +782,14 @@ class VehiclesStack(PopulationStack):
             self._households_stack = hh if same else None
         if hh is self._households_stack:
             h_width = int(hh.n.max())
-            factor = np.empty((M, h_width + 1))
-            factor[:, -1] = 1.0
-            f = factor[:, :-1]
+            # A member's block is as wide as the households' capacity (and the 1.0), which changes only when
+            # their columns grow, so that the owners' flat indices are kept from year to year
+            # (:meth:`_owner_cells`); the factors past the households' largest count are never read.
+            stride = hh.capacity + 1
+            factor = self._km_factor_table
+            if factor is None or factor.shape != (M, stride):
+                factor = self._km_factor_table = np.ones((M, stride))
+            f = factor[:, :h_width]
             np.subtract(1.0, hh.cols["green_travel_share"][:, :h_width], out=f)
             f *= hh.cols["km_factor_scale"][:, :h_width]
             np.clip(f, 0.0, 2.0, out=f)
@@ -658,14 +798,36 @@ class VehiclesStack(PopulationStack):
         else:  # households stepped in another grouping: ask each member's households
             views = [model.households for model in self.models]
             h_width = max(v.n for v in views)
-            factor = np.ones((M, h_width + 1))
+            stride = h_width + 1
+            factor = np.ones((M, stride))
             for m, v in enumerate(views):
                 if v.n:
                     v.car_km_factor(out=factor[m, : v.n])
-        owner = self.cols["owner"][:, :width]
-        if M > 1:
-            owner = owner + (np.arange(M) * (h_width + 1))[:, None]
+        owner = self._owner_cells(stride)[:, :width] if M > 1 else self.cols["owner"][:, :width]
         return np.take(factor.reshape(-1), owner)
+
+    def _owner_cells(self, stride: int) -> np.ndarray:
+        """Owners' flat indices into a members x ``stride`` table (``owner + member x stride``; all rows).
+
+        Kept between years while ``stride`` and the capacity stay: owners are set only where vehicles are
+        added, and :meth:`_grow` sets their indices too.
+        """
+        if self._owner_cells_key != (stride, self.capacity):
+            self._owner_cells_table = self.cols["owner"] + (np.arange(self.members) * stride)[:, None]
+            self._owner_cells_key = (stride, self.capacity)
+        return self._owner_cells_table
+
+    def _powertrain_cells(self) -> np.ndarray:
+        """Each vehicle's member x powertrain cell (``member x powertrain count + powertrain``; all rows).
+
+        Kept between years while the capacity stays: powertrains change only at purchases, where :meth:`step`
+        sets the cells too (a new vehicle's row is bought in the year it is added).
+        """
+        if self._powertrain_cells_capacity != self.capacity:
+            offset = np.arange(self.members) * len(POWERTRAINS)
+            self._powertrain_cells_table = self.cols["powertrain"] + offset[:, None]
+            self._powertrain_cells_capacity = self.capacity
+        return self._powertrain_cells_table
 
     def account(self, y: int) -> list[float]:
         """Book each member's transport energy by fuel and its stock series; return its electricity use (MWh).
@@ -680,9 +842,7 @@ class VehiclesStack(PopulationStack):
         if factor is not None:
             factor *= mj
             mj = factor
-        pt = self.cols["powertrain"][:, :width]
-        if M > 1:
-            pt = pt + (np.arange(M) * P)[:, None]
+        pt = self._powertrain_cells()[:, :width] if M > 1 else self.cols["powertrain"][:, :width]
         by_pt = np.bincount(pt.reshape(-1), weights=mj.reshape(-1), minlength=M * P).reshape(M, P)
         by_pt = by_pt * self.weight[:, None] / 1e6  # TJ
         stocks = self.stock_counts.reshape(M, -1)[:, self._stock_cells] * self.weight[:, None]
