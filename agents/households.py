@@ -115,7 +115,8 @@ class Households(Population):
         self.add_column("green_travel_base", g.copy())
         self.add_column("owns_car", np.zeros(n, dtype=bool))
         # Intercept per agent so that today's habits are each agent's equilibrium at base-year service.
-        logit_g = np.log(np.clip(g, 1e-3, 1 - 1e-3) / np.clip(1 - g, 1e-3, 1))
+        # np.minimum/np.maximum: the values of np.clip, without its per-call overhead.
+        logit_g = np.log(np.minimum(np.maximum(g, 1e-3), 1 - 1e-3) / np.minimum(np.maximum(1 - g, 1e-3), 1))
         self.add_column("travel_intercept", logit_g)
         sorting0 = model.inputs.waste.sorting_share if model.inputs.waste is not None else 0.0
         self.add_column("sorts_waste", rng.random(n) < sorting0)
@@ -218,7 +219,7 @@ class HouseholdsStack(PopulationStack):
         "peer_strength",
         "cost_sensitivity",
     )
-    MEMBER_LISTS = ("models", "rngs")
+    MEMBER_LISTS = ("models", "rngs", "pv_yield_kwh")
 
     def __init__(self, members: list[Households]) -> None:
         G = members[0].n_groups
@@ -247,6 +248,11 @@ class HouseholdsStack(PopulationStack):
         self.peer_strength = self._values(lambda model: model.params["peer_effect_strength"])
         self.cost_sensitivity = self._values(lambda model: model.params["choice_cost_sensitivity"] / 1e4)
         """Per member, utility per 1e4 CNY of annual cost."""
+        self.pv_yield_kwh = [
+            self.spec.pv_kw_per_system * model.params["solar_capacity_factor"] * PV_FULL_LOAD_HOURS_PER_CF
+            for model in self.models
+        ]
+        """Per member, a rooftop system's yearly output (the first factors of its yearly saving, fixed for a run)."""
         self._groups_of_rows: np.ndarray | None = None
         self._fit_capacity()
 
@@ -276,9 +282,9 @@ class HouseholdsStack(PopulationStack):
     def _target_agents(self, m: int, year: int) -> int:
         """Agents member ``m`` has in ``year``: its model's households that year at the member's weight."""
         model = self.models[m]
-        w = self.weight[m]
+        w = float(self.weight[m])  # a Python float: the same division and rounding, without numpy scalars
         n_real = model.population(year) / model.inputs.city.persons_per_household
-        return int(round(n_real / w)) if w > 0 else 0
+        return round(n_real / w) if w > 0 else 0
 
     def _flat_groups(self, rows: np.ndarray) -> np.ndarray:
         """Flat group index of ``rows`` (member x (G + 1) + neighbourhood)."""
@@ -304,10 +310,10 @@ class HouseholdsStack(PopulationStack):
         and no PV. Its stove may be replaced from this year on and its PV and sorting thresholds are its own
         draws: only the traits are copied, not the source's schedule.
         """
-        counts = [max(self._target_agents(m, year) - int(self.n[m]), 0) for m in range(self.members)]
+        n_before = self.n.tolist()
+        counts = [max(self._target_agents(m, year) - n_before[m], 0) for m in range(self.members)]
         if not any(counts):
             return
-        n_before = self.n.tolist()
         src_local = self.draw(counts, lambda rng, k, m: rng.integers(0, n_before[m], k))
         capacity = self.capacity
         rows = self.grow(counts, zero=False)  # every column of the new rows is set below
@@ -328,13 +334,15 @@ class HouseholdsStack(PopulationStack):
         total = len(rows)
         self.flat("next_appliance_year")[rows] = next_event_years(drawn, 1.0 / spec.appliance_life_yr, total, year)
         self.flat("next_stove_year")[rows] = next_event_years(drawn, 1.0 / spec.stove_life_yr, total, year - 1)
-        self.flat("pv_clock")[rows] = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
+        # The PV clocks and then the sorting clocks are one member's consecutive draws of the same kind, so one
+        # call per member draws both: its first k numbers are the PV clocks, the next k the sorting clocks.
+        clocks = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, 2 * k).reshape(2, k).T)
+        self.flat("pv_clock")[rows] = clocks[:, 0]
         fg = self._flat_groups(rows)
         if self._groups_of_rows is not None and self.members > 1:
             self._groups_of_rows[rows] = fg  # padding rows became these households
-        clocks = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
         self.flat("sorting_threshold")[rows] = np.where(
-            self.flat("sorts_waste")[rows], np.inf, self.sorting_hazard.reshape(-1)[fg] + clocks
+            self.flat("sorts_waste")[rows], np.inf, self.sorting_hazard.reshape(-1)[fg] + clocks[:, 1]
         )
         add_counts(self.group_size, fg)
         add_counts(self.induction_count, fg, self.flat("stove")[rows] == INDUCTION)
@@ -400,27 +408,27 @@ class HouseholdsStack(PopulationStack):
         candidates = np.flatnonzero(self.flat("roof_ok") & (pv == 0))
         adopted = [0] * M
         if len(candidates):
-            saving = np.empty(M)
-            capex = np.empty(M)
-            for m, model in enumerate(models):
-                saving[m] = (
-                    spec.pv_kw_per_system
-                    * model.params["solar_capacity_factor"]
-                    * PV_FULL_LOAD_HOURS_PER_CF
-                    * (
-                        PV_SELF_CONSUMPTION * spec.retail_power_price_cny_per_kwh
-                        + (1 - PV_SELF_CONSUMPTION) * model.regional_price_cny_per_mwh(year) / 1e3
-                    )
-                )
-                capex[m] = (
-                    spec.pv_kw_per_system
-                    * 1e3
+            # A few scalars per member: plain floats, in the order of the formula's operations.
+            own_use = PV_SELF_CONSUMPTION * spec.retail_power_price_cny_per_kwh
+            sold = 1 - PV_SELF_CONSUMPTION
+            system_w = spec.pv_kw_per_system * 1e3
+            saving = np.array(
+                [
+                    y * (own_use + sold * model.regional_price_cny_per_mwh(year) / 1e3)
+                    for model, y in zip(models, self.pv_yield_kwh, strict=True)
+                ]
+            )
+            capex = np.array(
+                [
+                    system_w
                     * max(
                         model.developer.capex_cny_per_kw("solar", year) / 1e3 * 1.3
                         - model.policies.pv_subsidy_cny_per_w(year),
                         0.0,
                     )
-                )
+                    for model in models
+                ]
+            )
             member = candidates // cap
             annual_cost = np.maximum(capex[member] * self.flat("pv_crf")[candidates], 1.0)
             peer_pv = self._peer_share(self.pv_count)
@@ -435,8 +443,8 @@ class HouseholdsStack(PopulationStack):
                 adopted = self.member_counts(adopt)
                 pv[adopt] = spec.pv_kw_per_system
                 add_counts(self.pv_count, fg[won])
-        for m, model in enumerate(models):
-            model.policies.record_pv_adoptions(float(adopted[m]) * float(self.weight[m]) * spec.pv_kw_per_system, year)
+        for model, n_adopted, w in zip(models, adopted, self.weight.tolist(), strict=True):
+            model.policies.record_pv_adoptions(float(n_adopted) * w * spec.pv_kw_per_system, year)
         # Green travel: each household drifts towards its target share (padding rows drift harmlessly in
         # their own group).
         fg_all = self._all_flat_groups()
@@ -473,11 +481,10 @@ class HouseholdsStack(PopulationStack):
         induction = self.induction_count.sum(axis=1).tolist()
         pv_systems = self.pv_count.sum(axis=1).tolist()
         out = []
-        for m, model in enumerate(self.models):
-            w = float(self.weight[m])
+        for m, (model, w, n) in enumerate(zip(self.models, self.weight.tolist(), self.n.tolist(), strict=True)):
             appliance_mwh = spec.appliance_kwh_per_yr * size_x_eff[m] * w / 1e3
             n_ind = induction[m] * w
-            n_gas = (int(self.n[m]) - induction[m]) * w
+            n_gas = (n - induction[m]) * w
             gas_tj = n_gas * spec.cooking_gj_per_yr / 1e3
             induction_mwh = n_ind * spec.cooking_gj_per_yr / spec.induction_stove_efficiency_ratio / 3.6
             ledger = model.ledger
