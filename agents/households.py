@@ -260,8 +260,8 @@ class HouseholdsStack(PopulationStack):
     def join(cls, stacks: list[HouseholdsStack]) -> HouseholdsStack:
         if any(s.n_groups != stacks[0].n_groups for s in stacks):
             raise ValueError("households of one stack must have the same number of neighbourhoods")
-        out = super().join(stacks)
-        out._fit_capacity()
+        out = super().join(stacks, capacity=max(s._largest_target() for s in stacks))  # see _fit_capacity
+        out._groups_of_rows = None
         return out
 
     def _fit_capacity(self) -> None:
@@ -271,13 +271,17 @@ class HouseholdsStack(PopulationStack):
         is known from the start; the kernels then never grow the columns and pass over little padding. The
         path grows or shrinks at a constant rate, so its largest value is at its first or last year; were it
         to peak in between, the columns would grow by doubling when a member outgrew them, with the same
-        results.
+        results. (:meth:`join` lays the joined columns out at this capacity directly.)
         """
         if self.members == 1:
             return
-        ends = [(m, int(year)) for m in range(self.members) for year in self.models[m].years[[0, -1]]]
-        self.set_capacity(max(self._target_agents(m, year) for m, year in ends))
+        self.set_capacity(self._largest_target())
         self._groups_of_rows = None
+
+    def _largest_target(self) -> int:
+        """The most agents any member has in its first or last year (see :meth:`_fit_capacity`)."""
+        ends = [(m, int(year)) for m in range(self.members) for year in self.models[m].years[[0, -1]]]
+        return max(self._target_agents(m, year) for m, year in ends)
 
     def _target_agents(self, m: int, year: int) -> int:
         """Agents member ``m`` has in ``year``: its model's households that year at the member's weight."""

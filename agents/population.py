@@ -232,19 +232,30 @@ class PopulationStack:
         return len(self.models)
 
     @classmethod
-    def join(cls, stacks: list[PopulationStack]) -> PopulationStack:
+    def join(cls, stacks: list[PopulationStack], capacity: int | None = None) -> PopulationStack:
         """One stack of the members of ``stacks`` (each usually a single run's stack of one), in order.
 
         Per-member arrays whose trailing axes differ between stacks (capacity, neighbourhoods) are padded
-        with the column's padding value (0 for other arrays).
+        with the column's padding value (0 for other arrays). With ``capacity`` the columns are laid out with
+        that many rows per member (at least every member's live rows), as :meth:`set_capacity` would lay
+        them out after the join, but without laying them out twice.
         """
         out = cls.__new__(cls)
         first = stacks[0]
         out.__dict__.update({k: v for k, v in first.__dict__.items() if k not in ("views",)})
-        out.capacity = max(s.capacity for s in stacks)
         out.n = np.concatenate([s.n for s in stacks])
         out.weight = np.concatenate([s.weight for s in stacks])
-        out.cols = {name: _concat_padded([s.cols[name] for s in stacks], first.PAD.get(name, 0)) for name in first.cols}
+        if capacity is None:
+            out.capacity = max(s.capacity for s in stacks)
+            out.cols = {
+                name: _concat_padded([s.cols[name] for s in stacks], first.PAD.get(name, 0)) for name in first.cols
+            }
+        else:
+            out.capacity = max(int(capacity), int(out.n.max()) if len(out.n) else 0)
+            out.cols = {
+                name: _concat_fitted([s.cols[name] for s in stacks], out.capacity, first.PAD.get(name, 0))
+                for name in first.cols
+            }
         for name in cls.MEMBER_ARRAYS:
             setattr(out, name, _concat_padded([getattr(s, name) for s in stacks], 0))
         for name in cls.MEMBER_LISTS:
@@ -405,6 +416,20 @@ def _concat_padded(arrays: list[np.ndarray], pad: object) -> np.ndarray:
     start = 0
     for a in arrays:
         out[(slice(start, start + len(a)), *(slice(0, k) for k in a.shape[1:]))] = a
+        start += len(a)
+    return out
+
+
+def _concat_fitted(arrays: list[np.ndarray], capacity: int, pad: object) -> np.ndarray:
+    """Concatenate columns (members x rows) along the member axis with ``capacity`` rows each: a member's rows
+    beyond ``capacity`` are dropped (padding, as the caller guarantees) and missing rows are ``pad``."""
+    if all(a.shape[1] >= capacity for a in arrays):  # the usual case: one copy of the kept rows
+        return np.concatenate([a[:, :capacity] for a in arrays])
+    out = np.full((sum(len(a) for a in arrays), capacity), pad, dtype=arrays[0].dtype)
+    start = 0
+    for a in arrays:
+        keep = min(a.shape[1], capacity)
+        out[start : start + len(a), :keep] = a[:, :keep]
         start += len(a)
     return out
 
