@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from agents.population import (
+    GEOMETRIC_BY_INVERSION_BELOW,
     NEVER,
     DrawnByMember,
     MemberView,
@@ -37,6 +38,7 @@ from agents.population import (
     RowAgent,
     add_counts,
     crf,
+    event_years_from_exponentials,
     hazard_clocks,
     logistic,
     next_event_years,
@@ -334,19 +336,31 @@ class HouseholdsStack(PopulationStack):
         standard = self._values(lambda model: model.appliance_standard)
         self.flat("appliance_efficiency")[rows] = standard[member]
         self.flat("pv_kw")[rows] = 0.0
-        drawn = DrawnByMember(self, counts)
-        total = len(rows)
-        self.flat("next_appliance_year")[rows] = next_event_years(drawn, 1.0 / spec.appliance_life_yr, total, year)
-        self.flat("next_stove_year")[rows] = next_event_years(drawn, 1.0 / spec.stove_life_yr, total, year - 1)
-        # The PV clocks and then the sorting clocks are one member's consecutive draws of the same kind, so one
-        # call per member draws both: its first k numbers are the PV clocks, the next k the sorting clocks.
-        clocks = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, 2 * k).reshape(2, k).T)
-        self.flat("pv_clock")[rows] = clocks[:, 0]
+        p_appliance = 1.0 / spec.appliance_life_yr
+        p_stove = 1.0 / spec.stove_life_yr
+        if all(0.0 < p < GEOMETRIC_BY_INVERSION_BELOW for p in (p_appliance, p_stove)):
+            # A member draws its new households' appliance and stove waiting times (geometric, by inversion of
+            # exponentials), then their PV and sorting clocks (exponentials): 4 x k consecutive exponentials of
+            # its stream, taken in one call; column j of a member's block holds its j-th run of k numbers.
+            e = self.draw(counts, lambda rng, k, m: rng.standard_exponential(4 * k).reshape(4, k).T)
+            appliance_year = event_years_from_exponentials(e[:, 0], p_appliance, year)
+            stove_year = event_years_from_exponentials(e[:, 1], p_stove, year - 1)
+            pv_clock, sorting_clock = e[:, 2], e[:, 3]
+        else:  # numpy draws geometric numbers of such probabilities otherwise: draw them as geometric
+            drawn = DrawnByMember(self, counts)
+            appliance_year = next_event_years(drawn, p_appliance, len(rows), year)
+            stove_year = next_event_years(drawn, p_stove, len(rows), year - 1)
+            # The PV clocks and then the sorting clocks are consecutive draws of one kind: one call per member.
+            clocks = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, 2 * k).reshape(2, k).T)
+            pv_clock, sorting_clock = clocks[:, 0], clocks[:, 1]
+        self.flat("next_appliance_year")[rows] = appliance_year
+        self.flat("next_stove_year")[rows] = stove_year
+        self.flat("pv_clock")[rows] = pv_clock
         fg = self._flat_groups(rows)
         if self._groups_of_rows is not None and self.members > 1:
             self._groups_of_rows[rows] = fg  # padding rows became these households
         self.flat("sorting_threshold")[rows] = np.where(
-            self.flat("sorts_waste")[rows], np.inf, self.sorting_hazard.reshape(-1)[fg] + clocks[:, 1]
+            self.flat("sorts_waste")[rows], np.inf, self.sorting_hazard.reshape(-1)[fg] + sorting_clock
         )
         add_counts(self.group_size, fg)
         add_counts(self.induction_count, fg, self.flat("stove")[rows] == INDUCTION)

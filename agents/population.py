@@ -19,6 +19,7 @@ which is how the plain-Mesa reference (``benchmarks/reference_mesa.py``) decides
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import mesa
@@ -508,6 +509,23 @@ def next_event_years(rng: np.random.Generator, p: float | np.ndarray, size: int,
     end of a life), paired scenarios still draw the same numbers.
     """
     return np.minimum(after + rng.geometric(p, size), NEVER).astype(np.int16)
+
+
+GEOMETRIC_BY_INVERSION_BELOW = 1.0 / 3.0
+"""numpy's ``Generator.geometric`` draws a probability below this by inverting one standard exponential per
+number (:func:`event_years_from_exponentials`); from it on, by a search over uniform draws."""
+
+
+def event_years_from_exponentials(e: np.ndarray, p: float, after: int) -> np.ndarray:
+    """:func:`next_event_years` from standard exponential draws ``e`` (one per agent) instead of a generator.
+
+    Why: the years to the first success of yearly Bernoulli(p) trials are ``ceil(E / -log(1 - p))`` for
+    ``E ~ Exp(1)``, which is how ``Generator.geometric`` draws them for ``0 < p <`` :data:`GEOMETRIC_BY_INVERSION_BELOW`
+    (one exponential per number, the same ``-E / log1p(-p)``), so for such ``p`` these are the years
+    :func:`next_event_years` gives with the generator that drew ``e``. A kernel whose agents draw these waiting
+    times next to other exponentials takes them all from a member's stream in one call.
+    """
+    return np.minimum(after + np.ceil(e / -math.log1p(-p)), NEVER).astype(np.int16)
 
 
 def hazard_clocks(rng: np.random.Generator, size: int) -> np.ndarray:

@@ -905,7 +905,7 @@ MIRRORED_FINGERPRINTS: dict[str, str] = {
     "agents.population.next_event_years": "8046173ef0a5",
     "agents.population.hazard_clocks": "ff921b54e977",
     "agents.population.yearly_hazard": "33aa7fdb6dfe",
-    "agents.households.HouseholdsStack.grow_to": "10c1cda2eb47",
+    "agents.households.HouseholdsStack.grow_to": "636eec75082f",
     "agents.households.HouseholdsStack._peer_share": "96a975ab35fb",
     "agents.households.HouseholdsStack.step": "a3c346791be9",
     "agents.households.HouseholdsStack.account": "6baf4991c69e",
