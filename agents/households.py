@@ -382,6 +382,7 @@ class HouseholdsStack(PopulationStack):
         size = M * (self.n_groups + 1)
         shape = self.group_size.shape
         peer_strength = self.peer_strength
+        fg_all = self._all_flat_groups()  # each row's flat group (a gather from it is all a row's group costs)
         # Appliances: replaced at the end of their (geometric) life, by ones at this year's standard.
         due = self.flat("next_appliance_year")
         rows = np.flatnonzero(due == year)
@@ -408,7 +409,7 @@ class HouseholdsStack(PopulationStack):
                 / 0.0036
                 * spec.retail_power_price_cny_per_kwh
             )
-            fg = self._flat_groups(rows)
+            fg = fg_all[rows]
             peer_ind = self.induction_count.reshape(-1)[fg] / np.maximum(self.group_size.reshape(-1)[fg], 1.0)
             strength = peer_strength[member]
             u_gas = (-k * gas_cost + GAS_STOVE_HABIT_UTILS)[member] + strength * (1 - peer_ind)
@@ -450,7 +451,7 @@ class HouseholdsStack(PopulationStack):
             member = candidates // cap
             annual_cost = np.maximum(capex[member] * self.flat("pv_crf")[candidates], 1.0)
             peer_pv = self._peer_share(self.pv_count)
-            fg = self._flat_groups(candidates)
+            fg = fg_all[candidates]
             x = 4.0 * (saving[member] / annual_cost - 1.0) + (peer_strength[:, None] * peer_pv - 1.5).reshape(-1)[fg]
             clock = self.flat("pv_clock")
             left = clock[candidates] - yearly_hazard(0.1 * logistic(x))
@@ -465,7 +466,6 @@ class HouseholdsStack(PopulationStack):
             model.policies.record_pv_adoptions(float(n_adopted) * w * spec.pv_kw_per_system, year)
         # Green travel: each household drifts towards its target share (padding rows drift harmlessly in
         # their own group).
-        fg_all = self._all_flat_groups()
         g = self.flat("green_travel_share")
         peer_g = np.bincount(fg_all, weights=g, minlength=size).reshape(shape) / np.maximum(self.group_size, 1)
         transit = self._values(lambda model: model.policies.transit_service_utils(year))

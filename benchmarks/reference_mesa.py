@@ -907,7 +907,7 @@ MIRRORED_FINGERPRINTS: dict[str, str] = {
     "agents.population.yearly_hazard": "33aa7fdb6dfe",
     "agents.households.HouseholdsStack.grow_to": "636eec75082f",
     "agents.households.HouseholdsStack._peer_share": "96a975ab35fb",
-    "agents.households.HouseholdsStack.step": "a3c346791be9",
+    "agents.households.HouseholdsStack.step": "9dbdc9885c92",
     "agents.households.HouseholdsStack.account": "6baf4991c69e",
     "agents.households.HouseholdsView.car_km_factor": "86d4a5629548",
     "agents.vehicles.Vehicles.prices": "5ed6532add98",
