@@ -181,10 +181,12 @@ class HouseholdsView(MemberView):
         return self._per_group(self.stack.sorting_count)
 
     def sorting_share(self) -> float:
-        return float(self.stack.sorting_total[self.member]) / self.n if self.n else 0.0
+        n = self.n
+        return float(self.stack.sorting_total[self.member]) / n if n else 0.0
 
     def green_travel_share(self) -> float:
-        return float(self.stack.green_travel_sum[self.member]) / self.n if self.n else 0.0
+        n = self.n
+        return float(self.stack.green_travel_sum[self.member]) / n if n else 0.0
 
     def car_km_factor(self, out: np.ndarray | None = None) -> np.ndarray:
         """Per-household multiplier on private car km from the change in green travel since the base year.
