@@ -258,6 +258,11 @@ class HouseholdsStack(PopulationStack):
         ]
         """Per member, a rooftop system's yearly output (the first factors of its yearly saving, fixed for a run)."""
         self._groups_of_rows: np.ndarray | None = None
+        self._pv_candidates: np.ndarray | None = None
+        """Flat rows of the households with a suitable roof and no PV yet, in no particular order (an adoption
+        depends only on its own row and its counts are whole numbers): kept as they adopt and as households
+        are added, instead of a pass over all rows every year. Built when first needed after the columns are
+        (re-)laid out."""
         self._fit_capacity()
 
     @classmethod
@@ -266,6 +271,7 @@ class HouseholdsStack(PopulationStack):
             raise ValueError("households of one stack must have the same number of neighbourhoods")
         out = super().join(stacks, capacity=max(s._largest_target() for s in stacks))  # see _fit_capacity
         out._groups_of_rows = None
+        out._pv_candidates = None
         return out
 
     def _fit_capacity(self) -> None:
@@ -281,6 +287,7 @@ class HouseholdsStack(PopulationStack):
             return
         self.set_capacity(self._largest_target())
         self._groups_of_rows = None
+        self._pv_candidates = None
 
     def _largest_target(self) -> int:
         """The most agents any member has in its first or last year (see :meth:`_fit_capacity`)."""
@@ -325,8 +332,9 @@ class HouseholdsStack(PopulationStack):
         src_local = self.draw(counts, lambda rng, k, m: rng.integers(0, n_before[m], k))
         capacity = self.capacity
         rows = self.grow(counts, zero=False)  # every column of the new rows is set below
-        if self.capacity != capacity:  # reallocated: the flat group index is rebuilt when next needed
+        if self.capacity != capacity:  # reallocated: the flat group index and PV candidates are rebuilt when needed
             self._groups_of_rows = None
+            self._pv_candidates = None
         cap = self.capacity
         member = rows // cap
         src = member * cap + src_local
@@ -338,6 +346,8 @@ class HouseholdsStack(PopulationStack):
         standard = self._values(lambda model: model.appliance_standard)
         self.flat("appliance_efficiency")[rows] = standard[member]
         self.flat("pv_kw")[rows] = 0.0
+        if self._pv_candidates is not None:  # new households have no PV: candidates if their roof allows
+            self._pv_candidates = np.concatenate([self._pv_candidates, rows[self.flat("roof_ok")[rows]]])
         p_appliance = 1.0 / spec.appliance_life_yr
         p_stove = 1.0 / spec.stove_life_yr
         if all(0.0 < p < GEOMETRIC_BY_INVERSION_BELOW for p in (p_appliance, p_stove)):
@@ -426,7 +436,9 @@ class HouseholdsStack(PopulationStack):
             due[rows] = next_event_years(DrawnByMember(self, counts), 1.0 / spec.stove_life_yr, len(rows), year)
         # Rooftop PV: only households with a suitable roof and no PV yet can adopt.
         pv = self.flat("pv_kw")
-        candidates = np.flatnonzero(self.flat("roof_ok") & (pv == 0))
+        candidates = self._pv_candidates
+        if candidates is None:
+            candidates = np.flatnonzero(self.flat("roof_ok") & (pv == 0))
         adopted = [0] * M
         if len(candidates):
             # A few scalars per member: plain floats, in the order of the formula's operations.
@@ -464,6 +476,9 @@ class HouseholdsStack(PopulationStack):
                 adopted = self.member_counts(adopt)
                 pv[adopt] = spec.pv_kw_per_system
                 add_counts(self.pv_count, fg[won])
+                if spec.pv_kw_per_system != 0:  # (with no kW a household that adopted would still have "no PV")
+                    candidates = candidates[~won]
+        self._pv_candidates = candidates
         for model, n_adopted, w in zip(models, adopted, self.weight.tolist(), strict=True):
             model.policies.record_pv_adoptions(float(n_adopted) * w * spec.pv_kw_per_system, year)
         # Green travel: each household drifts towards its target share (padding rows drift harmlessly in
