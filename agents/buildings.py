@@ -168,7 +168,8 @@ class Buildings(Population):
         heat = self.live("heat_kwh_per_m2")
         threshold = self.live("retrofit_threshold")
         rows = np.flatnonzero(~self.live("retrofitted"))
-        levels, level = np.unique(heat[rows], return_inverse=True)
+        levels = np.unique(heat[rows])
+        level = np.searchsorted(levels, heat[rows])  # np.unique's inverse, without its overhead
         order = np.lexsort((threshold[rows], level))  # by level, then threshold
         bounds = np.searchsorted(level[order], np.arange(len(levels) + 1)).tolist()
         self.retrofit_levels_kwh_per_m2 = levels.tolist()
@@ -193,10 +194,14 @@ class Buildings(Population):
         if not len(rows):
             return
         u = self._utility(rows, year)
-        v = np.where(np.isfinite(u), u, np.nan)
-        mean_v = np.nanmean(v, axis=1)
+        # Each system's mean utility over the buildings that can choose it: ``np.nanmean`` of the finite
+        # utilities computed as it computes it (row sums of the finite values over their count), without its
+        # per-call overhead; a system no building can choose has no mean (nan) and keeps a zero constant.
+        finite = np.isfinite(u)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_v = np.where(finite, u, 0.0).sum(axis=1) / finite.sum(axis=1)
         ok = self.offered & np.isfinite(mean_v)
-        self.asc = np.where(ok, np.log(np.maximum(shares, 1e-3)) - np.nan_to_num(mean_v), 0.0)
+        self.asc = np.where(ok, np.log(np.maximum(shares, 1e-3)) - mean_v, 0.0)
 
 
 def demolition_probability(rate_per_yr: float, built: np.ndarray | int) -> np.ndarray | float:

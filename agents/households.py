@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from agents.population import (
+    GEOMETRIC_BY_INVERSION_BELOW,
     NEVER,
     DrawnByMember,
     MemberView,
@@ -37,6 +38,7 @@ from agents.population import (
     RowAgent,
     add_counts,
     crf,
+    event_years_from_exponentials,
     hazard_clocks,
     logistic,
     next_event_years,
@@ -115,7 +117,8 @@ class Households(Population):
         self.add_column("green_travel_base", g.copy())
         self.add_column("owns_car", np.zeros(n, dtype=bool))
         # Intercept per agent so that today's habits are each agent's equilibrium at base-year service.
-        logit_g = np.log(np.clip(g, 1e-3, 1 - 1e-3) / np.clip(1 - g, 1e-3, 1))
+        # np.minimum/np.maximum: the values of np.clip, without its per-call overhead.
+        logit_g = np.log(np.minimum(np.maximum(g, 1e-3), 1 - 1e-3) / np.minimum(np.maximum(1 - g, 1e-3), 1))
         self.add_column("travel_intercept", logit_g)
         sorting0 = model.inputs.waste.sorting_share if model.inputs.waste is not None else 0.0
         self.add_column("sorts_waste", rng.random(n) < sorting0)
@@ -178,10 +181,12 @@ class HouseholdsView(MemberView):
         return self._per_group(self.stack.sorting_count)
 
     def sorting_share(self) -> float:
-        return float(self.stack.sorting_total[self.member]) / self.n if self.n else 0.0
+        n = self.n
+        return float(self.stack.sorting_total[self.member]) / n if n else 0.0
 
     def green_travel_share(self) -> float:
-        return float(self.stack.green_travel_sum[self.member]) / self.n if self.n else 0.0
+        n = self.n
+        return float(self.stack.green_travel_sum[self.member]) / n if n else 0.0
 
     def car_km_factor(self, out: np.ndarray | None = None) -> np.ndarray:
         """Per-household multiplier on private car km from the change in green travel since the base year.
@@ -218,7 +223,7 @@ class HouseholdsStack(PopulationStack):
         "peer_strength",
         "cost_sensitivity",
     )
-    MEMBER_LISTS = ("models", "rngs")
+    MEMBER_LISTS = ("models", "rngs", "pv_yield_kwh")
 
     def __init__(self, members: list[Households]) -> None:
         G = members[0].n_groups
@@ -247,15 +252,26 @@ class HouseholdsStack(PopulationStack):
         self.peer_strength = self._values(lambda model: model.params["peer_effect_strength"])
         self.cost_sensitivity = self._values(lambda model: model.params["choice_cost_sensitivity"] / 1e4)
         """Per member, utility per 1e4 CNY of annual cost."""
+        self.pv_yield_kwh = [
+            self.spec.pv_kw_per_system * model.params["solar_capacity_factor"] * PV_FULL_LOAD_HOURS_PER_CF
+            for model in self.models
+        ]
+        """Per member, a rooftop system's yearly output (the first factors of its yearly saving, fixed for a run)."""
         self._groups_of_rows: np.ndarray | None = None
+        self._pv_candidates: np.ndarray | None = None
+        """Flat rows of the households with a suitable roof and no PV yet, in no particular order (an adoption
+        depends only on its own row and its counts are whole numbers): kept as they adopt and as households
+        are added, instead of a pass over all rows every year. Built when first needed after the columns are
+        (re-)laid out."""
         self._fit_capacity()
 
     @classmethod
     def join(cls, stacks: list[HouseholdsStack]) -> HouseholdsStack:
         if any(s.n_groups != stacks[0].n_groups for s in stacks):
             raise ValueError("households of one stack must have the same number of neighbourhoods")
-        out = super().join(stacks)
-        out._fit_capacity()
+        out = super().join(stacks, capacity=max(s._largest_target() for s in stacks))  # see _fit_capacity
+        out._groups_of_rows = None
+        out._pv_candidates = None
         return out
 
     def _fit_capacity(self) -> None:
@@ -265,20 +281,25 @@ class HouseholdsStack(PopulationStack):
         is known from the start; the kernels then never grow the columns and pass over little padding. The
         path grows or shrinks at a constant rate, so its largest value is at its first or last year; were it
         to peak in between, the columns would grow by doubling when a member outgrew them, with the same
-        results.
+        results. (:meth:`join` lays the joined columns out at this capacity directly.)
         """
         if self.members == 1:
             return
-        ends = [(m, int(year)) for m in range(self.members) for year in self.models[m].years[[0, -1]]]
-        self.set_capacity(max(self._target_agents(m, year) for m, year in ends))
+        self.set_capacity(self._largest_target())
         self._groups_of_rows = None
+        self._pv_candidates = None
+
+    def _largest_target(self) -> int:
+        """The most agents any member has in its first or last year (see :meth:`_fit_capacity`)."""
+        ends = [(m, int(year)) for m in range(self.members) for year in self.models[m].years[[0, -1]]]
+        return max(self._target_agents(m, year) for m, year in ends)
 
     def _target_agents(self, m: int, year: int) -> int:
         """Agents member ``m`` has in ``year``: its model's households that year at the member's weight."""
         model = self.models[m]
-        w = self.weight[m]
+        w = float(self.weight[m])  # a Python float: the same division and rounding, without numpy scalars
         n_real = model.population(year) / model.inputs.city.persons_per_household
-        return int(round(n_real / w)) if w > 0 else 0
+        return round(n_real / w) if w > 0 else 0
 
     def _flat_groups(self, rows: np.ndarray) -> np.ndarray:
         """Flat group index of ``rows`` (member x (G + 1) + neighbourhood)."""
@@ -304,15 +325,16 @@ class HouseholdsStack(PopulationStack):
         and no PV. Its stove may be replaced from this year on and its PV and sorting thresholds are its own
         draws: only the traits are copied, not the source's schedule.
         """
-        counts = [max(self._target_agents(m, year) - int(self.n[m]), 0) for m in range(self.members)]
+        n_before = self.n.tolist()
+        counts = [max(self._target_agents(m, year) - n_before[m], 0) for m in range(self.members)]
         if not any(counts):
             return
-        n_before = self.n.tolist()
         src_local = self.draw(counts, lambda rng, k, m: rng.integers(0, n_before[m], k))
         capacity = self.capacity
         rows = self.grow(counts, zero=False)  # every column of the new rows is set below
-        if self.capacity != capacity:  # reallocated: the flat group index is rebuilt when next needed
+        if self.capacity != capacity:  # reallocated: the flat group index and PV candidates are rebuilt when needed
             self._groups_of_rows = None
+            self._pv_candidates = None
         cap = self.capacity
         member = rows // cap
         src = member * cap + src_local
@@ -324,17 +346,33 @@ class HouseholdsStack(PopulationStack):
         standard = self._values(lambda model: model.appliance_standard)
         self.flat("appliance_efficiency")[rows] = standard[member]
         self.flat("pv_kw")[rows] = 0.0
-        drawn = DrawnByMember(self, counts)
-        total = len(rows)
-        self.flat("next_appliance_year")[rows] = next_event_years(drawn, 1.0 / spec.appliance_life_yr, total, year)
-        self.flat("next_stove_year")[rows] = next_event_years(drawn, 1.0 / spec.stove_life_yr, total, year - 1)
-        self.flat("pv_clock")[rows] = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
+        if self._pv_candidates is not None:  # new households have no PV: candidates if their roof allows
+            self._pv_candidates = np.concatenate([self._pv_candidates, rows[self.flat("roof_ok")[rows]]])
+        p_appliance = 1.0 / spec.appliance_life_yr
+        p_stove = 1.0 / spec.stove_life_yr
+        if all(0.0 < p < GEOMETRIC_BY_INVERSION_BELOW for p in (p_appliance, p_stove)):
+            # A member draws its new households' appliance and stove waiting times (geometric, by inversion of
+            # exponentials), then their PV and sorting clocks (exponentials): 4 x k consecutive exponentials of
+            # its stream, taken in one call; column j of a member's block holds its j-th run of k numbers.
+            e = self.draw(counts, lambda rng, k, m: rng.standard_exponential(4 * k).reshape(4, k).T)
+            appliance_year = event_years_from_exponentials(e[:, 0], p_appliance, year)
+            stove_year = event_years_from_exponentials(e[:, 1], p_stove, year - 1)
+            pv_clock, sorting_clock = e[:, 2], e[:, 3]
+        else:  # numpy draws geometric numbers of such probabilities otherwise: draw them as geometric
+            drawn = DrawnByMember(self, counts)
+            appliance_year = next_event_years(drawn, p_appliance, len(rows), year)
+            stove_year = next_event_years(drawn, p_stove, len(rows), year - 1)
+            # The PV clocks and then the sorting clocks are consecutive draws of one kind: one call per member.
+            clocks = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, 2 * k).reshape(2, k).T)
+            pv_clock, sorting_clock = clocks[:, 0], clocks[:, 1]
+        self.flat("next_appliance_year")[rows] = appliance_year
+        self.flat("next_stove_year")[rows] = stove_year
+        self.flat("pv_clock")[rows] = pv_clock
         fg = self._flat_groups(rows)
         if self._groups_of_rows is not None and self.members > 1:
             self._groups_of_rows[rows] = fg  # padding rows became these households
-        clocks = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
         self.flat("sorting_threshold")[rows] = np.where(
-            self.flat("sorts_waste")[rows], np.inf, self.sorting_hazard.reshape(-1)[fg] + clocks
+            self.flat("sorts_waste")[rows], np.inf, self.sorting_hazard.reshape(-1)[fg] + sorting_clock
         )
         add_counts(self.group_size, fg)
         add_counts(self.induction_count, fg, self.flat("stove")[rows] == INDUCTION)
@@ -356,6 +394,7 @@ class HouseholdsStack(PopulationStack):
         size = M * (self.n_groups + 1)
         shape = self.group_size.shape
         peer_strength = self.peer_strength
+        fg_all = self._all_flat_groups()  # each row's flat group (a gather from it is all a row's group costs)
         # Appliances: replaced at the end of their (geometric) life, by ones at this year's standard.
         due = self.flat("next_appliance_year")
         rows = np.flatnonzero(due == year)
@@ -382,7 +421,7 @@ class HouseholdsStack(PopulationStack):
                 / 0.0036
                 * spec.retail_power_price_cny_per_kwh
             )
-            fg = self._flat_groups(rows)
+            fg = fg_all[rows]
             peer_ind = self.induction_count.reshape(-1)[fg] / np.maximum(self.group_size.reshape(-1)[fg], 1.0)
             strength = peer_strength[member]
             u_gas = (-k * gas_cost + GAS_STOVE_HABIT_UTILS)[member] + strength * (1 - peer_ind)
@@ -397,34 +436,36 @@ class HouseholdsStack(PopulationStack):
             due[rows] = next_event_years(DrawnByMember(self, counts), 1.0 / spec.stove_life_yr, len(rows), year)
         # Rooftop PV: only households with a suitable roof and no PV yet can adopt.
         pv = self.flat("pv_kw")
-        candidates = np.flatnonzero(self.flat("roof_ok") & (pv == 0))
+        candidates = self._pv_candidates
+        if candidates is None:
+            candidates = np.flatnonzero(self.flat("roof_ok") & (pv == 0))
         adopted = [0] * M
         if len(candidates):
-            saving = np.empty(M)
-            capex = np.empty(M)
-            for m, model in enumerate(models):
-                saving[m] = (
-                    spec.pv_kw_per_system
-                    * model.params["solar_capacity_factor"]
-                    * PV_FULL_LOAD_HOURS_PER_CF
-                    * (
-                        PV_SELF_CONSUMPTION * spec.retail_power_price_cny_per_kwh
-                        + (1 - PV_SELF_CONSUMPTION) * model.regional_price_cny_per_mwh(year) / 1e3
-                    )
-                )
-                capex[m] = (
-                    spec.pv_kw_per_system
-                    * 1e3
+            # A few scalars per member: plain floats, in the order of the formula's operations.
+            own_use = PV_SELF_CONSUMPTION * spec.retail_power_price_cny_per_kwh
+            sold = 1 - PV_SELF_CONSUMPTION
+            system_w = spec.pv_kw_per_system * 1e3
+            saving = np.array(
+                [
+                    y * (own_use + sold * model.regional_price_cny_per_mwh(year) / 1e3)
+                    for model, y in zip(models, self.pv_yield_kwh, strict=True)
+                ]
+            )
+            capex = np.array(
+                [
+                    system_w
                     * max(
                         model.developer.capex_cny_per_kw("solar", year) / 1e3 * 1.3
                         - model.policies.pv_subsidy_cny_per_w(year),
                         0.0,
                     )
-                )
+                    for model in models
+                ]
+            )
             member = candidates // cap
             annual_cost = np.maximum(capex[member] * self.flat("pv_crf")[candidates], 1.0)
             peer_pv = self._peer_share(self.pv_count)
-            fg = self._flat_groups(candidates)
+            fg = fg_all[candidates]
             x = 4.0 * (saving[member] / annual_cost - 1.0) + (peer_strength[:, None] * peer_pv - 1.5).reshape(-1)[fg]
             clock = self.flat("pv_clock")
             left = clock[candidates] - yearly_hazard(0.1 * logistic(x))
@@ -435,11 +476,13 @@ class HouseholdsStack(PopulationStack):
                 adopted = self.member_counts(adopt)
                 pv[adopt] = spec.pv_kw_per_system
                 add_counts(self.pv_count, fg[won])
-        for m, model in enumerate(models):
-            model.policies.record_pv_adoptions(float(adopted[m]) * float(self.weight[m]) * spec.pv_kw_per_system, year)
+                if spec.pv_kw_per_system != 0:  # (with no kW a household that adopted would still have "no PV")
+                    candidates = candidates[~won]
+        self._pv_candidates = candidates
+        for model, n_adopted, w in zip(models, adopted, self.weight.tolist(), strict=True):
+            model.policies.record_pv_adoptions(float(n_adopted) * w * spec.pv_kw_per_system, year)
         # Green travel: each household drifts towards its target share (padding rows drift harmlessly in
         # their own group).
-        fg_all = self._all_flat_groups()
         g = self.flat("green_travel_share")
         peer_g = np.bincount(fg_all, weights=g, minlength=size).reshape(shape) / np.maximum(self.group_size, 1)
         transit = self._values(lambda model: model.policies.transit_service_utils(year))
@@ -473,11 +516,10 @@ class HouseholdsStack(PopulationStack):
         induction = self.induction_count.sum(axis=1).tolist()
         pv_systems = self.pv_count.sum(axis=1).tolist()
         out = []
-        for m, model in enumerate(self.models):
-            w = float(self.weight[m])
+        for m, (model, w, n) in enumerate(zip(self.models, self.weight.tolist(), self.n.tolist(), strict=True)):
             appliance_mwh = spec.appliance_kwh_per_yr * size_x_eff[m] * w / 1e3
             n_ind = induction[m] * w
-            n_gas = (int(self.n[m]) - induction[m]) * w
+            n_gas = (n - induction[m]) * w
             gas_tj = n_gas * spec.cooking_gj_per_yr / 1e3
             induction_mwh = n_ind * spec.cooking_gj_per_yr / spec.induction_stove_efficiency_ratio / 3.6
             ledger = model.ledger

@@ -19,6 +19,7 @@ which is how the plain-Mesa reference (``benchmarks/reference_mesa.py``) decides
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import mesa
@@ -232,19 +233,30 @@ class PopulationStack:
         return len(self.models)
 
     @classmethod
-    def join(cls, stacks: list[PopulationStack]) -> PopulationStack:
+    def join(cls, stacks: list[PopulationStack], capacity: int | None = None) -> PopulationStack:
         """One stack of the members of ``stacks`` (each usually a single run's stack of one), in order.
 
         Per-member arrays whose trailing axes differ between stacks (capacity, neighbourhoods) are padded
-        with the column's padding value (0 for other arrays).
+        with the column's padding value (0 for other arrays). With ``capacity`` the columns are laid out with
+        that many rows per member (at least every member's live rows), as :meth:`set_capacity` would lay
+        them out after the join, but without laying them out twice.
         """
         out = cls.__new__(cls)
         first = stacks[0]
         out.__dict__.update({k: v for k, v in first.__dict__.items() if k not in ("views",)})
-        out.capacity = max(s.capacity for s in stacks)
         out.n = np.concatenate([s.n for s in stacks])
         out.weight = np.concatenate([s.weight for s in stacks])
-        out.cols = {name: _concat_padded([s.cols[name] for s in stacks], first.PAD.get(name, 0)) for name in first.cols}
+        if capacity is None:
+            out.capacity = max(s.capacity for s in stacks)
+            out.cols = {
+                name: _concat_padded([s.cols[name] for s in stacks], first.PAD.get(name, 0)) for name in first.cols
+            }
+        else:
+            out.capacity = max(int(capacity), int(out.n.max()) if len(out.n) else 0)
+            out.cols = {
+                name: _concat_fitted([s.cols[name] for s in stacks], out.capacity, first.PAD.get(name, 0))
+                for name in first.cols
+            }
         for name in cls.MEMBER_ARRAYS:
             setattr(out, name, _concat_padded([getattr(s, name) for s in stacks], 0))
         for name in cls.MEMBER_LISTS:
@@ -409,6 +421,20 @@ def _concat_padded(arrays: list[np.ndarray], pad: object) -> np.ndarray:
     return out
 
 
+def _concat_fitted(arrays: list[np.ndarray], capacity: int, pad: object) -> np.ndarray:
+    """Concatenate columns (members x rows) along the member axis with ``capacity`` rows each: a member's rows
+    beyond ``capacity`` are dropped (padding, as the caller guarantees) and missing rows are ``pad``."""
+    if all(a.shape[1] >= capacity for a in arrays):  # the usual case: one copy of the kept rows
+        return np.concatenate([a[:, :capacity] for a in arrays])
+    out = np.full((sum(len(a) for a in arrays), capacity), pad, dtype=arrays[0].dtype)
+    start = 0
+    for a in arrays:
+        keep = min(a.shape[1], capacity)
+        out[start : start + len(a), :keep] = a[:, :keep]
+        start += len(a)
+    return out
+
+
 def crf(rate: np.ndarray | float, years: np.ndarray | float) -> np.ndarray | float:
     """Capital recovery factor: annual payment per unit of capital at ``rate`` over ``years``.
 
@@ -483,6 +509,23 @@ def next_event_years(rng: np.random.Generator, p: float | np.ndarray, size: int,
     end of a life), paired scenarios still draw the same numbers.
     """
     return np.minimum(after + rng.geometric(p, size), NEVER).astype(np.int16)
+
+
+GEOMETRIC_BY_INVERSION_BELOW = 1.0 / 3.0
+"""numpy's ``Generator.geometric`` draws a probability below this by inverting one standard exponential per
+number (:func:`event_years_from_exponentials`); from it on, by a search over uniform draws."""
+
+
+def event_years_from_exponentials(e: np.ndarray, p: float, after: int) -> np.ndarray:
+    """:func:`next_event_years` from standard exponential draws ``e`` (one per agent) instead of a generator.
+
+    Why: the years to the first success of yearly Bernoulli(p) trials are ``ceil(E / -log(1 - p))`` for
+    ``E ~ Exp(1)``, which is how ``Generator.geometric`` draws them for ``0 < p <`` :data:`GEOMETRIC_BY_INVERSION_BELOW`
+    (one exponential per number, the same ``-E / log1p(-p)``), so for such ``p`` these are the years
+    :func:`next_event_years` gives with the generator that drew ``e``. A kernel whose agents draw these waiting
+    times next to other exponentials takes them all from a member's stream in one call.
+    """
+    return np.minimum(after + np.ceil(e / -math.log1p(-p)), NEVER).astype(np.int16)
 
 
 def hazard_clocks(rng: np.random.Generator, size: int) -> np.ndarray:
