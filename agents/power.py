@@ -9,6 +9,7 @@ regional price when fuel plus carbon cost is below it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import mesa
@@ -533,8 +534,10 @@ _SCALARS = (
     "export_limit_mw",
     "regional_price",
     "import_limit_mw",
+    "chp_fuel_per_heat",
 )
 """The scalar fields of :class:`DispatchRequest`, gathered into one array per batch."""
+_scalar_fields = attrgetter(*_SCALARS)
 _PADDING_UID = float(2**62)
 """Unit id of the padding units of members with fewer thermal units (last in every merit order)."""
 
@@ -553,7 +556,7 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     w = WEIGHTS
     H = len(w)
 
-    scalars = np.array([[getattr(r, name) for name in _SCALARS] for r in requests], dtype=float).T
+    scalars = np.array(list(map(_scalar_fields, requests)), dtype=float).T
     column = dict(zip(_SCALARS, scalars, strict=True))
 
     def col(name: str) -> np.ndarray:
@@ -698,9 +701,16 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     curtailed_hour = curtail > 1e-9
     # CHP units back off pro rata to their must-run where must-run exceeds what the system can take;
     # must_total >= each unit's must-run, so where it is 0 the share is 0 / tiny = 0.
-    hourly = gen_flex[:, :N] + must - must_cut[:, None, :] * (must / np.maximum(must_total, 1e-300)[:, None, :])
-    unit_gen = (hourly * w).sum(axis=2)
-    # Every hourly series the results need, weighted by the hours each stands for, in one pass.
+    # The units' hourly generation and every hourly series the results need share one buffer ((units +
+    # series) x members x hours), weighted by the hours each hour stands for in place and summed in one
+    # reduction: each row's sum over its hours is the one a sum of that row alone gives.
+    n_series = 17 + len(kinds)
+    weighted = np.empty((N + n_series, M, H))
+    np.subtract(
+        gen_flex[:, :N] + must,
+        must_cut[:, None, :] * (must / np.maximum(must_total, 1e-300)[:, None, :]),
+        out=weighted[:N].transpose(1, 0, 2),
+    )
     series = [
         re_used * share_wind,  # 0: wind
         utility_solar_avail * solar_kept,  # 1: utility solar
@@ -721,28 +731,30 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
         relief,  # 16
     ]
     series += [self_used[k] + fed[k] * solar_kept for k in kinds]
-    weighted = np.empty((len(series), M, H))
     for k, x in enumerate(series):
-        weighted[k] = x
-    sums = (weighted * w).sum(axis=2).tolist()
+        weighted[N + k] = x
+    weighted *= w
+    sums = weighted.sum(axis=2).T
+    unit_gen = sums[:, :N]
     # Each unit's heat and fuel, for all members at once (elementwise, so each member's values are its own).
-    chp_heat_tj = np.array(sums[6]) * 3600.0 / 1e6
+    chp_heat_tj = sums[:, N + 6] * 3600.0 / 1e6
     unit_heat_tj = chp_heat_tj[:, None] * heat_split
-    chp_fuel_per_heat = np.array([r.chp_fuel_per_heat for r in requests], dtype=float)
-    unit_fuel_tj = (unit_gen * heat_rate + unit_heat_tj * 1e3 * chp_fuel_per_heat[:, None]) / 1e3
-    unit_gen_l, unit_fuel_l, unit_heat_l = unit_gen.tolist(), unit_fuel_tj.tolist(), unit_heat_tj.tolist()
+    unit_fuel_tj = (unit_gen * heat_rate + unit_heat_tj * 1e3 * col("chp_fuel_per_heat")[:, None]) / 1e3
+    rows, unit_fuel_l, unit_heat_l = sums.tolist(), unit_fuel_tj.tolist(), unit_heat_tj.tolist()
     chp_heat_l = chp_heat_tj.tolist()
     out = []
     for i, r in enumerate(requests):
-        wind_gen, solar_gen = sums[0][i], sums[1][i]
-        distributed_gen = {k: sums[17 + j][i] for j, k in enumerate(kinds)}
+        row = rows[i]
         n = len(r.thermal)
-        gen_i = unit_gen_l[i][:n]
+        gen_i = row[:n]
+        s = row[N:]
+        wind_gen, solar_gen = s[0], s[1]
+        distributed_gen = {k: s[17 + j] for j, k in enumerate(kinds)}
         thermal_gen = 0.0
         for g in gen_i:
             thermal_gen += g
         chp_heat_i = chp_heat_l[i]
-        heat_total_tj = sums[7][i] * 3600.0 / 1e6
+        heat_total_tj = s[7] * 3600.0 / 1e6
         boiler_heat_tj = heat_total_tj - chp_heat_i
         out.append(
             {
@@ -753,16 +765,16 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
                 "solar_mwh": solar_gen,
                 "generation_mwh": wind_gen + solar_gen + thermal_gen + sum(distributed_gen.values()),
                 "distributed_generation_mwh": distributed_gen,
-                "self_consumed_mwh": sums[16][i],
-                "marginal_curtailment_share": {"wind": sums[2][i] / sums[3][i], "solar": sums[4][i] / sums[5][i]},
-                "import_mwh": sums[8][i] + sums[9][i],
-                "export_mwh": sums[10][i],
-                "unserved_mwh": sums[9][i],
-                "storage_loss_mwh": sums[11][i],
-                "curtailment_mwh": sums[12][i],
-                "re_available_mwh": sums[13][i],
-                "grid_loss_mwh": sums[14][i],
-                "demand_mwh": sums[15][i],
+                "self_consumed_mwh": s[16],
+                "marginal_curtailment_share": {"wind": s[2] / s[3], "solar": s[4] / s[5]},
+                "import_mwh": s[8] + s[9],
+                "export_mwh": s[10],
+                "unserved_mwh": s[9],
+                "storage_loss_mwh": s[11],
+                "curtailment_mwh": s[12],
+                "re_available_mwh": s[13],
+                "grid_loss_mwh": s[14],
+                "demand_mwh": s[15],
                 "chp_heat_tj": chp_heat_i,
                 "boiler_heat_tj": boiler_heat_tj,
                 "boiler_fuel_tj": boiler_heat_tj / r.boiler_efficiency,
