@@ -271,6 +271,8 @@ class RenewableDeveloper(mesa.Agent):
         self.marginal_curtailment_share: dict[str, float] = {"wind": 0.0, "solar": 0.0}
         """Share of an extra MW's output that last year's dispatch would have curtailed, by technology (see
         :func:`dispatch`)."""
+        self._new_mw_terms: dict[tuple[str, int], tuple[float, float]] = {}
+        """(price, annualised cost) of a new MW by (technology, year): see :meth:`_price_and_cost`."""
 
     def observe_dispatch(self, result: dict) -> None:
         """Remember what the year's dispatch says about the curtailment an extra MW of each technology sees."""
@@ -303,16 +305,30 @@ class RenewableDeveloper(mesa.Agent):
                 assumption), which is what market investors use.
         """
         m = self.model
-        spec = m.inputs.power
         cf = m.params[f"{tech}_capacity_factor"]
-        price = m.regional_price_cny_per_mwh(year) * spec.renewable_price_factor
+        price, cost = self._price_and_cost(tech, year)
         if curtailment_share is None:
             curtailment_share = 2.0 * m.last_curtailment_share
         revenue = cf * 8760 * (1 - min(curtailment_share, 1.0)) * price
-        capex = self.capex_cny_per_kw(tech, year) * 1e3
-        storage = m.params["storage_share_of_new_re"] * self.capex_cny_per_kw("battery", year) * 1e3
-        cost = (capex + storage) * (crf(spec.discount_rate, 25) + 0.02)
         return revenue / cost
+
+    def _price_and_cost(self, tech: str, year: int) -> tuple[float, float]:
+        """Price a new MW of ``tech`` sells at and its annualised cost with paired storage, in ``year``.
+
+        Why kept per year: both are fixed once the year is known (the carbon price path and the parameters are
+        set when the run is built; only the base year, which decides nothing, sees other parameter values), and
+        the market build, the target allocation and every repowering ask for them several times a year.
+        """
+        terms = self._new_mw_terms.get((tech, year))
+        if terms is None:
+            m = self.model
+            spec = m.inputs.power
+            price = m.regional_price_cny_per_mwh(year) * spec.renewable_price_factor
+            capex = self.capex_cny_per_kw(tech, year) * 1e3
+            storage = m.params["storage_share_of_new_re"] * self.capex_cny_per_kw("battery", year) * 1e3
+            cost = (capex + storage) * (crf(spec.discount_rate, 25) + 0.02)
+            terms = self._new_mw_terms[tech, year] = (price, cost)
+        return terms
 
     def allocation_index(self, tech: str, year: int) -> float:
         """Profitability of an extra MW of ``tech`` with the curtailment last year's hourly dispatch shows for
