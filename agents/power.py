@@ -410,7 +410,8 @@ def _cumulative_before(blocks: np.ndarray) -> np.ndarray:
     A loop, because numpy's cumsum over a few blocks is slow; and sequential, so trailing zero blocks (the
     padding of members with fewer units) leave every member's sums as its own run computes them.
     """
-    out = np.zeros_like(blocks)
+    out = np.empty_like(blocks)
+    out[:, 0] = 0.0
     for j in range(1, blocks.shape[1]):
         np.add(out[:, j - 1], blocks[:, j - 1], out=out[:, j])
     return out
@@ -660,13 +661,13 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
         scale = np.minimum(day_charge, battery_mwh[:, None]) / np.maximum(day_charge, 1e-300)
         charge *= scale[:, :, None]
         d = deficit.reshape(M, 4, 24)
-        avail_dis = charge.sum(axis=2) * eta
+        charged = charge.sum(axis=2)
+        avail_dis = charged * eta
         need = d.sum(axis=2)
         frac = np.minimum(avail_dis, need) / np.maximum(need, 1e-300)
         discharge = np.minimum(d * frac[:, :, None], battery_mw[:, None, None])
         # charge only what is discharged (the rest would sit in the battery)
         used = discharge.sum(axis=2) / eta
-        charged = charge.sum(axis=2)
         scale2 = used / np.maximum(charged, 1e-300)
         charge = (charge * scale2[:, :, None]).reshape(M, H)
         discharge = discharge.reshape(M, H)
