@@ -62,6 +62,9 @@ LOAD_SHAPE = PROFILES["load"].ravel() / 8760.0
 HEAT_SHAPE = np.repeat(HEAT_SEASON_SHARE / (SEASON_DAYS * 24), 24)
 """Share of annual heat per representative hour and hour it stands for (MW per MWh/yr)."""
 SOLAR_SHAPE = PROFILES["solar"].ravel()
+SOLAR_SHAPE_HOURS = float((SOLAR_SHAPE * WEIGHTS).sum())
+"""Full-load hours of the solar shape over the year: its hours weighted as :func:`dispatch_many` weights every
+hourly series (the same sum over one row of hours), so it is summed once here."""
 COHORT_TECHNOLOGIES = ("wind", "solar", "battery")
 """Technologies whose new builds join one cohort unit per year (see :meth:`sim.model.CityModel.build_cohort`)."""
 
@@ -703,12 +706,13 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     ordered_costs = costs[member, order]
     ordered_uids = uids[member, order]
     cheap = np.argmax((ordered_costs >= regional_price[:, None]) | (ordered_uids == -1), axis=1)
-    export_thermal = np.zeros((M, H))
     if cheap.any():
         spare = np.where((np.arange(N + 1) < cheap[:, None])[:, :, None], ordered - gen, 0.0)
         exported = np.minimum(np.maximum(export_room[:, None, :] - _cumulative_before(spare), 0.0), spare)
         gen += exported
         export_thermal = _sum_blocks(exported)
+    else:
+        export_thermal = np.zeros((M, H))
     gen_flex = np.empty_like(gen)
     gen_flex[member, order] = gen
 
@@ -723,7 +727,7 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     # The units' hourly generation and every hourly series the results need share one buffer ((units +
     # series) x members x hours), weighted by the hours each hour stands for in place and summed in one
     # reduction: each row's sum over its hours is the one a sum of that row alone gives.
-    n_series = 17 + len(kinds)
+    n_series = 16 + len(kinds)
     weighted = np.empty((N + n_series, M, H))
     np.subtract(
         gen_flex[:, :N] + must,
@@ -736,7 +740,7 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
         wind_shape * curtailed_hour,  # 2: wind in curtailed hours (per MW)
         wind_shape,  # 3
         SOLAR_SHAPE * curtailed_hour,  # 4
-        SOLAR_SHAPE,  # 5
+        relief,  # 5: self-consumed PV (the solar shape is summed once: SOLAR_SHAPE_HOURS)
         chp_heat_mw,  # 6
         heat_mw,  # 7
         gen_flex[:, N],  # 8: imports
@@ -747,7 +751,6 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
         re_avail,  # 13
         L - (demand - relief),  # 14
         demand,  # 15
-        relief,  # 16
     ]
     series += [self_used[k] + fed[k] * solar_kept for k in kinds]
     for k, x in enumerate(series):
@@ -768,7 +771,7 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
         gen_i = row[:n]
         s = row[N:]
         wind_gen, solar_gen = s[0], s[1]
-        distributed_gen = {k: s[17 + j] for j, k in enumerate(kinds)}
+        distributed_gen = {k: s[16 + j] for j, k in enumerate(kinds)}
         thermal_gen = 0.0
         for g in gen_i:
             thermal_gen += g
@@ -784,8 +787,8 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
                 "solar_mwh": solar_gen,
                 "generation_mwh": wind_gen + solar_gen + thermal_gen + sum(distributed_gen.values()),
                 "distributed_generation_mwh": distributed_gen,
-                "self_consumed_mwh": s[16],
-                "marginal_curtailment_share": {"wind": s[2] / s[3], "solar": s[4] / s[5]},
+                "self_consumed_mwh": s[5],
+                "marginal_curtailment_share": {"wind": s[2] / s[3], "solar": s[4] / SOLAR_SHAPE_HOURS},
                 "import_mwh": s[8] + s[9],
                 "export_mwh": s[10],
                 "unserved_mwh": s[9],
