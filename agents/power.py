@@ -9,6 +9,7 @@ regional price when fuel plus carbon cost is below it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import mesa
@@ -61,6 +62,9 @@ LOAD_SHAPE = PROFILES["load"].ravel() / 8760.0
 HEAT_SHAPE = np.repeat(HEAT_SEASON_SHARE / (SEASON_DAYS * 24), 24)
 """Share of annual heat per representative hour and hour it stands for (MW per MWh/yr)."""
 SOLAR_SHAPE = PROFILES["solar"].ravel()
+SOLAR_SHAPE_HOURS = float((SOLAR_SHAPE * WEIGHTS).sum())
+"""Full-load hours of the solar shape over the year: its hours weighted as :func:`dispatch_many` weights every
+hourly series (the same sum over one row of hours), so it is summed once here."""
 COHORT_TECHNOLOGIES = ("wind", "solar", "battery")
 """Technologies whose new builds join one cohort unit per year (see :meth:`sim.model.CityModel.build_cohort`)."""
 
@@ -270,6 +274,8 @@ class RenewableDeveloper(mesa.Agent):
         self.marginal_curtailment_share: dict[str, float] = {"wind": 0.0, "solar": 0.0}
         """Share of an extra MW's output that last year's dispatch would have curtailed, by technology (see
         :func:`dispatch`)."""
+        self._new_mw_terms: dict[tuple[str, int], tuple[float, float]] = {}
+        """(price, annualised cost) of a new MW by (technology, year): see :meth:`_price_and_cost`."""
 
     def observe_dispatch(self, result: dict) -> None:
         """Remember what the year's dispatch says about the curtailment an extra MW of each technology sees."""
@@ -302,16 +308,30 @@ class RenewableDeveloper(mesa.Agent):
                 assumption), which is what market investors use.
         """
         m = self.model
-        spec = m.inputs.power
         cf = m.params[f"{tech}_capacity_factor"]
-        price = m.regional_price_cny_per_mwh(year) * spec.renewable_price_factor
+        price, cost = self._price_and_cost(tech, year)
         if curtailment_share is None:
             curtailment_share = 2.0 * m.last_curtailment_share
         revenue = cf * 8760 * (1 - min(curtailment_share, 1.0)) * price
-        capex = self.capex_cny_per_kw(tech, year) * 1e3
-        storage = m.params["storage_share_of_new_re"] * self.capex_cny_per_kw("battery", year) * 1e3
-        cost = (capex + storage) * (crf(spec.discount_rate, 25) + 0.02)
         return revenue / cost
+
+    def _price_and_cost(self, tech: str, year: int) -> tuple[float, float]:
+        """Price a new MW of ``tech`` sells at and its annualised cost with paired storage, in ``year``.
+
+        Why kept per year: both are fixed once the year is known (the carbon price path and the parameters are
+        set when the run is built; only the base year, which decides nothing, sees other parameter values), and
+        the market build, the target allocation and every repowering ask for them several times a year.
+        """
+        terms = self._new_mw_terms.get((tech, year))
+        if terms is None:
+            m = self.model
+            spec = m.inputs.power
+            price = m.regional_price_cny_per_mwh(year) * spec.renewable_price_factor
+            capex = self.capex_cny_per_kw(tech, year) * 1e3
+            storage = m.params["storage_share_of_new_re"] * self.capex_cny_per_kw("battery", year) * 1e3
+            cost = (capex + storage) * (crf(spec.discount_rate, 25) + 0.02)
+            terms = self._new_mw_terms[tech, year] = (price, cost)
+        return terms
 
     def allocation_index(self, tech: str, year: int) -> float:
         """Profitability of an extra MW of ``tech`` with the curtailment last year's hourly dispatch shows for
@@ -393,7 +413,8 @@ def _cumulative_before(blocks: np.ndarray) -> np.ndarray:
     A loop, because numpy's cumsum over a few blocks is slow; and sequential, so trailing zero blocks (the
     padding of members with fewer units) leave every member's sums as its own run computes them.
     """
-    out = np.zeros_like(blocks)
+    out = np.empty_like(blocks)
+    out[:, 0] = 0.0
     for j in range(1, blocks.shape[1]):
         np.add(out[:, j - 1], blocks[:, j - 1], out=out[:, j])
     return out
@@ -533,10 +554,14 @@ _SCALARS = (
     "export_limit_mw",
     "regional_price",
     "import_limit_mw",
+    "chp_fuel_per_heat",
 )
 """The scalar fields of :class:`DispatchRequest`, gathered into one array per batch."""
+_scalar_fields = attrgetter(*_SCALARS)
 _PADDING_UID = float(2**62)
 """Unit id of the padding units of members with fewer thermal units (last in every merit order)."""
+_PADDING_UNIT = (0.0, 0.0, 0.0, 0.0, np.inf, _PADDING_UID)
+"""A padding unit's row of the unit table: no capacity, and last in the merit order."""
 
 
 def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
@@ -553,7 +578,7 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     w = WEIGHTS
     H = len(w)
 
-    scalars = np.array([[getattr(r, name) for name in _SCALARS] for r in requests], dtype=float).T
+    scalars = np.array(list(map(_scalar_fields, requests)), dtype=float).T
     column = dict(zip(_SCALARS, scalars, strict=True))
 
     def col(name: str) -> np.ndarray:
@@ -599,22 +624,22 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     # of power per MW of heat extracted (extraction-condensing units; assumption). Thermal units are rows of
     # (members x units x hours) arrays; condensing coal and gas units have no heat capacity and so no must-run.
     N = max(len(r.thermal) for r in requests)
-    rows = [
-        [
-            (
+    # The unit table's values one after the other (member by member, unit by unit): numpy reads a flat
+    # sequence of numbers several times faster than nested lists of tuples.
+    values: list[float] = []
+    for r in requests:
+        mc = r.mc
+        for u in r.thermal:
+            values += (
                 u.capacity_mw,
                 u.heat_capacity_mw if u.technology == "coal_chp" else 0.0,
                 u.min_load_share * u.capacity_mw,
                 u.heat_rate_gj_per_mwh,
-                r.mc[u.unique_id],
+                mc[u.unique_id],
                 u.unique_id,
             )
-            for u in r.thermal
-        ]
-        + [(0.0, 0.0, 0.0, 0.0, np.inf, _PADDING_UID)] * (N - len(r.thermal))  # padding: no capacity, last
-        for r in requests
-    ]
-    unit_table = np.array(rows, dtype=float).reshape(M, N, 6)
+        values += _PADDING_UNIT * (N - len(r.thermal))
+    unit_table = np.fromiter(values, dtype=float, count=M * N * 6).reshape(M, N, 6)
     cap, unit_heat_cap, min_load_mw, heat_rate, unit_mc = (unit_table[:, :, k] for k in range(5))
     heat_cap = _sum_blocks(unit_heat_cap[:, :, None])[:, 0] if N else np.zeros(M)
     has_heat = heat_cap > 0
@@ -639,13 +664,13 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
         scale = np.minimum(day_charge, battery_mwh[:, None]) / np.maximum(day_charge, 1e-300)
         charge *= scale[:, :, None]
         d = deficit.reshape(M, 4, 24)
-        avail_dis = charge.sum(axis=2) * eta
+        charged = charge.sum(axis=2)
+        avail_dis = charged * eta
         need = d.sum(axis=2)
         frac = np.minimum(avail_dis, need) / np.maximum(need, 1e-300)
         discharge = np.minimum(d * frac[:, :, None], battery_mw[:, None, None])
         # charge only what is discharged (the rest would sit in the battery)
         used = discharge.sum(axis=2) / eta
-        charged = charge.sum(axis=2)
         scale2 = used / np.maximum(charged, 1e-300)
         charge = (charge * scale2[:, :, None]).reshape(M, H)
         discharge = discharge.reshape(M, H)
@@ -681,12 +706,13 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     ordered_costs = costs[member, order]
     ordered_uids = uids[member, order]
     cheap = np.argmax((ordered_costs >= regional_price[:, None]) | (ordered_uids == -1), axis=1)
-    export_thermal = np.zeros((M, H))
     if cheap.any():
         spare = np.where((np.arange(N + 1) < cheap[:, None])[:, :, None], ordered - gen, 0.0)
         exported = np.minimum(np.maximum(export_room[:, None, :] - _cumulative_before(spare), 0.0), spare)
         gen += exported
         export_thermal = _sum_blocks(exported)
+    else:
+        export_thermal = np.zeros((M, H))
     gen_flex = np.empty_like(gen)
     gen_flex[member, order] = gen
 
@@ -698,16 +724,23 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     curtailed_hour = curtail > 1e-9
     # CHP units back off pro rata to their must-run where must-run exceeds what the system can take;
     # must_total >= each unit's must-run, so where it is 0 the share is 0 / tiny = 0.
-    hourly = gen_flex[:, :N] + must - must_cut[:, None, :] * (must / np.maximum(must_total, 1e-300)[:, None, :])
-    unit_gen = (hourly * w).sum(axis=2)
-    # Every hourly series the results need, weighted by the hours each stands for, in one pass.
+    # The units' hourly generation and every hourly series the results need share one buffer ((units +
+    # series) x members x hours), weighted by the hours each hour stands for in place and summed in one
+    # reduction: each row's sum over its hours is the one a sum of that row alone gives.
+    n_series = 16 + len(kinds)
+    weighted = np.empty((N + n_series, M, H))
+    np.subtract(
+        gen_flex[:, :N] + must,
+        must_cut[:, None, :] * (must / np.maximum(must_total, 1e-300)[:, None, :]),
+        out=weighted[:N].transpose(1, 0, 2),
+    )
     series = [
         re_used * share_wind,  # 0: wind
         utility_solar_avail * solar_kept,  # 1: utility solar
         wind_shape * curtailed_hour,  # 2: wind in curtailed hours (per MW)
         wind_shape,  # 3
         SOLAR_SHAPE * curtailed_hour,  # 4
-        SOLAR_SHAPE,  # 5
+        relief,  # 5: self-consumed PV (the solar shape is summed once: SOLAR_SHAPE_HOURS)
         chp_heat_mw,  # 6
         heat_mw,  # 7
         gen_flex[:, N],  # 8: imports
@@ -718,31 +751,32 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
         re_avail,  # 13
         L - (demand - relief),  # 14
         demand,  # 15
-        relief,  # 16
     ]
     series += [self_used[k] + fed[k] * solar_kept for k in kinds]
-    weighted = np.empty((len(series), M, H))
     for k, x in enumerate(series):
-        weighted[k] = x
-    sums = (weighted * w).sum(axis=2).tolist()
+        weighted[N + k] = x
+    weighted *= w
+    sums = weighted.sum(axis=2).T
+    unit_gen = sums[:, :N]
     # Each unit's heat and fuel, for all members at once (elementwise, so each member's values are its own).
-    chp_heat_tj = np.array(sums[6]) * 3600.0 / 1e6
+    chp_heat_tj = sums[:, N + 6] * 3600.0 / 1e6
     unit_heat_tj = chp_heat_tj[:, None] * heat_split
-    chp_fuel_per_heat = np.array([r.chp_fuel_per_heat for r in requests], dtype=float)
-    unit_fuel_tj = (unit_gen * heat_rate + unit_heat_tj * 1e3 * chp_fuel_per_heat[:, None]) / 1e3
-    unit_gen_l, unit_fuel_l, unit_heat_l = unit_gen.tolist(), unit_fuel_tj.tolist(), unit_heat_tj.tolist()
+    unit_fuel_tj = (unit_gen * heat_rate + unit_heat_tj * 1e3 * col("chp_fuel_per_heat")[:, None]) / 1e3
+    rows, unit_fuel_l, unit_heat_l = sums.tolist(), unit_fuel_tj.tolist(), unit_heat_tj.tolist()
     chp_heat_l = chp_heat_tj.tolist()
     out = []
     for i, r in enumerate(requests):
-        wind_gen, solar_gen = sums[0][i], sums[1][i]
-        distributed_gen = {k: sums[17 + j][i] for j, k in enumerate(kinds)}
+        row = rows[i]
         n = len(r.thermal)
-        gen_i = unit_gen_l[i][:n]
+        gen_i = row[:n]
+        s = row[N:]
+        wind_gen, solar_gen = s[0], s[1]
+        distributed_gen = {k: s[16 + j] for j, k in enumerate(kinds)}
         thermal_gen = 0.0
         for g in gen_i:
             thermal_gen += g
         chp_heat_i = chp_heat_l[i]
-        heat_total_tj = sums[7][i] * 3600.0 / 1e6
+        heat_total_tj = s[7] * 3600.0 / 1e6
         boiler_heat_tj = heat_total_tj - chp_heat_i
         out.append(
             {
@@ -753,16 +787,16 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
                 "solar_mwh": solar_gen,
                 "generation_mwh": wind_gen + solar_gen + thermal_gen + sum(distributed_gen.values()),
                 "distributed_generation_mwh": distributed_gen,
-                "self_consumed_mwh": sums[16][i],
-                "marginal_curtailment_share": {"wind": sums[2][i] / sums[3][i], "solar": sums[4][i] / sums[5][i]},
-                "import_mwh": sums[8][i] + sums[9][i],
-                "export_mwh": sums[10][i],
-                "unserved_mwh": sums[9][i],
-                "storage_loss_mwh": sums[11][i],
-                "curtailment_mwh": sums[12][i],
-                "re_available_mwh": sums[13][i],
-                "grid_loss_mwh": sums[14][i],
-                "demand_mwh": sums[15][i],
+                "self_consumed_mwh": s[5],
+                "marginal_curtailment_share": {"wind": s[2] / s[3], "solar": s[4] / SOLAR_SHAPE_HOURS},
+                "import_mwh": s[8] + s[9],
+                "export_mwh": s[10],
+                "unserved_mwh": s[9],
+                "storage_loss_mwh": s[11],
+                "curtailment_mwh": s[12],
+                "re_available_mwh": s[13],
+                "grid_loss_mwh": s[14],
+                "demand_mwh": s[15],
                 "chp_heat_tj": chp_heat_i,
                 "boiler_heat_tj": boiler_heat_tj,
                 "boiler_fuel_tj": boiler_heat_tj / r.boiler_efficiency,
