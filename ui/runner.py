@@ -235,7 +235,6 @@ def freeze_main_heap() -> None:
         _MAIN_HEAP_FROZEN = True
 
 
-
 def _forkserver_context() -> mp.context.BaseContext:
     """A forkserver context that preloads this module (and so the model), else spawn.
 
