@@ -528,6 +528,19 @@ def event_years_from_exponentials(e: np.ndarray, p: float, after: int) -> np.nda
     return np.minimum(after + np.ceil(e / -math.log1p(-p)), NEVER).astype(np.int16)
 
 
+def choice_by_shares(rng: np.random.Generator, shares: np.ndarray, size: int) -> np.ndarray:
+    """``rng.choice(len(shares), size, p=shares / shares.sum())``: the same inverse-CDF rule on the same
+    uniforms, so the same draws, without the call's checks of ``p``.
+
+    Why: at the app's resolution a population draws a handful of agents per category, and the checks were
+    most of the call's cost; the callers' shares are validated with the scenario (finite, non-negative,
+    adding up to 1).
+    """
+    cdf = (shares / shares.sum()).cumsum()
+    cdf /= cdf[-1]
+    return cdf.searchsorted(rng.random(size), side="right")
+
+
 def hazard_clocks(rng: np.random.Generator, size: int) -> np.ndarray:
     """Exp(1) thresholds for events whose yearly probability ``p_t`` changes with the year and the agent.
 

@@ -40,6 +40,7 @@ from agents.population import (
     PopulationStack,
     RowAgent,
     add_counts,
+    choice_by_shares,
     crf,
     hazard_clocks,
     logit_pick,
@@ -101,12 +102,7 @@ class Vehicles(Population):
             k = max(int(round(s.stock * resolution)), 1 if s.stock > 0 else 0)
             seg_codes.append(np.full(k, SEGMENTS.index(name)))
             shares = np.array([s.shares.get(pt, 0.0) for pt in POWERTRAINS])
-            # rng.choice(len(POWERTRAINS), size=k, p=shares / shares.sum()) without its checks of p (the scenario
-            # checks the shares: finite, non-negative, adding up to 1): the same inverse-CDF rule on the same
-            # uniforms, so the same draws, at a fraction of the cost of the call.
-            cdf = (shares / shares.sum()).cumsum()
-            cdf /= cdf[-1]
-            pt_codes.append(cdf.searchsorted(rng.random(k), side="right"))
+            pt_codes.append(choice_by_shares(rng, shares, k))
             # Ages from a stationary stock of the segment's life (approximately uniform up to 1.3 x life).
             ages.append(rng.integers(0, max(int(1.3 * s.lifetime_yr), 1), k))
             kms.append(s.km_per_yr * rng.lognormal(-0.5 * s.km_sigma**2, s.km_sigma, k))
