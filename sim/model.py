@@ -18,6 +18,7 @@ same numbers whatever the others do, which keeps scenario comparisons paired (co
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,25 @@ _ENERGY_FUEL_INDEX = np.array([FUEL_INDEX[f] for f in FUELS if f != "process"])
 def seed_streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator]:
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, ss.spawn(len(STREAMS)), strict=True)}
+
+
+def shuffle_like_random(rnd: random.Random, items: list) -> None:
+    """Shuffle ``items`` in place exactly as ``rnd.shuffle(items)`` does: the same order, the same numbers taken
+    from ``rnd`` (``tests/test_model.py`` checks both).
+
+    Why: the power units are shuffled every year of every member (Mesa's ``shuffle_do`` order), and
+    ``random.shuffle`` spends half its time in one method call per item (``_randbelow``). This is CPython's
+    algorithm (Fisher-Yates from the end, each index by rejection on ``getrandbits`` of the bound's bit
+    length) with that call inlined: 4.5 us instead of 10 us for 60 units.
+    """
+    getrandbits = rnd.getrandbits
+    for i in range(len(items) - 1, 0, -1):
+        n = i + 1
+        k = n.bit_length()
+        j = getrandbits(k)
+        while j >= n:
+            j = getrandbits(k)
+        items[i], items[j] = items[j], items[i]
 
 
 class CityModel(mesa.Model):
@@ -365,7 +385,7 @@ class CityModel(mesa.Model):
         unit, so every shuffled unit is still in the set when its turn comes.
         """
         units = list(self.agents_by_type[PowerPlant])
-        self.random.shuffle(units)
+        shuffle_like_random(self.random, units)
         for u in units:
             if u.fuel is None and year - u.commissioned < u.lifetime_yr:
                 continue  # a wind, solar or battery cohort before the end of its life: nothing to decide

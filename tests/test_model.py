@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import mesa
 import numpy as np
 import pytest
 
 from agents.power import PowerPlant
 from sim.constants import EMISSION_FACTOR_T_PER_TJ
-from sim.model import CityModel, run
+from sim.model import CityModel, run, shuffle_like_random
 
 FAST = 0.02  # resolution for behavioural tests: ~3,800 households, ~3,200 vehicles, 200 buildings
 
@@ -132,3 +134,14 @@ def test_base_year_inventory_does_not_depend_on_sampled_prices_and_capacity_fact
     np.testing.assert_allclose(a.sector_mt().iloc[0], b.sector_mt().iloc[0], rtol=1e-12)
     assert a.ledger.electricity["export_mwh"][0] == pytest.approx(b.ledger.electricity["export_mwh"][0], rel=1e-12)
     assert a.sector_mt()["power_heat"].iloc[1] != pytest.approx(b.sector_mt()["power_heat"].iloc[1], rel=1e-3)
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 3, 31, 32, 33, 60, 64, 65, 100])
+def test_power_unit_shuffle_gives_random_shuffles_order_and_takes_the_same_numbers(length: int) -> None:
+    for seed in range(30):
+        a, b = random.Random(seed), random.Random(seed)
+        expected, got = list(range(length)), list(range(length))
+        a.shuffle(expected)
+        shuffle_like_random(b, got)
+        assert got == expected
+        assert a.getstate() == b.getstate()
