@@ -634,8 +634,15 @@ def _chart_labels() -> dict[str, str]:
 
 
 def show_chart(chart: Any, name: str, final: bool) -> None:
-    """Draw a chart; after the last stage, add its export button (PNG when vl-convert is there, else HTML)."""
-    st.altair_chart(chart, width="stretch")
+    """Draw a chart; after the last stage, add its export button (PNG when vl-convert is there, else HTML).
+
+    A :class:`ui.charts.ChartSpec` (the charts redrawn at every slider move) is drawn from its validated
+    template and data; other charts are Altair objects.
+    """
+    if isinstance(chart, charts.ChartSpec):
+        st.vega_lite_chart(spec=chart.spec(), width="stretch")
+    else:
+        st.altair_chart(chart, width="stretch")
     if final:
         ext = "png" if charts.has_png_export() else "html"
         st.download_button(

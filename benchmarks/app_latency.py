@@ -96,9 +96,9 @@ def _summarise(result: object, lang: str = "en") -> None:
         "target": "2030",
         "reference": "r",
     }
-    charts.fan_chart(bands, labels, res.base_year).to_dict()  # type: ignore[attr-defined]
+    charts.fan_chart(bands, labels, res.base_year).spec()  # type: ignore[attr-defined]
     frame = res.sector_mean()  # type: ignore[attr-defined]
-    charts.sector_area(frame, labels | {"legend": "s"}, list(res.sectors)).to_dict()  # type: ignore[attr-defined]
+    charts.sector_area(frame, labels | {"legend": "s"}, list(res.sectors)).spec()  # type: ignore[attr-defined]
 
 
 def _scenario_text(preset: str, carbon_price_2030: float) -> str:

@@ -8,7 +8,14 @@ sectors and scenarios, and grey dashed rules for the base year and the pilot pla
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -32,17 +39,93 @@ PALETTE = [
 ]
 
 
+Sources = Mapping[str, Any]
+"""A chart's data by dataset name: DataFrames, or ``alt.NamedData`` references for a template."""
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """A chart drawn at every slider move: its Vega-Lite spec with named datasets, and its data.
+
+    Why: building an Altair chart and converting it (``to_dict``, which validates every part against the
+    Vega-Lite schema and sanitises every frame) took ~130 ms of the server's CPU for the results tab's four
+    charts, at the first stage (while the workers run) and again at the end of every redraw. Only the data
+    change between slider moves, so the spec is built and validated once per set of labels and options
+    (:func:`_chart_spec`), with its data as named datasets that Streamlit ships as Arrow, and each draw
+    fills in the frames.
+
+    Attributes:
+        template: the validated spec without data (JSON text; each draw parses its own copy).
+        data: the frames by dataset name.
+        build: the Altair chart from sources (:data:`Sources`): the template's definition, and the chart for
+            export.
+    """
+
+    template: str
+    data: dict[str, pd.DataFrame]
+    build: Callable[[Sources], alt.TopLevelMixin]
+
+    def spec(self) -> dict[str, Any]:
+        """The Vega-Lite spec with this chart's frames as its datasets (for ``st.vega_lite_chart``)."""
+        spec = json.loads(self.template)
+        spec["datasets"] = dict(self.data)
+        return spec
+
+    def altair(self) -> alt.TopLevelMixin:
+        """The same chart as an Altair object with the data inline (for export)."""
+        return self.build(self.data)
+
+
+_TEMPLATES: OrderedDict[tuple, str] = OrderedDict()
+_TEMPLATES_SIZE = 128
+_TEMPLATES_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _streamlit_theme() -> Iterator[None]:
+    """Altair's "none" theme while a template is converted, as ``st.altair_chart`` converts charts, so that
+    the template draws exactly like the chart did (no default 300 x 300 view size)."""
+    if alt.theme.active == "default":
+        with alt.theme.enable("none"):
+            yield
+    else:
+        yield
+
+
+def _chart_spec(key: tuple, data: dict[str, pd.DataFrame], build: Callable[[Sources], alt.TopLevelMixin]) -> ChartSpec:
+    """A :class:`ChartSpec` from the template of ``key`` (everything but the data that shapes the spec),
+    building and validating the template the first time the key is seen."""
+    with _TEMPLATES_LOCK:
+        template = _TEMPLATES.get(key)
+        if template is not None:
+            _TEMPLATES.move_to_end(key)
+    if template is None:
+        with _TEMPLATES_LOCK, _streamlit_theme():
+            chart = build({name: alt.NamedData(name=name) for name in data})
+            template = json.dumps(chart.to_dict(validate=True))
+            _TEMPLATES[key] = template
+            while len(_TEMPLATES) > _TEMPLATES_SIZE:
+                _TEMPLATES.popitem(last=False)
+    return ChartSpec(template, data, build)
+
+
+def _key(labels: Mapping[str, str], *options: Any) -> tuple:
+    return (tuple(sorted(labels.items())), *options)
+
+
 def has_png_export() -> bool:
     """Whether charts can be rendered to PNG offline (``vl-convert-python`` installed)."""
     return importlib.util.find_spec("vl_convert") is not None
 
 
-def export_chart(chart: alt.TopLevelMixin, scale: float = 2.0) -> tuple[bytes, str, str]:
+def export_chart(chart: alt.TopLevelMixin | ChartSpec, scale: float = 2.0) -> tuple[bytes, str, str]:
     """Render a chart for download: PNG via vl-convert when installed, else a self-contained HTML page.
 
     Returns:
         ``(data, extension, mime type)``.
     """
+    if isinstance(chart, ChartSpec):
+        chart = chart.altair()
     if "width" not in chart.to_dict():  # the app stretches charts to the page; a file needs a size of its own
         chart = chart.properties(width=760)
     if has_png_export():
@@ -84,7 +167,7 @@ def fan_chart(
     reference: pd.DataFrame | None = None,
     large: bool = False,
     height: int = 340,
-) -> alt.TopLevelMixin:
+) -> ChartSpec:
     """Total emissions across the ensemble: P5-P95 and P25-P75 bands, median, base year and 2030 marked.
 
     Args:
@@ -98,15 +181,31 @@ def fan_chart(
         large: workshop type sizes.
         height: pixels.
     """
+    data = {
+        "bands": bands.assign(series_90=labels["band_90"], series_50=labels["band_50"], series_median=labels["median"]),
+        "base": pd.DataFrame(
+            {"year": [base_year], "value": [float(bands.iloc[0]["p50"])], "text": [labels["base_year"]]}
+        ),
+        "rule": pd.DataFrame({"year": [target_year], "text": [labels["target"]]}),
+    }
+    if reference is not None:
+        data["reference"] = reference.assign(series=labels["reference"])
+    labels = dict(labels)
+    key = _key(labels, "fan", reference is not None, large, height)
+    return _chart_spec(key, data, lambda sources: _fan_layers(sources, labels, large, height))
+
+
+def _fan_layers(sources: Sources, labels: dict[str, str], large: bool, height: int) -> alt.TopLevelMixin:
+    """The fan chart of :func:`fan_chart` from its sources (``bands``, ``base``, ``rule``, ``reference``)."""
     x = _year_axis(labels["x"])
     y_title = labels["y"]
     legend_items = [labels["band_90"], labels["band_50"], labels["median"]]
     colours = ["#c6dbef", "#6baed6", "#08306b"]
-    if reference is not None:
+    if "reference" in sources:
         legend_items.append(labels["reference"])
         colours.append(REFERENCE_COLOUR)
     scale = alt.Scale(domain=legend_items, range=colours)
-    b = bands.assign(series_90=labels["band_90"], series_50=labels["band_50"], series_median=labels["median"])
+    b = sources["bands"]
     outer = (
         alt.Chart(b)
         .mark_area(opacity=0.8)
@@ -143,22 +242,20 @@ def fan_chart(
         )
     )
     layers = [outer, inner, median]
-    if reference is not None:
-        ref = reference.assign(series=labels["reference"])
+    if "reference" in sources:
         layers.append(
-            alt.Chart(ref)
+            alt.Chart(sources["reference"])
             .mark_line(strokeDash=[6, 4], strokeWidth=2)
             .encode(x=x, y="p50:Q", color=alt.Color("series:N", title=None, scale=scale))
         )
-    first = bands.iloc[0]
-    base = pd.DataFrame({"year": [base_year], "value": [float(first["p50"])], "text": [labels["base_year"]]})
+    base = sources["base"]
     layers.append(alt.Chart(base).mark_point(size=90, filled=True, color="black").encode(x=x, y="value:Q"))
     layers.append(
         alt.Chart(base)
         .mark_text(align="left", dx=8, dy=-10, fontSize=16 if large else 12)
         .encode(x=x, y="value:Q", text="text:N")
     )
-    rule = pd.DataFrame({"year": [target_year], "text": [labels["target"]]})
+    rule = sources["rule"]
     layers.append(alt.Chart(rule).mark_rule(strokeDash=[4, 4], color=REFERENCE_COLOUR).encode(x=x))
     layers.append(
         alt.Chart(rule)
@@ -166,7 +263,7 @@ def fan_chart(
         .encode(x=x, text="text:N")
     )
     # One LayerChart with its properties and configuration, not a chain of copies: Altair deep-copies the whole
-    # layered spec at each chained call, and the fan is redrawn at every slider move (about half its cost).
+    # layered spec at each chained call.
     return alt.LayerChart(
         layer=layers,
         title=labels["title"],
@@ -176,9 +273,7 @@ def fan_chart(
     )
 
 
-def sector_area(
-    frame: pd.DataFrame, labels: dict[str, str], order: list[str], large: bool = False
-) -> alt.TopLevelMixin:
+def sector_area(frame: pd.DataFrame, labels: dict[str, str], order: list[str], large: bool = False) -> ChartSpec:
     """Stacked area of emissions by sector.
 
     Args:
@@ -189,8 +284,14 @@ def sector_area(
     """
     f = frame.copy()
     f["order"] = f["sector"].map({s: i for i, s in enumerate(order)})
+    labels, order = dict(labels), list(order)
+    key = _key(labels, "sectors", tuple(order), large)
+    return _chart_spec(key, {"sectors": f}, lambda sources: _sector_area(sources, labels, order, large))
+
+
+def _sector_area(sources: Sources, labels: dict[str, str], order: list[str], large: bool) -> alt.TopLevelMixin:
     chart = (
-        alt.Chart(f)
+        alt.Chart(sources["sectors"])
         .mark_area()
         .encode(
             x=_year_axis(labels["x"]),
@@ -212,7 +313,7 @@ def sector_area(
 
 def peak_histogram(
     dist: pd.DataFrame, labels: dict[str, str], target_year: int = 2030, large: bool = False
-) -> alt.TopLevelMixin:
+) -> ChartSpec:
     """Probability of each peak year, with the not-peaked share as its own bar at the right.
 
     Args:
@@ -222,11 +323,18 @@ def peak_histogram(
     """
     d = dist.copy()
     d["deadline"] = ["ok" if (str(o).isdigit() and int(o) <= target_year) else "late" for o in d["outcome"].astype(str)]
+    outcomes = list(d["outcome"])  # the bars' order is part of the spec
+    labels = dict(labels)
+    key = _key(labels, "peak_histogram", tuple(str(o) for o in outcomes), large)
+    return _chart_spec(key, {"peaks": d}, lambda sources: _peak_histogram(sources, labels, outcomes, large))
+
+
+def _peak_histogram(sources: Sources, labels: dict[str, str], outcomes: list, large: bool) -> alt.TopLevelMixin:
     chart = (
-        alt.Chart(d)
+        alt.Chart(sources["peaks"])
         .mark_bar()
         .encode(
-            x=alt.X("outcome:N", sort=list(d["outcome"]), title=labels["x"], axis=alt.Axis(labelAngle=-45)),
+            x=alt.X("outcome:N", sort=outcomes, title=labels["x"], axis=alt.Axis(labelAngle=-45)),
             y=alt.Y("probability:Q", title=labels["y"], axis=alt.Axis(format="%")),
             color=alt.Color(
                 "deadline:N", legend=None, scale=alt.Scale(domain=["ok", "late"], range=["#54a24b", "#9ecae1"])
@@ -240,8 +348,15 @@ def peak_histogram(
 
 def ecdf_chart(
     ecdf: pd.DataFrame, labels: dict[str, str], target_year: int = 2030, large: bool = False, by: str | None = None
-) -> alt.TopLevelMixin:
+) -> ChartSpec:
     """P(peaked by year) as a step line (one per scenario when ``by`` names a column)."""
+    labels = dict(labels)
+    data = {"ecdf": ecdf, "rule": pd.DataFrame({"year": [target_year]})}
+    key = _key(labels, "ecdf", large, by)
+    return _chart_spec(key, data, lambda sources: _ecdf_chart(sources, labels, large, by))
+
+
+def _ecdf_chart(sources: Sources, labels: dict[str, str], large: bool, by: str | None) -> alt.TopLevelMixin:
     x = _year_axis(labels["x"])
     enc = {
         "x": x,
@@ -254,8 +369,9 @@ def ecdf_chart(
     if by:
         enc["color"] = alt.Color(f"{by}:N", title=labels.get("legend"), scale=alt.Scale(range=PALETTE))
         enc["tooltip"] = [alt.Tooltip(f"{by}:N"), *enc["tooltip"]]
-    line = alt.Chart(ecdf).mark_line(interpolate="step-after", strokeWidth=3, color=BAND_COLOUR).encode(**enc)
-    rule = alt.Chart(pd.DataFrame({"year": [target_year]})).mark_rule(strokeDash=[4, 4], color=REFERENCE_COLOUR)
+    line = alt.Chart(sources["ecdf"]).mark_line(interpolate="step-after", strokeWidth=3, color=BAND_COLOUR)
+    line = line.encode(**enc)
+    rule = alt.Chart(sources["rule"]).mark_rule(strokeDash=[4, 4], color=REFERENCE_COLOUR)
     chart = alt.layer(line, rule.encode(x=x)).properties(title=labels["title"], height=260)
     return _font_config(chart, large)
 

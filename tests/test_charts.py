@@ -1,0 +1,102 @@
+"""The results tab's charts drawn from validated templates (ui/charts.py) are the Altair charts they replace."""
+
+from __future__ import annotations
+
+import json
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pytest
+
+from ui import charts
+
+LABELS = {
+    "title": "Emissions",
+    "x": "Year",
+    "y": "Mt CO2",
+    "band_90": "90%",
+    "band_50": "50%",
+    "median": "Median",
+    "base_year": "Base year",
+    "target": "2030",
+    "reference": "Reference",
+    "legend": "Sector",
+}
+
+
+def _bands(shift: float = 0.0) -> pd.DataFrame:
+    years = np.arange(2024, 2061)
+    mid = 40 + shift + np.sin(years / 5.0)
+    return pd.DataFrame(
+        {"year": years, "p5": mid - 4, "p25": mid - 2, "p50": mid, "p75": mid + 2, "p95": mid + 4, "mean": mid}
+    )
+
+
+def _cases(shift: float = 0.0) -> dict[str, charts.ChartSpec]:
+    bands = _bands(shift)
+    sectors = pd.DataFrame(
+        [(y, s, 1.0 + shift + i) for y in range(2024, 2061) for i, s in enumerate(["Power", "Industry"])],
+        columns=["year", "sector", "emissions_mt"],
+    )
+    dist = pd.DataFrame(
+        {"outcome": ["2028", "2029", "2030", "2031", "not peaked"], "probability": [0.1, 0.2, 0.3, 0.2, 0.2]}
+    )
+    ecdf = pd.DataFrame({"year": np.arange(2024, 2061), "p_peaked_by_year": np.linspace(0, 0.9 - shift / 100, 37)})
+    return {
+        "fan": charts.fan_chart(bands, LABELS, 2024, reference=_bands(1.0)),
+        "fan_workshop": charts.fan_chart(bands, LABELS, 2024, large=True),
+        "sectors": charts.sector_area(sectors, LABELS, ["Power", "Industry"]),
+        "peaks": charts.peak_histogram(dist, LABELS),
+        "ecdf": charts.ecdf_chart(ecdf, LABELS),
+        "ecdf_by": charts.ecdf_chart(ecdf.assign(scenario="A"), LABELS, by="scenario"),
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """The frame as Altair inlines it."""
+    return json.loads(json.dumps(alt.utils.sanitize_pandas_dataframe(frame).to_dict(orient="records")))
+
+
+def _inline_spec(chart: alt.TopLevelMixin) -> dict:
+    """What ``st.altair_chart`` drew before: the chart's own spec, under the "none" theme, data inline."""
+    with alt.theme.enable("none"):
+        return chart.to_dict()
+
+
+@pytest.mark.parametrize("name", list(_cases()))
+def test_template_spec_is_the_altair_charts_spec_with_its_data_as_named_datasets(name: str) -> None:
+    chart = _cases()[name]
+    spec = chart.spec()
+    inline = _inline_spec(chart.altair())
+    # Each inline dataset is one of the chart's frames; name it as the template does.
+    names = {}
+    for inline_name, values in inline.pop("datasets").items():
+        matches = [n for n, frame in chart.data.items() if _records(frame) == json.loads(json.dumps(values))]
+        assert matches, f"{name}: dataset {inline_name} is none of the chart's frames"
+        names[inline_name] = matches[0]
+    text = json.dumps(inline)
+    for inline_name, template_name in names.items():
+        text = text.replace(f'"name": "{inline_name}"', f'"name": "{template_name}"')
+    datasets = spec.pop("datasets")
+    assert json.loads(text) == spec
+    assert set(datasets) == set(chart.data)
+    for frame_name, frame in datasets.items():
+        assert frame is chart.data[frame_name]
+
+
+def test_templates_are_built_once_per_labels_and_options_and_take_new_data() -> None:
+    first, second = _cases(0.0), _cases(3.0)
+    for name in first:
+        assert second[name].template is first[name].template or second[name].template == first[name].template
+        assert not first[name].data.keys() - second[name].data.keys()
+    assert not first["fan"].data["bands"].equals(second["fan"].data["bands"])
+    other = charts.fan_chart(_bands(), LABELS | {"title": "排放"}, 2024)
+    assert other.template != first["fan_workshop"].template and "排放" in other.spec()["title"]
+
+
+def test_exported_chart_has_the_data_inline() -> None:
+    chart = _cases()["fan"]
+    data, ext, _ = charts.export_chart(chart)
+    assert ext in ("png", "html") and len(data) > 1000
+    assert "datasets" in chart.altair().to_dict()
