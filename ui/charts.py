@@ -79,6 +79,10 @@ class ChartSpec:
 _TEMPLATES: OrderedDict[tuple, str] = OrderedDict()
 _TEMPLATES_SIZE = 128
 _TEMPLATES_LOCK = threading.Lock()
+try:  # Altair's theme is global: switch it under the lock st.altair_chart switches it under
+    from streamlit.elements.vega_charts import _altair_globals_lock as _theme_lock
+except ImportError:  # another Streamlit: our own lock (charts drawn by st.altair_chart may then race)
+    _theme_lock = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -100,7 +104,7 @@ def _chart_spec(key: tuple, data: dict[str, pd.DataFrame], build: Callable[[Sour
         if template is not None:
             _TEMPLATES.move_to_end(key)
     if template is None:
-        with _TEMPLATES_LOCK, _streamlit_theme():
+        with _TEMPLATES_LOCK, _theme_lock, _streamlit_theme():
             chart = build({name: alt.NamedData(name=name) for name in data})
             template = json.dumps(chart.to_dict(validate=True))
             _TEMPLATES[key] = template
