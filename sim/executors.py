@@ -115,18 +115,25 @@ def _process_context() -> mp.context.BaseContext:
     return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def _prepare_worker() -> None:
-    """Import the model in a new pool worker, then freeze what is alive out of full garbage collections.
+def freeze_long_lived_objects() -> None:
+    """Collect the garbage, then move every object still alive out of full garbage collections
+    (``gc.freeze``): for a process that has imported what it needs and will now run for a long time.
 
     Why: a worker holds ~140,000 container objects from numpy, pandas, pyarrow, Mesa, pydantic and the
-    model, and every full (oldest-generation) collection walks them all: one fell in about every 100
-    members of a run and cost 60-120 ms. ``gc.freeze`` moves them to the permanent generation; the runs'
-    own garbage is still collected.
+    model (the app's server ~200,000 more), and every full (oldest-generation) collection walks them all:
+    one fell in about every 100 members of a run and cost 60-120 ms (~140 ms in the server, about every
+    sixth redraw). Frozen objects are never collected, which is right for modules and what lives as long
+    as the process; objects made later are collected as before.
     """
-    import sim.ensemble  # noqa: F401  (the tasks' module and everything it imports)
-
     gc.collect()
     gc.freeze()
+
+
+def _prepare_worker() -> None:
+    """Import the model in a new pool worker, then :func:`freeze_long_lived_objects`."""
+    import sim.ensemble  # noqa: F401  (the tasks' module and everything it imports)
+
+    freeze_long_lived_objects()
 
 
 class LocalExecutor(Executor):

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import gc
 import hashlib
 import multiprocessing as mp
 import os
@@ -51,6 +50,7 @@ from sim import sensitivity as sens
 from sim import stats as simstats
 from sim.constants import SECTORS
 from sim.ensemble import run_seed, sample_parameters
+from sim.executors import freeze_long_lived_objects
 from sim.levers import LEVER_FAMILIES, PILOT_TARGETS_2025, active_families, lever_effects
 from sim.model import run, run_members
 from sim.peak import censored_peak_year, find_peaks
@@ -195,23 +195,13 @@ def lever_effects_task(task: Mapping[str, Any]) -> pd.DataFrame:
     return lever_effects(scenario, seed=task["seed"], resolution=task["resolution"], families=list(task["families"]))
 
 
-def warm_up() -> int:
+def warm_up() -> None:
     """Pay a worker's first-run costs (lazy imports, first allocations) before the first real task, then
-    move everything alive to the garbage collector's permanent generation (``gc.freeze``).
-
-    Why the freeze: a worker holds ~140,000 container objects from its imports (numpy, pandas, Mesa,
-    pydantic, the model), and a full (oldest-generation) collection walks all of them. Runs allocate
-    enough that one such collection fell in about every 100 members, costing 60-120 ms of the worker's
-    ~2.2 s for a 200-member redraw. Frozen objects are never collected, which is right for modules and
-    the warm-up's leftovers after the ``gc.collect()`` before it; the runs' own garbage is collected as
-    before.
-    """
+    :func:`~sim.executors.freeze_long_lived_objects` (a full collection cost 60-120 ms per ~100 members)."""
     data = yaml.safe_load((Path(__file__).resolve().parents[1] / "scenarios" / "karamay_baseline.yaml").read_text())
     scenario = scenario_from_dict(data, "warm-up")
     run(scenario, 0, None, registry.get("resolution").low)
-    gc.collect()
-    gc.freeze()
-    return os.getpid()
+    freeze_long_lived_objects()
 
 
 # ---------------------------------------------------------------------------------------------- pool
@@ -221,17 +211,15 @@ _MAIN_HEAP_FROZEN = False
 
 
 def freeze_main_heap() -> None:
-    """Move the server process's objects alive now out of full garbage collections (once per process).
+    """:func:`~sim.executors.freeze_long_lived_objects` in the server process, once per process.
 
     Why: the Streamlit server holds ~200,000 container objects (Streamlit, Tornado, Altair, pandas, the
-    model), and a full (oldest-generation) collection walks all of them: one fell in about every sixth
-    slider move and took ~140 ms of that redraw. After the first page is built, nearly all of them live as
-    long as the server; objects made later are collected as before.
+    model), and a full collection took ~140 ms of about every sixth redraw. Once the first page is built,
+    nearly all of them live as long as the server.
     """
     global _MAIN_HEAP_FROZEN
     if not _MAIN_HEAP_FROZEN:
-        gc.collect()
-        gc.freeze()
+        freeze_long_lived_objects()
         _MAIN_HEAP_FROZEN = True
 
 
