@@ -29,6 +29,8 @@ from sim.constants import (
 )
 
 _FACTOR_VECTOR = np.array([EMISSION_FACTOR_T_PER_TJ.get(f, 0.0) for f in FUELS])
+_SECTOR_CELL = {s: i * len(FUELS) for i, s in enumerate(SECTORS)}
+"""Where a sector's fuels start among a year's energy cells (sector x fuel, flattened)."""
 ELECTRICITY_ITEMS: tuple[str, ...] = (
     "generation_mwh",
     "import_mwh",
@@ -69,20 +71,46 @@ class Ledger:
         self.stocks: dict[tuple[str, str], np.ndarray] = {}
         self.indicators: dict[str, np.ndarray] = {}
         self.policy: dict[tuple[str, str], np.ndarray] = {}
+        self._view_cells()
+
+    def _view_cells(self) -> None:
+        """Memoryviews on the arrays that the bookings add to, cell by cell.
+
+        Why: a member books energy ~40 times a year, and ``energy_tj[y, s, f] += tj`` on the array costs
+        several times the same addition through a memoryview, which reads the cell as a Python float and
+        writes the sum back (the same double: one IEEE addition either way). The views write into the
+        arrays themselves, so whoever reads the arrays sees every booking at once.
+        """
+        cells = len(SECTORS) * len(FUELS)
+        flat = memoryview(self.energy_tj.reshape(-1))
+        self._energy_cells = [flat[i * cells : (i + 1) * cells] for i in range(len(self.years))]
+        """Year ``y``'s energy cells, sector x fuel flattened (``energy_tj[y].reshape(-1)``)."""
+        self._process_cells = memoryview(self.process_co2_t)
+        self._captured_cells = memoryview(self.captured_co2_t)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for name in ("_energy_cells", "_process_cells", "_captured_cells"):
+            del state[name]  # memoryviews do not pickle; they are views on the arrays, rebuilt on load
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._view_cells()
 
     # ------------------------------------------------------------------ recording
     def add_energy(self, y: int, sector: str, fuel: str, tj: float) -> None:
         """Book energy use; emissions follow from the fuel's factor."""
         if tj < -1e-9:
             raise BalanceError(f"negative energy {tj} TJ for {sector}/{fuel} in year {self.years[y]}")
-        self.energy_tj[y, SECTOR_INDEX[sector], FUEL_INDEX[fuel]] += tj
+        self._energy_cells[y][_SECTOR_CELL[sector] + FUEL_INDEX[fuel]] += tj
 
     def add_process_co2(self, y: int, sector: str, t: float) -> None:
-        self.process_co2_t[y, SECTOR_INDEX[sector]] += t
+        self._process_cells[y, SECTOR_INDEX[sector]] += t
 
     def add_captured(self, y: int, sector: str, t: float) -> None:
         """CO2 captured at the source (stored or used): subtracted from the sector's direct emissions."""
-        self.captured_co2_t[y, SECTOR_INDEX[sector]] += t
+        self._captured_cells[y, SECTOR_INDEX[sector]] += t
 
     def add_series(self, table: dict, key, y: int, value: float) -> None:
         row = table.get(key)
