@@ -332,10 +332,20 @@ class PolicySet:
         return out
 
     # ---------------------------------------------------------------- fiscal records
+    _policy_cells: dict[tuple[str, str], memoryview] | None = None
+    """Views on this run's policy series by (lever, item) (:meth:`sim.accounting.Ledger.series_cells`)."""
+
     def _book(self, lever: str, item: str, year: int, cny: float) -> None:
         if cny:
-            ledger = self.model.ledger
-            ledger.add_series(ledger.policy, (lever, item), year - self._base_year, cny)
+            key = (lever, item)
+            cache = self._policy_cells
+            if cache is None:
+                cache = self._policy_cells = {}
+            cells = cache.get(key)
+            if cells is None:
+                ledger = self.model.ledger
+                cells = ledger.series_cells(ledger.policy, key, cache)
+            cells[year - self._base_year] += cny
 
     def record_vehicle_purchases(self, pop: Vehicles, rows: np.ndarray, choice: np.ndarray, year: int) -> None:
         from agents.vehicles import POWERTRAINS

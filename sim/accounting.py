@@ -118,6 +118,24 @@ class Ledger:
             row = table[key] = np.zeros(len(self.years))
         row[y] += value
 
+    def series_cells(self, table: dict, key, cache: dict | None = None) -> memoryview:
+        """A memoryview on the series ``table[key]`` (a new series of zeros if ``key`` is new, like
+        :meth:`add_series`): ``cells[y] += value`` books as ``add_series(table, key, y, value)`` does.
+
+        Why: the accounts book the same series every year (policy costs, generation and capacity by
+        technology, the CO2 chain), and a cached view adds to the year's cell as a Python float, a fraction
+        of the cost of the call and ``row[y] += value`` on the array (the same double). A series is never
+        replaced once booked, so a view stays the series' own. With ``cache``, the view is also kept there
+        under ``key``.
+        """
+        row = table.get(key)
+        if row is None:
+            row = table[key] = np.zeros(len(self.years))
+        cells = memoryview(row)
+        if cache is not None:
+            cache[key] = cells
+        return cells
+
     def series_block(self, table: dict, keys: list) -> np.ndarray:
         """A (keys x years) array whose rows are the new series ``table[key]`` (views, created here).
 
