@@ -393,7 +393,7 @@ class PolicySet:
         """Book carbon revenue, mandate compliance and the emissions cap's response for next year."""
         m = self.model
         year = m.year
-        co2 = m.ledger.direct_co2_t(y).sum(axis=1)
+        co2 = m.ledger.direct_co2_by_sector_t(y)
         self._book("carbon_price", "revenue_cny", year, self.carbon.total_revenue_cny(year, co2.tolist()))
         cap_mt = self.params["emissions_cap_mt"]
         if year >= self.spec.emissions_cap_start_year and cap_mt < 100:

@@ -29,6 +29,7 @@ from sim.constants import (
 )
 
 _FACTOR_VECTOR = np.array([EMISSION_FACTOR_T_PER_TJ.get(f, 0.0) for f in FUELS])
+_PROCESS = FUEL_INDEX["process"]
 _SECTOR_CELL = {s: i * len(FUELS) for i, s in enumerate(SECTORS)}
 """Where a sector's fuels start among a year's energy cells (sector x fuel, flattened)."""
 ELECTRICITY_ITEMS: tuple[str, ...] = (
@@ -71,6 +72,7 @@ class Ledger:
         self.stocks: dict[tuple[str, str], np.ndarray] = {}
         self.indicators: dict[str, np.ndarray] = {}
         self.policy: dict[tuple[str, str], np.ndarray] = {}
+        self._co2_buffer = np.empty((len(SECTORS), len(FUELS)))
         self._view_cells()
 
     def _view_cells(self) -> None:
@@ -158,11 +160,25 @@ class Ledger:
         """
         years = slice(None) if y is None else y
         co2 = self.energy_tj[years] * _FACTOR_VECTOR
-        co2[..., FUEL_INDEX["process"]] += self.process_co2_t[years]
+        process = co2[..., _PROCESS]  # a view: the additions below write into co2
+        process += self.process_co2_t[years]
         # Capture is booked against the process column so that totals stay consistent with the stream
         # it was taken from being partly combustion; the sector total is what inventories report.
-        co2[..., FUEL_INDEX["process"]] -= self.captured_co2_t[years]
+        process -= self.captured_co2_t[years]
         return co2
+
+    def direct_co2_by_sector_t(self, y: int) -> np.ndarray:
+        """Direct CO2 by sector in year ``y``, t: ``direct_co2_t(y).sum(axis=1)``, to the bit.
+
+        Why: the policies read it every year of every member. The year's sector x fuel table is made in a
+        buffer the ledger keeps, and summed by ``np.add.reduce`` (what ``sum`` calls, without its Python
+        wrapper).
+        """
+        co2 = np.multiply(self.energy_tj[y], _FACTOR_VECTOR, out=self._co2_buffer)
+        process = co2[:, _PROCESS]
+        process += self.process_co2_t[y]
+        process -= self.captured_co2_t[y]
+        return np.add.reduce(co2, 1)
 
     def total_direct_mt(self) -> np.ndarray:
         return self.direct_co2_t().sum(axis=(1, 2)) / 1e6

@@ -91,3 +91,20 @@ def test_negative_energy_is_a_balance_error() -> None:
         ledger.add_energy(2, "industry", "coal", -0.5)
     ledger.add_energy(2, "industry", "coal", -1e-10)  # rounding noise is booked
     assert ledger.energy_tj[2, SECTOR_INDEX["industry"], FUEL_INDEX["coal"]] == -1e-10
+
+
+def test_direct_co2_by_sector_is_the_sum_of_the_years_table_to_the_bit() -> None:
+    ledger = Ledger(YEARS)
+    for kind, y, s, f, amount in _bookings(3):
+        sector, fuel = SECTORS[s], FUELS[f]
+        if kind == "energy":
+            ledger.add_energy(y, sector, fuel, amount)
+        elif kind == "process":
+            ledger.add_process_co2(y, sector, amount)
+        elif kind == "captured":
+            ledger.add_captured(y, sector, amount)
+    every_year = ledger.direct_co2_t()
+    for y in range(len(YEARS)):
+        by_sector = ledger.direct_co2_by_sector_t(y)
+        assert by_sector.tobytes() == ledger.direct_co2_t(y).sum(axis=1).tobytes()
+        assert by_sector.tobytes() == every_year[y].sum(axis=1).tobytes()
