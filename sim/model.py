@@ -537,7 +537,7 @@ class CityModel(mesa.Model):
             capacity_mw.get("wind", 0.0),
             capacity_mw.get("solar", 0.0),
             capacity_mw.get("battery", 0.0),
-            sum(u.capacity_mw * u.storage_hours for u in batteries),
+            sum([u.capacity_mw * u.storage_hours for u in batteries]),
             max(elec_mwh - waste_to_energy_mwh, 0.0),
             heating_mwh,
             district_tj / (1 - loss),
@@ -595,7 +595,8 @@ class CityModel(mesa.Model):
         ledger.heat["boiler_heat_tj"][y] = res["boiler_heat_tj"]
         ledger.heat["network_loss_tj"][y] = (res["chp_heat_tj"] + res["boiler_heat_tj"]) * loss
         ledger.heat["delivered_tj"][y] = district_tj
-        ledger.indirect_co2_t[y] = (res["import_mwh"] - res["export_mwh"]) * self.grid_factor_t_per_mwh(year)
+        grid_factor = self.grid_factor_t_per_mwh(year)
+        ledger.indirect_co2_t[y] = (res["import_mwh"] - res["export_mwh"]) * grid_factor
         self.last_curtailment_mwh = res["curtailment_mwh"]
         self.last_curtailment_share = res["curtailment_mwh"] / max(res["re_available_mwh"], 1.0)
         self.developer.observe_dispatch(res)
@@ -609,21 +610,22 @@ class CityModel(mesa.Model):
             (capacity_cells.get(tech) or ledger.series_cells(capacity, tech, capacity_cells))[y] += mw
         for kind, mw in distributed_mw.items():
             (capacity_cells.get(kind) or ledger.series_cells(capacity, kind, capacity_cells))[y] += mw
-        self._record_indicator_inputs(y)
+        self._record_indicator_inputs(y, grid_factor)
         self.policies.end_of_year(y)
 
     _series_cells: tuple[dict[str, memoryview], dict[str, memoryview]] | None = None
     """Views on the ledger's generation and capacity series by technology, which :meth:`_account` books
     every year (:meth:`sim.accounting.Ledger.series_cells`)."""
 
-    def _record_indicator_inputs(self, y: int) -> None:
-        """Keep the year's values that :meth:`_indicators` needs and the ledger does not hold."""
+    def _record_indicator_inputs(self, y: int, grid_factor_t_per_mwh: float) -> None:
+        """Keep the year's values that :meth:`_indicators` needs and the ledger does not hold (the year's grid
+        factor is the one :meth:`_account` just used)."""
         year_values = self._indicator_inputs
         year_values["green_travel_share"][y] = (
             self.households.green_travel_share() if self.households is not None else 0.0
         )
         year_values["curtailment_share"][y] = self.last_curtailment_share
-        year_values["grid_factor_t_per_mwh"][y] = self.grid_factor_t_per_mwh(self.year)
+        year_values["grid_factor_t_per_mwh"][y] = grid_factor_t_per_mwh
 
     def _indicators(self) -> None:
         """Pilot-plan indicators (DESIGN.md section 7), with the definitions stated in docs/calibration.md.
