@@ -456,7 +456,7 @@ class BuildingsStack(PopulationStack):
         age = cols["system_age"]  # padding ages too, harmlessly: a new row's age is set when it is equipped
         age += 1
         # demolition (older first: probability doubles for pre-2000 stock)
-        gone = np.flatnonzero(cols["demolition_year"] == year)
+        gone = (cols["demolition_year"] == year).nonzero()[0]  # np.flatnonzero of the flat mask, without its wrapper
         if len(gone):
             self._demolish(gone)
         retro_m2 = self._retrofit(year)
@@ -470,7 +470,7 @@ class BuildingsStack(PopulationStack):
             )
         # failed heating systems of standing buildings and new buildings (scheduled for this year by _build)
         self._build(year)
-        rows = np.flatnonzero(self._flat_columns()["next_failure_year"] == year)  # after new build
+        rows = (self._flat_columns()["next_failure_year"] == year).nonzero()[0]  # after new build
         if len(rows):
             self._replace_systems(rows, year)
 

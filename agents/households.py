@@ -343,7 +343,7 @@ class HouseholdsStack(PopulationStack):
                 flat = arr.reshape(-1)
                 flat[rows] = flat[src]
         spec = self.spec
-        standard = self._values(lambda model: model.appliance_standard)
+        standard = np.array([model.appliance_standard for model in self.models], dtype=float)
         self.flat("appliance_efficiency")[rows] = standard[member]
         self.flat("pv_kw")[rows] = 0.0
         if self._pv_candidates is not None:  # new households have no PV: candidates if their roof allows
@@ -396,10 +396,11 @@ class HouseholdsStack(PopulationStack):
         peer_strength = self.peer_strength
         fg_all = self._all_flat_groups()  # each row's flat group (a gather from it is all a row's group costs)
         # Appliances: replaced at the end of their (geometric) life, by ones at this year's standard.
+        # (``ndarray.nonzero`` of a flat mask is ``np.flatnonzero`` without its Python wrapper.)
         due = self.flat("next_appliance_year")
-        rows = np.flatnonzero(due == year)
+        rows = (due == year).nonzero()[0]
         if len(rows):
-            standard = self._values(lambda model: model.appliance_standard)
+            standard = np.array([model.appliance_standard for model in models], dtype=float)
             self.flat("appliance_efficiency")[rows] = standard[rows // cap]
             drawn = DrawnByMember(self, self.member_counts(rows))
             due[rows] = next_event_years(drawn, 1.0 / spec.appliance_life_yr, len(rows), year)
@@ -407,13 +408,13 @@ class HouseholdsStack(PopulationStack):
         # only through the member's prices and parameters and the neighbourhood's induction share. P(gas) is
         # computed for the year's buyers only: a lockstep has far more neighbourhoods than buyers.
         due = self.flat("next_stove_year")
-        rows = np.flatnonzero(due == year)
+        rows = (due == year).nonzero()[0]
         if len(rows):
             counts = self.member_counts(rows)
             member = rows // cap
             k = self.cost_sensitivity
-            gas_cost = spec.cooking_gj_per_yr * self._values(
-                lambda model: model.retail_gas_price_cny_per_gj(year, "buildings")
+            gas_cost = spec.cooking_gj_per_yr * np.array(
+                [model.retail_gas_price_cny_per_gj(year, "buildings") for model in models], dtype=float
             )
             ind_cost = (
                 spec.cooking_gj_per_yr
@@ -429,11 +430,12 @@ class HouseholdsStack(PopulationStack):
             p_gas = 1.0 / (1.0 + np.exp(u_ind - u_gas))
             stove = self.flat("stove")
             old = stove[rows]
-            draws = self.draw(counts, lambda rng, n, m: rng.random(n))
+            drawn = DrawnByMember(self, counts)
+            draws = drawn.random(len(rows))
             new = np.where(draws > p_gas, INDUCTION, GAS).astype(stove.dtype)
             stove[rows] = new
             add_counts(self.induction_count, fg, new - old.astype(float))
-            due[rows] = next_event_years(DrawnByMember(self, counts), 1.0 / spec.stove_life_yr, len(rows), year)
+            due[rows] = next_event_years(drawn, 1.0 / spec.stove_life_yr, len(rows), year)
         # Rooftop PV: only households with a suitable roof and no PV yet can adopt.
         pv = self.flat("pv_kw")
         candidates = self._pv_candidates
@@ -485,7 +487,7 @@ class HouseholdsStack(PopulationStack):
         # their own group).
         g = self.flat("green_travel_share")
         peer_g = np.bincount(fg_all, weights=g, minlength=size).reshape(shape) / np.maximum(self.group_size, 1)
-        transit = self._values(lambda model: model.policies.transit_service_utils(year))
+        transit = np.array([model.policies.transit_service_utils(year) for model in models], dtype=float)
         target = (
             self.flat("travel_const") + (transit[:, None] + 0.5 * peer_strength[:, None] * peer_g).reshape(-1)[fg_all]
         )
@@ -496,11 +498,11 @@ class HouseholdsStack(PopulationStack):
         self.green_travel_sum = self.member_sums(g)
         # Waste sorting: adoption rises with the sorting campaign and with neighbours who already sort; the
         # probability is the same for all non-sorters of a neighbourhood.
-        push = self._values(lambda model: model.policies.value("waste_sorting_push_utils", year))
+        push = np.array([model.policies.value("waste_sorting_push_utils", year) for model in models], dtype=float)
         x = (-2.0 + push)[:, None] + (2.0 * peer_strength / 1.5)[:, None] * self._peer_share(self.sorting_count)
         self.sorting_hazard += yearly_hazard(0.15 * logistic(x))
         threshold = self.flat("sorting_threshold")
-        start = np.flatnonzero(self.sorting_hazard.reshape(-1)[fg_all] >= threshold)
+        start = (self.sorting_hazard.reshape(-1)[fg_all] >= threshold).nonzero()[0]
         if len(start):
             self.flat("sorts_waste")[start] = True
             threshold[start] = np.inf

@@ -295,10 +295,12 @@ class PopulationStack:
         depend on the padding, i.e. on which other members it was stepped with, and equals what a
         one-member population summing its live column gets.
         """
+        # ``np.add.reduce`` is what ``ndarray.sum`` calls (the same pairwise sum), without its Python wrapper.
+        add = np.add.reduce
         if len(self.n) == 1:
-            return np.array([values.sum()])
+            return np.array([add(values)])
         rows = values.reshape(self.members, self.capacity)
-        return np.array([rows[m, :k].sum() for m, k in enumerate(self.n.tolist())])
+        return np.array([add(rows[m, :k]) for m, k in enumerate(self.n.tolist())])
 
     def member_counts(self, rows: np.ndarray) -> list[int]:
         """How many of the (ascending) flat ``rows`` belong to each member."""
@@ -371,7 +373,7 @@ class PopulationStack:
 
 class DrawnByMember:
     """The members' random numbers of one draw, taken from their own streams, handed to a function that
-    draws from one generator (:func:`logit_choice`, :func:`next_event_years`).
+    draws from one generator (:func:`logit_choice`, :func:`next_event_years`, :func:`hazard_clocks`).
 
     Why: those functions decide for all rows in one call, but each member must draw exactly the numbers of
     its own run. This object stands in for the generator: when the function draws ``size`` numbers, each
@@ -383,16 +385,30 @@ class DrawnByMember:
         self.stack = stack
         self.counts = counts
 
-    def _draw(self, size: int, fn) -> np.ndarray:
+    def _streams(self, size: int) -> list[np.random.Generator]:
         if size != sum(self.counts):
             raise ValueError(f"{size} numbers asked of members that draw {sum(self.counts)}")
-        return self.stack.draw(self.counts, fn)
+        return self.stack.rngs
 
+    @staticmethod
+    def _joined(parts: list[np.ndarray]) -> np.ndarray | None:
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    # Each member's generator is called directly (what :meth:`PopulationStack.draw` calls, in the same order),
+    # without a Python function around each call: the kernels draw this way a few times per member and year.
     def random(self, size: int) -> np.ndarray:
-        return self._draw(size, lambda rng, k, m: rng.random(k))
+        rngs = self._streams(size)
+        return self._joined([rngs[m].random(k) for m, k in enumerate(self.counts) if k])
 
     def geometric(self, p: float, size: int) -> np.ndarray:
-        return self._draw(size, lambda rng, k, m: rng.geometric(p, k))
+        rngs = self._streams(size)
+        return self._joined([rngs[m].geometric(p, k) for m, k in enumerate(self.counts) if k])
+
+    def standard_exponential(self, size: int) -> np.ndarray:
+        rngs = self._streams(size)
+        return self._joined([rngs[m].standard_exponential(k) for m, k in enumerate(self.counts) if k])
 
 
 def add_counts(counts: np.ndarray, cells: np.ndarray, values: np.ndarray | float = 1.0) -> None:

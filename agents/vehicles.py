@@ -35,6 +35,7 @@ import numpy as np
 
 from agents.population import (
     NEVER,
+    DrawnByMember,
     MemberView,
     Population,
     PopulationStack,
@@ -472,12 +473,14 @@ class VehiclesStack(PopulationStack):
             self._price_base[None] + self._premium[None] * decline[:, None, None],
             self.price0[None],
         )
-        for m, model in enumerate(self.models):
-            subsidy = model.policies.ev_subsidy_cny_per_vehicle(year)
-            if subsidy:
-                p = prices[m]
-                p[:, EV_SUBSIDISED] -= subsidy
-                np.maximum(p, 0.0, out=p)
+        # The members that pay a subsidy, at once: each price less its member's subsidy, then floored at 0.
+        subsidy = [model.policies.ev_subsidy_cny_per_vehicle(year) for model in self.models]
+        paid = [m for m, s in enumerate(subsidy) if s]
+        if paid:
+            p = prices[paid]
+            p[:, :, EV_SUBSIDISED] -= np.array([subsidy[m] for m in paid], dtype=float)[:, None, None]
+            np.maximum(p, 0.0, out=p)
+            prices[paid] = p
         return prices, self.mj_per_km * self._energy_prices(year)[:, None, :]
 
     def _energy_prices(self, year: int) -> np.ndarray:
@@ -597,7 +600,7 @@ class VehiclesStack(PopulationStack):
         if width:
             age = cols["age"][:, :width]
             age += 1
-            scrapped = np.flatnonzero(age >= cols["scrap_age"][:, :width])
+            scrapped = (age >= cols["scrap_age"][:, :width]).reshape(-1).nonzero()[0]  # np.flatnonzero's rows
         else:
             scrapped = np.zeros(0, dtype=np.intp)
         # Fleet growth: private cars towards saturation ownership, others with activity.
@@ -619,8 +622,8 @@ class VehiclesStack(PopulationStack):
         seg = cols["segment"].reshape(-1)[rows]
         cell = member * S + seg
         group = member * self.peer_counts.shape[1] + cols["neighbourhood"].reshape(-1)[rows]
-        draws = self.draw(counts, lambda rng, k, m: rng.random(k))
-        choice = logit_pick(self._utility(rows, member, cell, group, year), draws)
+        drawn = DrawnByMember(self, counts)
+        choice = logit_pick(self._utility(rows, member, cell, group, year), drawn.random(len(rows)))
         policies = [model.policies for model in self.models]
         choice = policies[0].apply_vehicle_mandates_to_members(
             policies, seg, bounds, choice, self.available, year, self.mandate_rngs
@@ -631,7 +634,7 @@ class VehiclesStack(PopulationStack):
         if self._powertrain_cells_capacity == cap:
             self._powertrain_cells_table.reshape(-1)[rows] = member * P + choice
         cols["age"].reshape(-1)[rows] = 0
-        e = self.draw(counts, lambda rng, k, m: hazard_clocks(rng, k))
+        e = hazard_clocks(drawn, len(rows))
         a = np.maximum(np.ceil(self.weibull_scale[seg] * e ** self.weibull_inv_shape[seg]), 1.0)  # new: L(0) = 0
         cols["scrap_age"].reshape(-1)[rows] = np.minimum(a, NEVER).astype(np.int16)
         mj_per_km = self.mj_per_km.reshape(-1)[cell * P + choice]
@@ -845,9 +848,8 @@ class VehiclesStack(PopulationStack):
         phev = POWERTRAINS.index("phev")
         bev = POWERTRAINS.index("bev")
         out = []
-        for m, model in enumerate(self.models):
+        for m, (model, tj) in enumerate(zip(self.models, by_pt.tolist(), strict=True)):
             ledger = model.ledger
-            tj = by_pt[m].tolist()
             for j, name in enumerate(POWERTRAINS):
                 if j == phev:
                     ledger.add_energy(y, "transport", "gasoline", tj[j] * (1 - PHEV_ELECTRIC_KM_SHARE))

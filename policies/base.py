@@ -7,6 +7,8 @@ answers with the neutral value, so the baseline needs no special cases.
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -299,7 +301,7 @@ class PolicySet:
         from agents.buildings import ELECTRIC_BOILER, HEAT_PUMP
 
         lever = "electric_heating_share_of_installs"
-        bounds = np.cumsum([0, *counts]).tolist()
+        bounds = list(itertools.accumulate(counts, initial=0))
         member = np.repeat(np.arange(len(counts)), counts)
         out = choice
         shares = [p.value(lever, year) for p in policies]
@@ -310,11 +312,11 @@ class PolicySet:
             for m, (share, k) in enumerate(zip(shares, counts, strict=True)):
                 if share <= 0 or k == 0:
                     continue
-                need = int(np.ceil(share * k - 1e-9)) - int(met[m])
+                need = math.ceil(share * k - 1e-9) - int(met[m])
                 if need <= 0:
                     continue
                 start = bounds[m]
-                candidates = np.flatnonzero(~electric[start : start + k]) + start
+                candidates = (~electric[start : start + k]).nonzero()[0] + start
                 picked = candidates[rngs[m].permutation(len(candidates))[:need]]
                 if out is choice:
                     out = choice.copy()
@@ -326,7 +328,7 @@ class PolicySet:
         bought = np.bincount(member, weights=heat_pump, minlength=len(counts))
         for m in np.flatnonzero(bought).tolist():
             part = slice(bounds[m], bounds[m + 1])
-            m2 = float(floor_m2[part][heat_pump[part]].sum()) * weights[m]
+            m2 = float(np.add.reduce(floor_m2[part][heat_pump[part]])) * weights[m]  # ndarray.sum's own sum
             p = policies[m]
             p._book("heat_pump_subsidy", "fiscal_cost_cny", year, p.subsidies["heat_pump"].pay(m2, year))
         return out
