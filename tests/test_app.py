@@ -697,3 +697,49 @@ def test_every_lever_group_family_and_unit_has_a_readable_label() -> None:
         for family in LEVER_FAMILIES:
             assert i18n.family_label(family, lang, ui_runner.family_first_lever(family))
     assert i18n.group_label("brand_new_group", "en") == "Brand new group"
+
+
+def test_progress_bar_is_sent_only_when_more_members_are_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The browser re-renders on every element the script sends; a poll that finds no new members must not
+    re-send the bar, but must still give Streamlit a point to stop a superseded run."""
+    import importlib.util
+
+    module_spec = importlib.util.spec_from_file_location("citypeak_app_under_test", APP)
+    assert module_spec is not None and module_spec.loader is not None
+    app = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(app)
+
+    final = object()
+    polls = [
+        ui_runner.Update(0, 6),
+        ui_runner.Update(0, 6),
+        ui_runner.Update(2, 6),
+        ui_runner.Update(2, 6),
+        ui_runner.Update(2, 6),
+        ui_runner.Update(6, 6),
+        ui_runner.Update(6, 6, final, final=True),
+    ]
+
+    class Bar:
+        def __init__(self) -> None:
+            self.sent: list[float] = []
+
+        def progress(self, value: float, text: str = "") -> None:
+            self.sent.append(value)
+
+        def empty(self) -> None:
+            pass
+
+    bar = Bar()
+    yields: list[None] = []
+    monkeypatch.setattr(app.runner, "stream", lambda spec, pool, first_stage: (u for u in polls))
+    monkeypatch.setattr(app, "get_pool", lambda: None)
+    monkeypatch.setattr(app, "get_cache", ui_runner.ResultCache)
+    monkeypatch.setattr(app.st, "progress", lambda value, text="": bar)
+    monkeypatch.setattr(app, "tr", lambda key, **kwargs: key)
+    monkeypatch.setattr(app, "yield_point", lambda: yields.append(None))
+
+    spec = ui_runner.EnsembleSpec("name: x\n", 6, 1, 0.002)
+    assert app.ensemble_with_progress(spec) is final
+    assert bar.sent == [2 / 6, 6 / 6], "one bar per new count of members, none for polls without news"
+    assert len(yields) == 5, "every poll without news is still a point where a newer run can stop this one"
