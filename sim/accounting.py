@@ -153,13 +153,14 @@ class Ledger:
         return block
 
     # ------------------------------------------------------------------ derived
-    def direct_co2_t(self, y: int | None = None) -> np.ndarray:
+    def direct_co2_t(self, y: int | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """Direct CO2 by year x sector x fuel, t; process CO2 (net of capture) sits in fuel ``process``.
 
-        With ``y``, only that year (sector x fuel): the policies read it every year.
+        With ``y``, only that year (sector x fuel): the policies read it every year. ``out`` (of the
+        result's shape) receives the table instead of a new array.
         """
         years = slice(None) if y is None else y
-        co2 = self.energy_tj[years] * _FACTOR_VECTOR
+        co2 = np.multiply(self.energy_tj[years], _FACTOR_VECTOR, out=out)
         process = co2[..., _PROCESS]  # a view: the additions below write into co2
         process += self.process_co2_t[years]
         # Capture is booked against the process column so that totals stay consistent with the stream
@@ -174,11 +175,7 @@ class Ledger:
         buffer the ledger keeps, and summed by ``np.add.reduce`` (what ``sum`` calls, without its Python
         wrapper).
         """
-        co2 = np.multiply(self.energy_tj[y], _FACTOR_VECTOR, out=self._co2_buffer)
-        process = co2[:, _PROCESS]
-        process += self.process_co2_t[y]
-        process -= self.captured_co2_t[y]
-        return np.add.reduce(co2, 1)
+        return np.add.reduce(self.direct_co2_t(y, out=self._co2_buffer), 1)
 
     def total_direct_mt(self) -> np.ndarray:
         return self.direct_co2_t().sum(axis=(1, 2)) / 1e6
