@@ -9,6 +9,7 @@ regional price when fuel plus carbon cost is below it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -578,7 +579,8 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     w = WEIGHTS
     H = len(w)
 
-    scalars = np.array(list(map(_scalar_fields, requests)), dtype=float).T
+    scalars = np.fromiter(chain.from_iterable(map(_scalar_fields, requests)), float, M * len(_SCALARS))
+    scalars = scalars.reshape(M, len(_SCALARS)).T
     column = dict(zip(_SCALARS, scalars, strict=True))
 
     def col(name: str) -> np.ndarray:
@@ -598,9 +600,15 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     for kind in kinds:
         mw = np.array([r.distributed_mw[kind] for r in requests])
         captive = [(r.captive_load_mwh or {}).get(kind, (0.0, 0.0)) for r in requests]
+        out = (mw * solar_cf)[:, None] * SOLAR_SHAPE
+        if not any(site or following for site, following in captive):
+            # No member's sites of this kind (household rooftops) use their PV behind the meter: the steps below
+            # would use none of it (every term 0) and relieve no load, so all of it is fed into the grid.
+            self_used[kind] = None
+            fed[kind] = out
+            continue
         site_mwh = np.array([c[0] for c in captive], dtype=float)
         following_mwh = np.array([c[1] for c in captive], dtype=float)
-        out = (mw * solar_cf)[:, None] * SOLAR_SHAPE
         days = out.reshape(M, 4, 24)
         pv_day = days.sum(axis=2)
         follow_day = np.minimum(pv_day, (following_mwh / 365.0)[:, None])
@@ -647,7 +655,10 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     chp_heat_mw = np.minimum(heat_mw, heat_cap[:, None])
     heat_split = np.where(has_heat[:, None], unit_heat_cap / np.where(has_heat, heat_cap, 1.0)[:, None], 0.0)
     q = heat_split[:, :, None] * chp_heat_mw[:, None, :]
-    must = np.where(q > 0, np.minimum(cap[:, :, None], np.maximum(min_load_mw[:, :, None], 0.6 * q)), 0.0)
+    # Zero where no heat is extracted: the minimum is finite and >= 0, so times 1 or 0 it is what np.where(q > 0,
+    # minimum, 0.0) gives, at half the cost.
+    must = np.minimum(cap[:, :, None], np.maximum(min_load_mw[:, :, None], 0.6 * q))
+    must *= q > 0
     must_total = _sum_blocks(must) if N else np.zeros((M, H))
 
     surplus = np.maximum(re_avail + must_total - L, 0.0)
@@ -707,7 +718,9 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     ordered_uids = uids[member, order]
     cheap = np.argmax((ordered_costs >= regional_price[:, None]) | (ordered_uids == -1), axis=1)
     if cheap.any():
-        spare = np.where((np.arange(N + 1) < cheap[:, None])[:, :, None], ordered - gen, 0.0)
+        # Spare capacity is >= 0 (gen <= ordered), so times 1 or 0 it is what np.where with the mask gives.
+        spare = ordered - gen
+        spare *= (np.arange(N + 1) < cheap[:, None]).astype(float)[:, :, None]
         exported = np.minimum(np.maximum(export_room[:, None, :] - _cumulative_before(spare), 0.0), spare)
         gen += exported
         export_thermal = _sum_blocks(exported)
@@ -752,7 +765,8 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
         L - (demand - relief),  # 14
         demand,  # 15
     ]
-    series += [self_used[k] + fed[k] * solar_kept for k in kinds]
+    # A kind none of whose PV is used on site keeps only its fed-in share (0 + x would be x: x is never -0).
+    series += [fed[k] * solar_kept if self_used[k] is None else self_used[k] + fed[k] * solar_kept for k in kinds]
     for k, x in enumerate(series):
         weighted[N + k] = x
     weighted *= w

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from agents.oilfield import PV_FOLLOWING_LOAD_SHARE
-from agents.power import dispatch
+from agents.power import DispatchRequest, dispatch, dispatch_many
 from sim import registry
 from sim.levers import lever_effects
 from sim.model import CityModel, run
@@ -35,6 +35,32 @@ def pilot():
 def _dispatch(wind_mw, solar_mw, load_mw, distributed_mw=None, captive=None, export_mw=0.0):
     """One year of a city with only wind and utility solar, a flat load, imports for any deficit."""
     return dispatch(
+        [],
+        wind_mw,
+        solar_mw,
+        0.0,
+        0.0,
+        load_mw * 8760.0,
+        0.0,
+        0.0,
+        0.3,
+        0.17,
+        distributed_mw or {},
+        {},
+        300.0,
+        export_mw,
+        10_000.0,
+        0.05,
+        0.6,
+        0.8,
+        np.ones((4, 1)),
+        captive,
+    )
+
+
+def _request(wind_mw, solar_mw, load_mw, distributed_mw=None, captive=None, export_mw=0.0):
+    """The :func:`_dispatch` city's inputs as a :class:`DispatchRequest`."""
+    return DispatchRequest(
         [],
         wind_mw,
         solar_mw,
@@ -89,6 +115,20 @@ def test_pv_following_oilfield_load_adds_less_grid_curtailment_than_midday_self_
     added_midday = midday["curtailment_mwh"] - none["curtailment_mwh"]
     added_following = following["curtailment_mwh"] - none["curtailment_mwh"]
     assert added_following < 0.5 * added_midday
+
+
+def test_pv_no_site_uses_is_fed_in_exactly_as_the_site_use_steps_give():
+    # dispatch_many skips the site-use steps of a kind of PV that no member uses behind the meter; a member's result
+    # must be bit for bit the one those steps give (they run when another member of the batch uses its PV on site).
+    pv = {"rooftop_solar": 120.0, "oilfield_solar": 150.0}
+    site_mwh = 300.0 * 8760.0
+    on_site = {"oilfield_solar": (site_mwh, PV_FOLLOWING_LOAD_SHARE * site_mwh)}
+    for wind_mw, solar_mw in ((300.0, 1500.0), (2000.0, 0.0)):
+        alone = _dispatch(wind_mw, solar_mw, 600.0, pv)
+        with_site_use = dispatch_many(
+            [_request(wind_mw, solar_mw, 600.0, pv), _request(wind_mw, solar_mw, 600.0, pv, on_site)]
+        )[0]
+        assert repr(with_site_use) == repr(alone)
 
 
 def test_marginal_curtailment_of_solar_exceeds_wind_when_only_middays_are_in_surplus():
