@@ -312,10 +312,7 @@ class PopulationStack:
         Each member draws from its own stream exactly the call its own run makes, so stacking does not change
         any member's random numbers. ``None`` when no member draws.
         """
-        parts = [fn(self.rngs[m], c, m) for m, c in enumerate(counts) if c]
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return _joined([fn(self.rngs[m], c, m) for m, c in enumerate(counts) if c])
 
     def grow(self, counts: list[int] | np.ndarray, zero: bool = True) -> np.ndarray:
         """Append ``counts[m]`` rows to each member; return their flat rows, member by member.
@@ -371,6 +368,13 @@ class PopulationStack:
         return self._padding
 
 
+def _joined(parts: list[np.ndarray]) -> np.ndarray | None:
+    """The members' draws in member order as one array (``None`` when no member drew)."""
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 class DrawnByMember:
     """The members' random numbers of one draw, taken from their own streams, handed to a function that
     draws from one generator (:func:`logit_choice`, :func:`next_event_years`, :func:`hazard_clocks`).
@@ -390,25 +394,19 @@ class DrawnByMember:
             raise ValueError(f"{size} numbers asked of members that draw {sum(self.counts)}")
         return self.stack.rngs
 
-    @staticmethod
-    def _joined(parts: list[np.ndarray]) -> np.ndarray | None:
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
     # Each member's generator is called directly (what :meth:`PopulationStack.draw` calls, in the same order),
     # without a Python function around each call: the kernels draw this way a few times per member and year.
     def random(self, size: int) -> np.ndarray:
         rngs = self._streams(size)
-        return self._joined([rngs[m].random(k) for m, k in enumerate(self.counts) if k])
+        return _joined([rngs[m].random(k) for m, k in enumerate(self.counts) if k])
 
     def geometric(self, p: float, size: int) -> np.ndarray:
         rngs = self._streams(size)
-        return self._joined([rngs[m].geometric(p, k) for m, k in enumerate(self.counts) if k])
+        return _joined([rngs[m].geometric(p, k) for m, k in enumerate(self.counts) if k])
 
     def standard_exponential(self, size: int) -> np.ndarray:
         rngs = self._streams(size)
-        return self._joined([rngs[m].standard_exponential(k) for m, k in enumerate(self.counts) if k])
+        return _joined([rngs[m].standard_exponential(k) for m, k in enumerate(self.counts) if k])
 
 
 def add_counts(counts: np.ndarray, cells: np.ndarray, values: np.ndarray | float = 1.0) -> None:
