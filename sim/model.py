@@ -70,6 +70,10 @@ XINJIANG_NON_FOSSIL_GENERATION_SHARE = 90.5 / 502.6
 """Wind+solar share of Xinjiang generation 2023 (People's Daily; calibration-facts.md), for imports."""
 _FOSSIL_FUEL_INDEX = np.array([FUEL_INDEX[f] for f in FOSSIL_FUELS])
 _ENERGY_FUEL_INDEX = np.array([FUEL_INDEX[f] for f in FUELS if f != "process"])
+_MESA_REGISTER_AGENT = mesa.Model.register_agent.__wrapped__
+"""Mesa's ``Model.register_agent`` without its ``emit`` decorator (see :meth:`CityModel.register_agent`)."""
+_MESA_DEREGISTER_AGENT = mesa.Model.deregister_agent.__wrapped__
+"""Mesa's ``Model.deregister_agent`` without its ``emit`` decorator."""
 
 
 def seed_streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator]:
@@ -317,6 +321,27 @@ class CityModel(mesa.Model):
         return NORTHWEST_GRID_FACTOR_2023_T_PER_MWH * (1 - d) ** (year - 2023)
 
     # ------------------------------------------------------------------ structure
+    def register_agent(self, agent: mesa.Agent) -> None:
+        """Mesa's registration; its ``agents`` signal is sent only when something can receive it.
+
+        Why: a run creates ~135 agents (most of them wind, solar and battery cohorts) and retires ~55, and
+        Mesa's ``emit`` wrapper makes every registration a further call to ``notify``, which finds no
+        subscriber and returns. With no subscriber and no batch open, ``notify`` does nothing, so the
+        registration itself (Mesa's own method, undecorated) is all there is to do; otherwise the decorated
+        method runs and the signal goes out as usual (``tests/test_model.py`` checks both).
+        """
+        if self.subscribers or self._batch_context is not None:
+            super().register_agent(agent)
+        else:
+            _MESA_REGISTER_AGENT(self, agent)
+
+    def deregister_agent(self, agent: mesa.Agent) -> None:
+        """Mesa's deregistration, with its signal sent as :meth:`register_agent` sends its own."""
+        if self.subscribers or self._batch_context is not None:
+            super().deregister_agent(agent)
+        else:
+            _MESA_DEREGISTER_AGENT(self, agent)
+
     def add_power_unit(
         self, name: str, technology: str, capacity_mw: float, commissioned: int, lifetime_yr: int, **kw
     ) -> PowerPlant:
