@@ -34,7 +34,7 @@ from agents.households import Households
 from agents.hydrogen import HydrogenMarket, HydrogenPlant
 from agents.industry import IndustryBlock
 from agents.oilfield import OilfieldBlock
-from agents.population import PopulationStack
+from agents.population import Population, PopulationStack
 from agents.power import DispatchRequest, PowerPlant, RenewableDeveloper, dispatch_many
 from agents.refinery import Refinery
 from agents.sinks import CarbonSink
@@ -108,6 +108,9 @@ class CityModel(mesa.Model):
         seed: integer seed or SeedSequence (ensembles pass children of one root SeedSequence).
         overrides: registry parameter values for this run (sampled uncertainties, swept levers).
         resolution: agents per real household/vehicle/building; defaults to the scenario's ``resolution``.
+        stacked: False leaves the populations unstacked for a :class:`Lockstep` of several members, which
+            stacks all members' populations at once (:func:`run_members` does); until then the model's
+            populations are the ones it built, not views of a stack.
     """
 
     def __init__(
@@ -116,6 +119,7 @@ class CityModel(mesa.Model):
         seed: int | np.random.SeedSequence = 0,
         overrides: dict[str, float] | None = None,
         resolution: float | None = None,
+        stacked: bool = True,
     ):
         streams = seed_streams(seed)
         super().__init__(rng=streams["mesa"])
@@ -223,13 +227,20 @@ class CityModel(mesa.Model):
         self._step_index = 0
         self.population_stacks: dict[str, PopulationStack] = {}
         """Stacks holding this run's populations (a stack of one until :class:`Lockstep` joins members)."""
-        for name in POPULATIONS:
-            pop = getattr(self, name)
-            stack_class = getattr(type(pop), "stack_class", None)
-            if pop is not None and stack_class is not None:
-                stack = stack_class([pop])
+        if stacked:
+            for name, pop in self._unstacked_populations().items():
+                stack = type(pop).stack_class([pop])
                 self.population_stacks[name] = stack
                 setattr(self, name, stack.views[0])
+
+    def _unstacked_populations(self) -> dict[str, Population]:
+        """This run's populations that belong in a stack and are not in one yet, by name."""
+        out = {}
+        for name in POPULATIONS:
+            pop = getattr(self, name)
+            if pop is not None and name not in self.population_stacks and hasattr(type(pop), "stack_class"):
+                out[name] = pop
+        return out
 
     # ------------------------------------------------------------------ drivers and prices
     def population(self, year: int) -> float:
@@ -735,12 +746,26 @@ class Lockstep:
             raise ValueError("the runs of a lockstep must not have been stepped")
         self.models = models
         self.stacks: dict[str, PopulationStack] = {}
-        for name, stack in first.population_stacks.items():
-            if len(models) == 1:
-                joined = stack
+        unstacked = [m._unstacked_populations() for m in models]
+        for name in POPULATIONS:
+            if name in first.population_stacks:
+                stack_class = type(first.population_stacks[name])
+            elif name in unstacked[0]:
+                stack_class = type(unstacked[0][name]).stack_class
             else:
-                singles = [m.population_stacks[name] for m in models]
-                joined = type(stack).join(singles)
+                continue
+            if all(name in u for u in unstacked):
+                # Members built unstacked (run_members): one stack of all of them, laid out once, instead of
+                # a stack of one per member that the join then copies again.
+                joined = stack_class([u[name] for u in unstacked])
+            elif len(models) == 1:
+                joined = first.population_stacks[name]
+            else:
+                singles = [
+                    m.population_stacks[name] if name in m.population_stacks else stack_class([u[name]])
+                    for m, u in zip(models, unstacked, strict=True)
+                ]
+                joined = stack_class.join(singles)
                 for single in singles:  # copied into the joined stack; free now, not at the next full gc
                     single.cols = {}
             self.stacks[name] = joined
@@ -1025,7 +1050,7 @@ def run_members(
     ``overrides[i]`` and gets the result :func:`run` would give it."""
     if len(seeds) != len(overrides):
         raise ValueError(f"{len(seeds)} seeds but {len(overrides)} override sets: give one per member")
-    models = [CityModel(scenario, s, o, resolution) for s, o in zip(seeds, overrides, strict=True)]
+    models = [CityModel(scenario, s, o, resolution, stacked=False) for s, o in zip(seeds, overrides, strict=True)]
     return Lockstep(models).run()
 
 
