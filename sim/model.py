@@ -34,7 +34,7 @@ from agents.households import Households
 from agents.hydrogen import HydrogenMarket, HydrogenPlant
 from agents.industry import IndustryBlock
 from agents.oilfield import OilfieldBlock
-from agents.population import PopulationStack
+from agents.population import Population, PopulationStack
 from agents.power import DispatchRequest, PowerPlant, RenewableDeveloper, dispatch_many
 from agents.refinery import Refinery
 from agents.sinks import CarbonSink
@@ -70,6 +70,10 @@ XINJIANG_NON_FOSSIL_GENERATION_SHARE = 90.5 / 502.6
 """Wind+solar share of Xinjiang generation 2023 (People's Daily; calibration-facts.md), for imports."""
 _FOSSIL_FUEL_INDEX = np.array([FUEL_INDEX[f] for f in FOSSIL_FUELS])
 _ENERGY_FUEL_INDEX = np.array([FUEL_INDEX[f] for f in FUELS if f != "process"])
+_MESA_REGISTER_AGENT = mesa.Model.register_agent.__wrapped__
+"""Mesa's ``Model.register_agent`` without its ``emit`` decorator (see :meth:`CityModel.register_agent`)."""
+_MESA_DEREGISTER_AGENT = mesa.Model.deregister_agent.__wrapped__
+"""Mesa's ``Model.deregister_agent`` without its ``emit`` decorator."""
 
 
 def seed_streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator]:
@@ -104,6 +108,9 @@ class CityModel(mesa.Model):
         seed: integer seed or SeedSequence (ensembles pass children of one root SeedSequence).
         overrides: registry parameter values for this run (sampled uncertainties, swept levers).
         resolution: agents per real household/vehicle/building; defaults to the scenario's ``resolution``.
+        stacked: False leaves the populations unstacked for a :class:`Lockstep` of several members, which
+            stacks all members' populations at once (:func:`run_members` does); until then the model's
+            populations are the ones it built, not views of a stack.
     """
 
     def __init__(
@@ -112,6 +119,7 @@ class CityModel(mesa.Model):
         seed: int | np.random.SeedSequence = 0,
         overrides: dict[str, float] | None = None,
         resolution: float | None = None,
+        stacked: bool = True,
     ):
         streams = seed_streams(seed)
         super().__init__(rng=streams["mesa"])
@@ -219,13 +227,20 @@ class CityModel(mesa.Model):
         self._step_index = 0
         self.population_stacks: dict[str, PopulationStack] = {}
         """Stacks holding this run's populations (a stack of one until :class:`Lockstep` joins members)."""
-        for name in POPULATIONS:
-            pop = getattr(self, name)
-            stack_class = getattr(type(pop), "stack_class", None)
-            if pop is not None and stack_class is not None:
-                stack = stack_class([pop])
+        if stacked:
+            for name, pop in self._unstacked_populations().items():
+                stack = type(pop).stack_class([pop])
                 self.population_stacks[name] = stack
                 setattr(self, name, stack.views[0])
+
+    def _unstacked_populations(self) -> dict[str, Population]:
+        """This run's populations that belong in a stack and are not in one yet, by name."""
+        out = {}
+        for name in POPULATIONS:
+            pop = getattr(self, name)
+            if pop is not None and name not in self.population_stacks and hasattr(type(pop), "stack_class"):
+                out[name] = pop
+        return out
 
     # ------------------------------------------------------------------ drivers and prices
     def population(self, year: int) -> float:
@@ -317,6 +332,27 @@ class CityModel(mesa.Model):
         return NORTHWEST_GRID_FACTOR_2023_T_PER_MWH * (1 - d) ** (year - 2023)
 
     # ------------------------------------------------------------------ structure
+    def register_agent(self, agent: mesa.Agent) -> None:
+        """Mesa's registration; its ``agents`` signal is sent only when something can receive it.
+
+        Why: a run creates ~135 agents (most of them wind, solar and battery cohorts) and retires ~55, and
+        Mesa's ``emit`` wrapper makes every registration a further call to ``notify``, which finds no
+        subscriber and returns. With no subscriber and no batch open, ``notify`` does nothing, so the
+        registration itself (Mesa's own method, undecorated) is all there is to do; otherwise the decorated
+        method runs and the signal goes out as usual (``tests/test_model.py`` checks both).
+        """
+        if self.subscribers or self._batch_context is not None:
+            super().register_agent(agent)
+        else:
+            _MESA_REGISTER_AGENT(self, agent)
+
+    def deregister_agent(self, agent: mesa.Agent) -> None:
+        """Mesa's deregistration, with its signal sent as :meth:`register_agent` sends its own."""
+        if self.subscribers or self._batch_context is not None:
+            super().deregister_agent(agent)
+        else:
+            _MESA_DEREGISTER_AGENT(self, agent)
+
     def add_power_unit(
         self, name: str, technology: str, capacity_mw: float, commissioned: int, lifetime_yr: int, **kw
     ) -> PowerPlant:
@@ -727,12 +763,26 @@ class Lockstep:
             raise ValueError("the runs of a lockstep must not have been stepped")
         self.models = models
         self.stacks: dict[str, PopulationStack] = {}
-        for name, stack in first.population_stacks.items():
-            if len(models) == 1:
-                joined = stack
+        unstacked = [m._unstacked_populations() for m in models]
+        for name in POPULATIONS:
+            if name in first.population_stacks:
+                stack_class = type(first.population_stacks[name])
+            elif name in unstacked[0]:
+                stack_class = type(unstacked[0][name]).stack_class
             else:
-                singles = [m.population_stacks[name] for m in models]
-                joined = type(stack).join(singles)
+                continue
+            if all(name in u for u in unstacked):
+                # Members built unstacked (run_members): one stack of all of them, laid out once, instead of
+                # a stack of one per member that the join then copies again.
+                joined = stack_class([u[name] for u in unstacked])
+            elif len(models) == 1:
+                joined = first.population_stacks[name]
+            else:
+                singles = [
+                    m.population_stacks[name] if name in m.population_stacks else stack_class([u[name]])
+                    for m, u in zip(models, unstacked, strict=True)
+                ]
+                joined = stack_class.join(singles)
                 for single in singles:  # copied into the joined stack; free now, not at the next full gc
                     single.cols = {}
             self.stacks[name] = joined
@@ -1017,7 +1067,7 @@ def run_members(
     ``overrides[i]`` and gets the result :func:`run` would give it."""
     if len(seeds) != len(overrides):
         raise ValueError(f"{len(seeds)} seeds but {len(overrides)} override sets: give one per member")
-    models = [CityModel(scenario, s, o, resolution) for s, o in zip(seeds, overrides, strict=True)]
+    models = [CityModel(scenario, s, o, resolution, stacked=False) for s, o in zip(seeds, overrides, strict=True)]
     return Lockstep(models).run()
 
 

@@ -167,3 +167,13 @@ def test_heating_mandates_for_all_members_equal_each_members_own_rule(pilot):
         assert a.ledger.policy.keys() == b.ledger.policy.keys()
         for key, series in a.ledger.policy.items():
             np.testing.assert_array_equal(series, b.ledger.policy[key])
+
+
+def test_members_built_unstacked_or_stacked_step_alike(pilot):
+    """run_members builds its members unstacked and stacks them once; a lockstep may also mix them with runs
+    that stacked their own populations (joined as before)."""
+    mixed = [CityModel(pilot, 0, None, RESOLUTION, stacked=False), CityModel(pilot, 2, OVERRIDES[2], RESOLUTION)]
+    assert not mixed[0].population_stacks and set(mixed[1].population_stacks) == {"households", "vehicles", "buildings"}
+    together = Lockstep(mixed).run()
+    _assert_same_run(together[0], run(pilot, 0, None, RESOLUTION))
+    _assert_same_run(together[1], run(pilot, 2, OVERRIDES[2], RESOLUTION))

@@ -7,6 +7,7 @@ import random
 import mesa
 import numpy as np
 import pytest
+from mesa.experimental.mesa_signals import ALL, ModelSignals
 
 from agents.power import PowerPlant
 from sim.constants import EMISSION_FACTOR_T_PER_TJ
@@ -99,6 +100,38 @@ def test_population_rows_are_registered_mesa_agents(baseline):
     assert vehicle.state()["km_per_yr"] == model.vehicles.cols["km_per_yr"][7]
     assert household.income_cny == model.households.cols["income_cny"][5]
     assert len(model.agents_by_type[PowerPlant]) == len(baseline.power.units)
+
+
+def test_agents_register_as_with_mesa_and_signal_when_observed(baseline):
+    """CityModel registers agents with Mesa's own method, and its ``agents`` signals reach subscribers."""
+    plain = mesa.Model(rng=np.random.default_rng(0))
+    model = CityModel(baseline, seed=0, resolution=FAST)
+    assert model.observables["agents"] == plain.observables["agents"]
+    # Registration without subscribers: ids, the agent set and the sets by type as Mesa keeps them.
+    for m in (plain, model):
+        m.agent_id_counter = 100
+        first = PowerPlant(m, "a", "wind", 10.0, 2030, 25)
+        second = PowerPlant(m, "b", "solar", 10.0, 2030, 25)
+        first.remove()
+        first.remove()  # a second removal is ignored, as Mesa's Agent.remove ignores it
+        assert (first.unique_id, second.unique_id) == (100, 101) and m.agent_id_counter == 102
+        assert first not in m.agents and second in m.agents
+        assert first not in m.agents_by_type[PowerPlant] and second in m.agents_by_type[PowerPlant]
+    # With a subscriber, each registration and removal sends Mesa's signal.
+    seen = []
+
+    def handler(signal):
+        seen.append((signal.signal_type, signal.additional_kwargs["args"][0]))
+
+    model.observe("agents", ALL, handler)
+    third = PowerPlant(model, "c", "wind", 10.0, 2030, 25)
+    third.remove()
+    added, removed = ModelSignals.AGENT_ADDED, ModelSignals.AGENT_REMOVED
+    assert seen == [(added, third), (removed, third)]
+    # Inside a batch the signals are captured and sent when it closes, as for any Mesa model.
+    with model.batch():
+        fourth = PowerPlant(model, "d", "wind", 10.0, 2030, 25)
+    assert seen[2:] == [(added, fourth)] and fourth in model.agents
 
 
 def test_default_and_full_resolution_agree_within_stated_tolerance(baseline):
