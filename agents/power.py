@@ -66,6 +66,8 @@ SOLAR_SHAPE = PROFILES["solar"].ravel()
 SOLAR_SHAPE_HOURS = float((SOLAR_SHAPE * WEIGHTS).sum())
 """Full-load hours of the solar shape over the year: its hours weighted as :func:`dispatch_many` weights every
 hourly series (the same sum over one row of hours), so it is summed once here."""
+_CAPACITY_FACTOR_PARAM = {"wind": "wind_capacity_factor", "solar": "solar_capacity_factor"}
+"""Parameter holding each technology's capacity factor: the developer reads it a few times per year of each member."""
 COHORT_TECHNOLOGIES = ("wind", "solar", "battery")
 """Technologies whose new builds join one cohort unit per year (see :meth:`sim.model.CityModel.build_cohort`)."""
 
@@ -190,10 +192,15 @@ class PowerPlant(mesa.Agent):
             return
         demo = self.name == spec.power_demo_unit and year >= m.params["ccus_power_demo_year"]
         if not demo:
-            support = m.policies.carbon_price("power_heat", year) + m.policies.abatement_support_cny_per_t(
-                "ccus_power", year
-            )
-            if not self.capture_cost_cny_per_t(year) <= support:  # not worth capturing
+            # Whether capture pays is the same for every coal unit of the year's decisions, so it is weighed once
+            # per year (see :meth:`sim.model.CityModel._step_power_units`, which clears it before the units decide).
+            pays = m._capture_pays
+            if pays is None or pays[0] != year:
+                support = m.policies.carbon_price("power_heat", year) + m.policies.abatement_support_cny_per_t(
+                    "ccus_power", year
+                )
+                pays = m._capture_pays = (year, self.capture_cost_cny_per_t(year) <= support)
+            if not pays[1]:  # not worth capturing
                 return
             headroom_t = m.ccus_network.capacity_mt(year) * 1e6 - m.ccus_network.granted_t
             if not headroom_t >= self.last_emissions_t * spec.power_capture_rate:  # no room for its CO2
@@ -309,8 +316,8 @@ class RenewableDeveloper(mesa.Agent):
                 assumption), which is what market investors use.
         """
         m = self.model
-        cf = m.params[f"{tech}_capacity_factor"]
-        price, cost = self._price_and_cost(tech, year)
+        cf = m.params[_CAPACITY_FACTOR_PARAM[tech]]
+        price, cost = self._new_mw_terms.get((tech, year)) or self._price_and_cost(tech, year)
         if curtailment_share is None:
             curtailment_share = 2.0 * m.last_curtailment_share
         revenue = cf * 8760 * (1 - min(curtailment_share, 1.0)) * price

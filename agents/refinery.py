@@ -91,15 +91,20 @@ class Refinery(mesa.Agent):
             self.spec.crude_run_mt * (1 + growth) ** (year - m.inputs.base_year), self.spec.capacity_mt
         )
         self.chemicals_share = m.policies.refinery_chemicals_share(self, year)
-        carbon = m.policies.carbon_price("refining", year)
+        policies = m.policies
+        carbon = policies.carbon_price("refining", year)
         budget = self.spec.annual_capital_budget_mcny * 1e6
         candidates = []
+        started = self.started
+        years = year - m.inputs.base_year
         for o in self.spec.options:
-            if o.name in self.started:
+            if o.name in started:
                 continue
-            cost = self.option_cost_cny_per_t(o, year)
+            # option_cost_cny_per_t, inlined (the same operations): it is weighed for every option not started yet
+            decline = (1 - o.cost_decline_pct_per_yr / 100) ** years
+            cost = o.cost_cny_per_t_co2 * decline * self.site_cost_factor[o.name]
             self.last_option_cost[o.name] = cost
-            support = carbon + m.policies.abatement_support_cny_per_t(o.kind, year)
+            support = carbon + policies.abatement_support_cny_per_t(o.kind, year)
             if cost <= support:
                 candidates.append((cost, o))
         candidates.sort(key=lambda t: t[0])

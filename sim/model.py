@@ -394,6 +394,8 @@ class CityModel(mesa.Model):
         self._lockstep.step()
 
     _lockstep: Lockstep | None = None
+    _capture_pays: tuple[int, bool] | None = None
+    """(year, whether post-combustion capture pays a coal unit that year): see :meth:`PowerPlant._consider_ccs`."""
 
     def _decide_before_populations(self) -> None:
         year = self.year
@@ -420,6 +422,8 @@ class CityModel(mesa.Model):
         fuel-burning units decide in the order ``shuffle_do`` would give them; no unit's step removes another
         unit, so every shuffled unit is still in the set when its turn comes.
         """
+        # Capture support is weighed again each year: a subsidy's rate depends on what it has paid so far.
+        self._capture_pays = None
         units = list(self.agents_by_type[PowerPlant])
         shuffle_like_random(self.random, units)
         for u in units:
