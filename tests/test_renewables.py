@@ -32,34 +32,8 @@ def pilot():
     return load_scenario(SCENARIOS / "karamay_pilot.yaml")
 
 
-def _dispatch(wind_mw, solar_mw, load_mw, distributed_mw=None, captive=None, export_mw=0.0):
-    """One year of a city with only wind and utility solar, a flat load, imports for any deficit."""
-    return dispatch(
-        [],
-        wind_mw,
-        solar_mw,
-        0.0,
-        0.0,
-        load_mw * 8760.0,
-        0.0,
-        0.0,
-        0.3,
-        0.17,
-        distributed_mw or {},
-        {},
-        300.0,
-        export_mw,
-        10_000.0,
-        0.05,
-        0.6,
-        0.8,
-        np.ones((4, 1)),
-        captive,
-    )
-
-
 def _request(wind_mw, solar_mw, load_mw, distributed_mw=None, captive=None, export_mw=0.0):
-    """The :func:`_dispatch` city's inputs as a :class:`DispatchRequest`."""
+    """One year of a city with only wind and utility solar, a flat load, imports for any deficit."""
     return DispatchRequest(
         [],
         wind_mw,
@@ -82,6 +56,11 @@ def _request(wind_mw, solar_mw, load_mw, distributed_mw=None, captive=None, expo
         np.ones((4, 1)),
         captive,
     )
+
+
+def _dispatch(wind_mw, solar_mw, load_mw, distributed_mw=None, captive=None, export_mw=0.0):
+    """:func:`dispatch` of the :func:`_request` city."""
+    return dispatch(**vars(_request(wind_mw, solar_mw, load_mw, distributed_mw, captive, export_mw)))
 
 
 # ------------------------------------------------------------------------------------------ dispatch
