@@ -170,24 +170,26 @@ class LocalExecutor(Executor):
             return
         pool = self._get_pool()
         todo = iter(tasks)
-        running = {pool.submit(fn, t) for t in islice(todo, IN_FLIGHT_PER_WORKER * self.workers)}
+        running: set[cf.Future] = set()
+        # A worker that dies breaks the pool: the error comes from a task's result, or from ``submit`` when
+        # another task finished first and the next one is handed out; either way it gets the same message.
         try:
+            running = {pool.submit(fn, t) for t in islice(todo, IN_FLIGHT_PER_WORKER * self.workers)}
             while running:
                 done, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                 for fut in done:
-                    try:
-                        result = fut.result()
-                    except cf.process.BrokenProcessPool as exc:
-                        raise cf.process.BrokenProcessPool(
-                            f"a worker process died ({exc}). If a script started the ensemble, guard its entry "
-                            "point with `if __name__ == '__main__':` (workers start a fresh interpreter that "
-                            "imports the main module); otherwise a run may have run out of memory"
-                        ) from exc
+                    result = fut.result()
                     for t in islice(todo, 1):
                         running.add(pool.submit(fn, t))
                     yield result
                     del result
                 del done, fut
+        except cf.process.BrokenProcessPool as exc:
+            raise cf.process.BrokenProcessPool(
+                f"a worker process died ({exc}). If a script started the ensemble, guard its entry "
+                "point with `if __name__ == '__main__':` (workers start a fresh interpreter that "
+                "imports the main module); otherwise a run may have run out of memory"
+            ) from exc
         finally:
             for fut in running:
                 fut.cancel()

@@ -121,3 +121,31 @@ def test_dask_local_cluster_returns_every_result_from_worker_processes():
     # Dask's default MALLOC_TRIM_THRESHOLD_ makes model runs ~1.8x slower; the local cluster drops it
     assert trim == [os.environ.get("MALLOC_TRIM_THRESHOLD_")] * 2
     assert os.getpid() not in {o[2] for o in out}
+
+
+def test_a_worker_that_dies_while_tasks_are_handed_out_gives_the_worker_message(monkeypatch):
+    """The pool breaks either in a task's result or in the ``submit`` of the next task, whichever the
+    finished tasks reach first; both must name the dead worker, not the pool's own wording."""
+    import concurrent.futures as cf
+    from concurrent.futures.process import BrokenProcessPool
+
+    class BreaksOnFourthSubmit:
+        def __init__(self) -> None:
+            self.submitted = 0
+
+        def submit(self, fn, task):
+            self.submitted += 1
+            if self.submitted == 4:
+                raise BrokenProcessPool("A child process terminated abruptly")
+            fut: cf.Future = cf.Future()
+            fut.set_result(fn(task))
+            return fut
+
+    executor = LocalExecutor(2)
+    monkeypatch.setattr(executor, "_get_pool", BreaksOnFourthSubmit)
+    monkeypatch.setattr("sim.executors.IN_FLIGHT_PER_WORKER", 1)
+    got = []
+    with pytest.raises(BrokenProcessPool, match=r"^a worker process died \(A child process"):
+        for result in executor.map_unordered(square_with_pid, range(6)):
+            got.append(result)
+    assert got, "results finished before the worker died reach the caller"
