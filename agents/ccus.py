@@ -56,9 +56,6 @@ class CCUSNetwork(mesa.Agent):
         self.granted_t += granted
         return granted
 
-    _series_cells: dict[str, memoryview] | None = None
-    """Views on the ledger's CO2-chain series (:meth:`sim.accounting.Ledger.series_cells`)."""
-
     def settle(self, y: int) -> None:
         """Inject what was captured; book storage, EOR release and transport-and-storage cost."""
         m = self.model
@@ -70,9 +67,7 @@ class CCUSNetwork(mesa.Agent):
         stored = eor * retention + saline
         ledger = m.ledger
         ledger.add_process_co2(y, "oilfield", released)
-        cache = self._series_cells
-        if cache is None:
-            cache = self._series_cells = {}
+        chain = ledger.series_cells("ccus")
         for key, value in (
             ("captured_t", captured),
             ("injected_eor_t", eor),
@@ -80,7 +75,7 @@ class CCUSNetwork(mesa.Agent):
             ("stored_t", stored),
             ("eor_released_t", released),
         ):
-            (cache.get(key) or ledger.series_cells(ledger.ccus, key, cache))[y] += value
+            chain[key][y] += value
         m.policies.record_private_cost(
             "ccus_transport_storage", captured * self.spec.transport_storage_cny_per_t, m.year
         )

@@ -99,9 +99,9 @@ class HydrogenMarket:
         ledger.add_energy(y, "hydrogen", "electricity", grid_mwh * 3.6 / 1e3)
         cells = self._stock_cells
         if cells is None:
-            stocks = ledger.stocks
+            stocks = ledger.series_cells("stocks")
             keys = ("green_produced_t", "grey_for_vehicles_t", "offgrid_re_mwh", "capacity_kt")
-            cells = self._stock_cells = [ledger.series_cells(stocks, ("hydrogen", key)) for key in keys]
+            cells = self._stock_cells = [stocks[("hydrogen", key)] for key in keys]
         cells[0][y] += sold
         cells[1][y] += grey_t
         cells[2][y] += offgrid_mwh

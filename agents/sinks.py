@@ -74,5 +74,5 @@ class CarbonSink(mesa.Agent):
         ledger.sink_co2_t[y] += self.removals_t(m.year)
         cells = self._planted_cells
         if cells is None:
-            cells = self._planted_cells = ledger.series_cells(ledger.stocks, ("sinks", "planted_ha"))
+            cells = self._planted_cells = ledger.series_cells("stocks")[("sinks", "planted_ha")]
         cells[y] += self.planted_ha

@@ -70,11 +70,11 @@ class WasteOperator(mesa.Agent):
         ledger.add_process_co2(y, "waste", incinerated * s.incineration_fossil_co2_t_per_t)
         cells = self._series_cells
         if cells is None:
-            stocks = ledger.stocks
+            stocks = ledger.series_cells("stocks")
             keys = ("landfilled_t", "incinerated_t", "recycled_t")
             cells = self._series_cells = [
-                ledger.series_cells(ledger.indicators, "waste_resource_utilisation_share"),
-                *(ledger.series_cells(stocks, ("waste", key)) for key in keys),
+                ledger.series_cells("indicators")["waste_resource_utilisation_share"],
+                *(stocks[("waste", key)] for key in keys),
             ]
         cells[0][y] += (recycled + incinerated) / total if total > 0 else 0.0
         cells[1][y] += landfilled

@@ -60,6 +60,8 @@ class PolicySet:
         spec = model.inputs.policies
         self.spec = spec
         base = self._base_year = model.inputs.base_year
+        self._policy_cells = model.ledger.series_cells("policy")
+        """Views on this run's policy series by (lever, item), which :meth:`_book` adds to."""
         self.carbon = CarbonPrice.from_params(params, base, spec.schedules.get("carbon_price_cny_per_t"))
         self.coal_phase_out_year = int(params["coal_phase_out_year"])
         self.subsidies = {}
@@ -334,20 +336,9 @@ class PolicySet:
         return out
 
     # ---------------------------------------------------------------- fiscal records
-    _policy_cells: dict[tuple[str, str], memoryview] | None = None
-    """Views on this run's policy series by (lever, item) (:meth:`sim.accounting.Ledger.series_cells`)."""
-
     def _book(self, lever: str, item: str, year: int, cny: float) -> None:
         if cny:
-            key = (lever, item)
-            cache = self._policy_cells
-            if cache is None:
-                cache = self._policy_cells = {}
-            cells = cache.get(key)
-            if cells is None:
-                ledger = self.model.ledger
-                cells = ledger.series_cells(ledger.policy, key, cache)
-            cells[year - self._base_year] += cny
+            self._policy_cells[(lever, item)][year - self._base_year] += cny
 
     def record_vehicle_purchases(self, pop: Vehicles, rows: np.ndarray, choice: np.ndarray, year: int) -> None:
         from agents.vehicles import POWERTRAINS

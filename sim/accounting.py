@@ -48,6 +48,23 @@ class BalanceError(AssertionError):
     """An energy balance failed to close: a model bug, never a user error."""
 
 
+class SeriesCells(dict):
+    """Memoryviews on the series of one ledger table, by key, made when a key is first asked for
+    (:meth:`Ledger.series_cells`)."""
+
+    def __init__(self, table: dict, n_years: int) -> None:
+        super().__init__()
+        self.table = table
+        self.n_years = n_years
+
+    def __missing__(self, key) -> memoryview:
+        row = self.table.get(key)
+        if row is None:
+            row = self.table[key] = np.zeros(self.n_years)
+        cells = self[key] = memoryview(row)
+        return cells
+
+
 @dataclass
 class Ledger:
     """Arrays for one run; ``y`` indexes ``years``."""
@@ -89,10 +106,12 @@ class Ledger:
         """Year ``y``'s energy cells, sector x fuel flattened (``energy_tj[y].reshape(-1)``)."""
         self._process_cells = memoryview(self.process_co2_t)
         self._captured_cells = memoryview(self.captured_co2_t)
+        self._series_cells: dict[str, SeriesCells] = {}
+        """Views on the series tables' rows (:meth:`series_cells`), made as they are first booked."""
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        for name in ("_energy_cells", "_process_cells", "_captured_cells"):
+        for name in ("_energy_cells", "_process_cells", "_captured_cells", "_series_cells"):
             del state[name]  # memoryviews do not pickle; they are views on the arrays, rebuilt on load
         return state
 
@@ -120,22 +139,19 @@ class Ledger:
             row = table[key] = np.zeros(len(self.years))
         row[y] += value
 
-    def series_cells(self, table: dict, key, cache: dict | None = None) -> memoryview:
-        """A memoryview on the series ``table[key]`` (a new series of zeros if ``key`` is new, like
-        :meth:`add_series`): ``cells[y] += value`` books as ``add_series(table, key, y, value)`` does.
+    def series_cells(self, table: str) -> SeriesCells:
+        """Views on the series of the ledger's table ``table`` (``"policy"``, ``"stocks"``, ...) by key:
+        ``cells[key][y] += value`` books as ``add_series(table, key, y, value)`` does, and a new key starts
+        a series of zeros, as there.
 
         Why: the accounts book the same series every year (policy costs, generation and capacity by
-        technology, the CO2 chain), and a cached view adds to the year's cell as a Python float, a fraction
+        technology, the CO2 chain), and a kept view adds to the year's cell as a Python float, a fraction
         of the cost of the call and ``row[y] += value`` on the array (the same double). A series is never
-        replaced once booked, so a view stays the series' own. With ``cache``, the view is also kept there
-        under ``key``.
+        replaced once booked, so a view stays the series' own. The ledger keeps one set of views per table.
         """
-        row = table.get(key)
-        if row is None:
-            row = table[key] = np.zeros(len(self.years))
-        cells = memoryview(row)
-        if cache is not None:
-            cache[key] = cells
+        cells = self._series_cells.get(table)
+        if cells is None:
+            cells = self._series_cells[table] = SeriesCells(getattr(self, table), len(self.years))
         return cells
 
     def series_block(self, table: dict, keys: list) -> np.ndarray:

@@ -611,21 +611,12 @@ class CityModel(mesa.Model):
             u.last_generation_mwh = unit_mwh
             u.last_margin_cny = margin
             u.loss_years = u.loss_years + 1 if margin < 0 else 0
-        cells = self._series_cells
-        if cells is None:
-            cells = self._series_cells = ({}, {})
-        generation_cells, capacity_cells = cells
-        generation = ledger.generation_by_tech_mwh
+        generation = ledger.series_cells("generation_by_tech_mwh")
         for tech in capacity_mw:
-            (generation_cells.get(tech) or ledger.series_cells(generation, tech, generation_cells))[y] += (
-                generation_mwh[tech]
-            )
+            generation[tech][y] += generation_mwh[tech]
         for kind, mwh in res["distributed_generation_mwh"].items():
-            (generation_cells.get(kind) or ledger.series_cells(generation, kind, generation_cells))[y] += mwh
-        kind = "waste_to_energy"
-        (generation_cells.get(kind) or ledger.series_cells(generation, kind, generation_cells))[y] += (
-            waste_to_energy_mwh
-        )
+            generation[kind][y] += mwh
+        generation["waste_to_energy"][y] += waste_to_energy_mwh
         ledger.add_energy(y, "power_heat", "coal", res["boiler_fuel_tj"])
         for k in ("import_mwh", "export_mwh", "storage_loss_mwh", "grid_loss_mwh", "curtailment_mwh"):
             ledger.electricity[k][y] = res[k]
@@ -645,17 +636,13 @@ class CityModel(mesa.Model):
         if self.sinks is not None:
             self.sinks.account(y)
 
-        capacity = ledger.capacity_mw
+        capacity = ledger.series_cells("capacity_mw")
         for tech, mw in capacity_mw.items():
-            (capacity_cells.get(tech) or ledger.series_cells(capacity, tech, capacity_cells))[y] += mw
+            capacity[tech][y] += mw
         for kind, mw in distributed_mw.items():
-            (capacity_cells.get(kind) or ledger.series_cells(capacity, kind, capacity_cells))[y] += mw
+            capacity[kind][y] += mw
         self._record_indicator_inputs(y, grid_factor)
         self.policies.end_of_year(y)
-
-    _series_cells: tuple[dict[str, memoryview], dict[str, memoryview]] | None = None
-    """Views on the ledger's generation and capacity series by technology, which :meth:`_account` books
-    every year (:meth:`sim.accounting.Ledger.series_cells`)."""
 
     def _record_indicator_inputs(self, y: int, grid_factor_t_per_mwh: float) -> None:
         """Keep the year's values that :meth:`_indicators` needs and the ledger does not hold (the year's grid
