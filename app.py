@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from sim import registry
 from sim.scenario import MAX_SCENARIO_BYTES, ScenarioError, load_yaml
@@ -634,7 +635,7 @@ def _chart_labels() -> dict[str, str]:
 
 
 def show_chart(chart: Any, name: str, final: bool) -> None:
-    """Draw a chart; after the last stage, add its export button (PNG when vl-convert is there, else HTML).
+    """Draw a chart and its export button (PNG when vl-convert is there, else HTML), enabled at the last stage.
 
     A :class:`ui.charts.ChartSpec` (the charts redrawn at every slider move) is drawn from its validated
     template and data; other charts are Altair objects.
@@ -643,17 +644,19 @@ def show_chart(chart: Any, name: str, final: bool) -> None:
         st.vega_lite_chart(spec=chart.spec(), width="stretch")
     else:
         st.altair_chart(chart, width="stretch")
-    if final:
-        ext = "png" if charts.has_png_export() else "html"
-        st.download_button(
-            tr("download_chart", fmt=ext.upper()),
-            data=lambda: charts.export_chart(chart)[0],
-            file_name=f"citypeak_{name}_{lang()}.{ext}",
-            mime="image/png" if ext == "png" else "text/html",
-            key=f"dl_chart_{name}",
-            on_click="ignore",
-            icon=":material/download:",
-        )
+    ext = "png" if charts.has_png_export() else "html"
+    # Before the last stage the button is there but disabled, so that both stages send the same elements in
+    # the same places and the browser updates them in place (see kept_slot).
+    st.download_button(
+        tr("download_chart", fmt=ext.upper()),
+        data=(lambda: charts.export_chart(chart)[0]) if final else b"",
+        file_name=f"citypeak_{name}_{lang()}.{ext}",
+        mime="image/png" if ext == "png" else "text/html",
+        key=f"dl_chart_{name}" if final else f"dl_chart_{name}_partial",
+        on_click="ignore",
+        icon=":material/download:",
+        disabled=not final,
+    )
 
 
 def render_results(
@@ -783,6 +786,31 @@ def render_downloads(res: runner.EnsembleResult, text: str, stem: str) -> None:
         on_click="ignore",
     )
     st.caption(tr("export_png") if charts.has_png_export() else tr("export_html"))
+
+
+def kept_slot() -> Any:
+    """A placeholder like ``st.empty()`` that leaves what the previous run drew there on screen until this run
+    draws over it.
+
+    Why: ``st.empty()`` sends an empty element, so at every slider move the headline, the four charts and the
+    scorecard vanished for the ~0.7 s until the first stage was in, and the browser then built them anew
+    (Vega's parse and embed of every chart, the data grid), twice a redraw. This slot sends an empty container
+    instead: the browser merges a container with the one it shows at the same place, keeping its elements
+    (faded, as Streamlit shows stale elements) until the run draws over them, and then updates each one in
+    place when the same kind of element arrives at the same place (a chart whose template is unchanged only
+    gets its new data). Draw into it with ``slot.container()``, as into an ``st.empty()``.
+
+    It is ``st.empty()`` with another first message, so it uses Streamlit's cursor; on a Streamlit without
+    one, it falls back to ``st.empty()`` (the old redraw).
+    """
+    dg = st._main._active_dg
+    cursor = getattr(dg, "_cursor", None)
+    lock = getattr(cursor, "lock_element", None)
+    if lock is None or getattr(dg, "_root_container", None) is None:
+        return st.empty()
+    slot = DeltaGenerator(root_container=dg._root_container, cursor=lock(), parent=dg)
+    slot.container()
+    return slot
 
 
 def yield_point() -> None:
@@ -1406,7 +1434,7 @@ def main() -> None:
 
     tab_ids = list(uistate.TABS)
     labels = [tr(f"tab_{tid}") for tid in tab_ids]
-    head = st.empty()
+    head = kept_slot()
     note = st.empty()
     status = st.empty()
     spec = runner.EnsembleSpec(text, int(ss["members"]), int(ss["seed"]), float(ss["resolution"]))
@@ -1426,7 +1454,7 @@ def main() -> None:
                 key="sector_view",
                 required=True,
             )
-        body = st.empty()
+        body = kept_slot()
 
     def draw(res: runner.EnsembleResult, final: bool) -> None:
         with head.container():

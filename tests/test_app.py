@@ -109,6 +109,69 @@ def test_moving_a_lever_changes_the_headline_and_the_link() -> None:
     assert at.slider(key="lv_coal_phase_out_year").label.startswith("● ")
 
 
+def record_deltas(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[int, ...], str]]:
+    """Record every element and container the script sends from now on, as (place, kind)."""
+    import streamlit.delta_generator as delta_generator
+
+    sent: list[tuple[tuple[int, ...], str]] = []
+    send = delta_generator._enqueue_message
+
+    def spy(msg: object) -> None:
+        kind = msg.delta.WhichOneof("type")  # type: ignore[attr-defined]
+        if kind == "new_element":
+            kind = msg.delta.new_element.WhichOneof("type")  # type: ignore[attr-defined]
+        elif kind == "add_block":
+            kind = "block:" + str(msg.delta.add_block.WhichOneof("type"))  # type: ignore[attr-defined]
+        sent.append((tuple(msg.metadata.delta_path), str(kind)))  # type: ignore[attr-defined]
+        send(msg)
+
+    monkeypatch.setattr(delta_generator, "_enqueue_message", spy)
+    return sent
+
+
+RESULT_ELEMENTS = {"metric", "vega_lite_chart", "dataframe"}
+
+
+def clear_ensembles() -> None:
+    """Forget the ensembles of earlier tests (the app's result cache lives as long as the process), so that a
+    lever move is computed, and drawn in two stages."""
+    import streamlit
+
+    streamlit.cache_resource.clear()
+
+
+def test_a_slider_move_leaves_the_results_on_screen_until_it_draws_over_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty element at the place of the headline or of the results tab's body would blank them in the
+    browser until the first stage is in, and make the browser build every chart anew."""
+    at = start({"preset": "baseline"})
+    clear_ensembles()
+    sent = record_deltas(monkeypatch)
+    at.slider(key="lv_coal_phase_out_year").set_value(2028).run()
+    assert_ok(at)
+    results = {place for place, kind in sent if kind in RESULT_ELEMENTS}
+    assert len({kind for place, kind in sent if kind in RESULT_ELEMENTS}) == 3, "the rerun drew all three kinds"
+    cleared = [p for p, kind in sent if kind == "empty" and any(r[: len(p)] == p for r in results)]
+    assert cleared == [], f"empty elements sent over the results at {cleared}"
+
+
+def test_both_stages_of_a_redraw_send_the_same_elements_in_the_same_places(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The browser updates an element in place only when the same kind arrives at the same place; a chart's
+    export button that only the last stage drew shifted the charts after it, and they were built anew."""
+    at = start({"preset": "baseline"})
+    clear_ensembles()
+    sent = record_deltas(monkeypatch)
+    at.slider(key="lv_coal_phase_out_year").set_value(2028).run()
+    assert_ok(at)
+    kinds: dict[tuple[int, ...], list[str]] = {}
+    for place, kind in sent:
+        kinds.setdefault(place, []).append(kind)
+    assert sum(kind == "vega_lite_chart" for _, kind in sent) == 8, "four charts at each of the two stages"
+    # The run note's place holds the progress bar, then the note; the partial note comes and goes.
+    slots = {p for p, ks in kinds.items() if "progress" in ks or "empty" in ks}
+    changed = {p: ks for p, ks in kinds.items() if p not in slots and len(set(ks)) > 1}
+    assert changed == {}, f"places that got different kinds of element: {changed}"
+
+
 def test_switching_preset_loads_its_levers() -> None:
     at = start()
     at.selectbox(key="preset").set_value("accelerated").run()
