@@ -66,6 +66,29 @@ def test_moving_a_lever_in_the_browser_changes_the_headline(tmp_path: Path) -> N
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "browser_test_lever_moved.png"))
 
+        # The next move: the headline and the four charts stay on screen while the new ensemble runs (they
+        # used to vanish until its first stage was in), and the headline then changes.
+        before = headline(page)
+        page.locator('input[type="range"][aria-label$="Coal condensing units retire by (year)"]').first.focus()
+        for _ in range(5):  # five steps at once: a change a 40-member headline shows
+            page.keyboard.press("ArrowRight")
+        shown: list[list[int]] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            counts = page.evaluate(
+                "() => ['stMetricValue', 'stVegaLiteChart', 'stProgress', 'stStatusWidget']"
+                '.map(id => document.querySelectorAll(`[data-testid="${id}"]`).length)'
+            )
+            shown.append(counts)
+            if headline(page) != before and counts[2] == 0 and counts[3] == 0:
+                break
+            time.sleep(0.03)
+        assert headline(page) != before, "the second move changed the headline"
+        assert any(c[2] or c[3] for c in shown), "the redraw was seen while it ran"
+        assert min(c[0] for c in shown) == 4, f"the headline left the screen during the redraw: {shown}"
+        assert min(c[1] for c in shown) == 4, f"charts left the screen during the redraw: {shown}"
+        wait_until_drawn(page)
+
         page.get_by_text("中文", exact=True).click()
         page.get_by_role("tab", name="情景对比").wait_for(timeout=60_000)
         wait_until_drawn(page, timeout_s=180)
