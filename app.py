@@ -704,8 +704,7 @@ def render_results(
     )
     show_chart(ecdf, "peak_ecdf", final)
     render_scorecard(res)
-    if final:
-        render_downloads(res, text, stem)
+    render_downloads(res, text, stem, final)
 
 
 def render_scorecard(res: runner.EnsembleResult) -> None:
@@ -750,40 +749,46 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def render_downloads(res: runner.EnsembleResult, text: str, stem: str) -> None:
+def render_downloads(res: runner.EnsembleResult, text: str, stem: str, final: bool = True) -> None:
+    """The scenario and result downloads; before the last stage the result ones are there but disabled (the
+    first members only), so that both stages draw the same elements in the same places (see kept_slot)."""
     st.subheader(tr("share"))
     cols = st.columns(4)
+    key = "" if final else "_partial"
     cols[0].download_button(
         tr("download_yaml"),
         data=text,
         file_name=f"{stem}.yaml",
         mime="application/x-yaml",
-        key="dl_yaml",
+        key="dl_yaml" + key,
         on_click="ignore",
     )
     cols[1].download_button(
         tr("download_csv"),
-        data=lambda: res.yearly_frame().to_csv(index=False),
+        data=(lambda: res.yearly_frame().to_csv(index=False)) if final else b"",
         file_name=f"{stem}_yearly.csv",
         mime="text/csv",
-        key="dl_csv",
+        key="dl_csv" + key,
         on_click="ignore",
+        disabled=not final,
     )
     cols[2].download_button(
         tr("download_parquet"),
-        data=lambda: _parquet_bytes(res.yearly_frame()),
+        data=(lambda: _parquet_bytes(res.yearly_frame())) if final else b"",
         file_name=f"{stem}_yearly.parquet",
         mime="application/vnd.apache.parquet",
-        key="dl_parquet",
+        key="dl_parquet" + key,
         on_click="ignore",
+        disabled=not final,
     )
     cols[3].download_button(
         tr("download_summary"),
-        data=lambda: res.summary_with_params().to_csv(index=False),
+        data=(lambda: res.summary_with_params().to_csv(index=False)) if final else b"",
         file_name=f"{stem}_summary.csv",
         mime="text/csv",
-        key="dl_summary",
+        key="dl_summary" + key,
         on_click="ignore",
+        disabled=not final,
     )
     st.caption(tr("export_png") if charts.has_png_export() else tr("export_html"))
 
@@ -1443,6 +1448,22 @@ def main() -> None:
     tabs = st.tabs(labels, key="tab", on_change="rerun", default=labels[tab_ids.index(ss.get("tab_id", "results"))])
     open_id = next((tid for tid, tab in zip(tab_ids, tabs, strict=True) if tab.open), "results")
     ss["tab_id"] = open_id
+
+    # The link and the sidebar's share section before the ensemble runs: drawn at the end, they stood stale
+    # (fading) in the browser all through every redraw.
+    settings = uistate.Settings(
+        preset=ss["preset"],
+        lang=lang(),
+        members=int(ss["members"]),
+        resolution=float(ss["resolution"]),
+        seed=int(ss["seed"]),
+        workshop=bool(ss.get("workshop")),
+        tab=open_id,
+    )
+    query = uistate.encode_query(settings, state, base_state, DEFAULTS)
+    if query != st.query_params.to_dict():
+        st.query_params.from_dict(query)
+    sidebar_share(query, text, stem)
     with tabs[0]:
         if open_id == "results":
             if "sector_view" not in ss:
@@ -1490,20 +1511,6 @@ def main() -> None:
     elif open_id == "discovery":
         with tabs[4]:
             render_discovery(text)
-
-    settings = uistate.Settings(
-        preset=ss["preset"],
-        lang=lang(),
-        members=int(ss["members"]),
-        resolution=float(ss["resolution"]),
-        seed=int(ss["seed"]),
-        workshop=bool(ss.get("workshop")),
-        tab=open_id,
-    )
-    query = uistate.encode_query(settings, state, base_state, DEFAULTS)
-    if query != st.query_params.to_dict():
-        st.query_params.from_dict(query)
-    sidebar_share(query, text, stem)
 
 
 if __name__ == "__main__":  # Streamlit runs the script as __main__; pool workers must not

@@ -172,6 +172,31 @@ def test_both_stages_of_a_redraw_send_the_same_elements_in_the_same_places(monke
     assert changed == {}, f"places that got different kinds of element: {changed}"
 
 
+def test_after_the_first_stage_nothing_of_the_last_run_is_left_to_redraw(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a rerun draws only after its ensemble is in stands stale in the browser all through the redraw
+    (faded, and animated by the browser on the cores the runs use): the last stage may only draw over places
+    that the first stage (or the script before the ensemble) has already drawn."""
+    at = start({"preset": "baseline"})
+    clear_ensembles()
+    sent = record_deltas(monkeypatch)
+    at.slider(key="lv_coal_phase_out_year").set_value(2028).run()
+    assert_ok(at)
+    charts_seen = 0
+    first_stage_end = None
+    for i, (_, kind) in enumerate(sent):
+        charts_seen += kind == "vega_lite_chart"
+        if charts_seen == 5:
+            first_stage_end = i
+            break
+    assert first_stage_end is not None, "the rerun drew the four charts at the first stage, then again"
+    before = {place for place, _ in sent[:first_stage_end]}
+    # The run note's place: the progress bar during the run, the note after it.
+    slots = {place for place, kind in sent if kind == "progress"}
+    after = {p for p, _ in sent[first_stage_end:] if not any(p[: len(s)] == s for s in slots)}
+    late = sorted(after - before)
+    assert late == [], f"places drawn only at the last stage: {late}"
+
+
 def test_switching_preset_loads_its_levers() -> None:
     at = start()
     at.selectbox(key="preset").set_value("accelerated").run()
