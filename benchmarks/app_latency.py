@@ -355,9 +355,10 @@ def move_lever(page: object, group: str, label: str, key: str = "Home") -> None:
 def measure_browser(members: int, resolution: float, moves: int = 5) -> dict[str, object]:
     """Slider moves to the first changed headline and to the full ensemble, in a real browser.
 
-    The first move (the coal phase-out slider to its minimum, right after the page has loaded) is reported
-    apart: it opens the lever group and is the first draw with a reference. Then ``moves`` more moves, one
-    slider step each and each to a setting not seen before, with a pause between them as a user makes.
+    The first move (the coal phase-out slider to its minimum, after the page has loaded and the lever group
+    is open) is reported apart: it is the first draw with a reference and with deltas in the headline. Then
+    ``moves`` more moves, one slider step each and each to a setting not seen before, with a pause between
+    them as a user makes. Each move is timed from the key press.
     """
     env = {"CITYPEAK_APP_MEMBERS": str(members), "CITYPEAK_APP_RESOLUTION": str(resolution)}
     label = "Coal condensing units retire by (year)"
@@ -366,15 +367,21 @@ def measure_browser(members: int, resolution: float, moves: int = 5) -> dict[str
         page.goto(url + "/?preset=baseline")  # type: ignore[attr-defined]
         wait_until_drawn(page)
         first_load = time.perf_counter() - t0
+        # Open the lever group first and give the browser the second a person takes to find the slider, so
+        # that drawing the group's sliders is not timed as part of the move.
+        page.get_by_text("Power, coal and caps", exact=True).first.click()  # type: ignore[attr-defined]
+        thumb = page.locator(f'input[type="range"][aria-label$="{label}"]').first  # type: ignore[attr-defined]
+        thumb.wait_for()
+        time.sleep(1.0)
+        thumb.focus()
         before = headline(page)
         t0 = time.perf_counter()
-        move_lever(page, "Power, coal and caps", label)
+        page.keyboard.press("Home")  # type: ignore[attr-defined]
         wait_for_headline_change(page, before)
         first_change = time.perf_counter() - t0
         wait_until_drawn(page)
         full = time.perf_counter() - t0
         later: list[tuple[float, float]] = []
-        thumb = page.locator(f'input[type="range"][aria-label$="{label}"]').first  # type: ignore[attr-defined]
         for _ in range(moves):
             time.sleep(1.0)
             thumb.focus()
@@ -462,18 +469,20 @@ def main(argv: list[str] | None = None) -> int:
             full = float(b["slider_to_full_s"])  # type: ignore[arg-type]
             print()
             print("browser (streamlit run and headless Chromium on the same cores; baseline, coal phase-out slider):")
-            print(f"  first page load                          {b['first_load_s']:6.2f} s (cold pool and cache)")
-            print(f"  first move: slider -> headline changes   {b['slider_to_first_headline_s']:6.2f} s (first stage)")
-            print(f"  first move: slider -> full ensemble      {full:6.2f} s  ({full / TARGET_S:.2f} x target)")
+            print(f"  {'first page load':<40} {b['first_load_s']:6.2f} s  (cold pool and cache)")
+            first_head = float(b["slider_to_first_headline_s"])  # type: ignore[arg-type]
+            print(f"  {'first move: key -> headline changes':<40} {first_head:6.2f} s  (first stage)")
+            print(f"  {'first move: key -> full ensemble':<40} {full:6.2f} s  ({full / TARGET_S:.2f} x target)")
             later = b["later_moves"]
             if isinstance(later, list) and later:
+                n = len(later)
                 head_s = float(b["later_moves_median_headline_s"])  # type: ignore[arg-type]
                 full_s = float(b["later_moves_median_full_s"])  # type: ignore[arg-type]
                 each = ", ".join(f"{m['slider_to_full_s']:.2f}" for m in later)
-                print(f"  next {len(later)} moves, median: headline       {head_s:6.2f} s")
+                print(f"  {f'next {n} moves, median: headline':<40} {head_s:6.2f} s")
                 ratio = full_s / TARGET_S
-                print(f"  next {len(later)} moves, median: full ensemble  {full_s:6.2f} s  ({ratio:.2f} x target)")
-                print(f"  next {len(later)} moves, each: full ensemble    {each} s")
+                print(f"  {f'next {n} moves, median: full ensemble':<40} {full_s:6.2f} s  ({ratio:.2f} x target)")
+                print(f"  {f'next {n} moves, each: full ensemble':<40} {each} s")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return 0
