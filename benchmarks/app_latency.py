@@ -372,26 +372,21 @@ def measure_browser(members: int, resolution: float, moves: int = 5) -> dict[str
         page.get_by_text("Power, coal and caps", exact=True).first.click()  # type: ignore[attr-defined]
         thumb = page.locator(f'input[type="range"][aria-label$="{label}"]').first  # type: ignore[attr-defined]
         thumb.wait_for()
-        time.sleep(1.0)
-        thumb.focus()
-        before = headline(page)
-        t0 = time.perf_counter()
-        page.keyboard.press("Home")  # type: ignore[attr-defined]
-        wait_for_headline_change(page, before)
-        first_change = time.perf_counter() - t0
-        wait_until_drawn(page)
-        full = time.perf_counter() - t0
-        later: list[tuple[float, float]] = []
-        for _ in range(moves):
+
+        def timed_press(key: str) -> tuple[float, float]:
+            """A second's pause, then the key on the slider: seconds to the changed headline and to the end."""
             time.sleep(1.0)
             thumb.focus()
             before = headline(page)
             t0 = time.perf_counter()
-            page.keyboard.press("ArrowRight")  # type: ignore[attr-defined]
+            page.keyboard.press(key)  # type: ignore[attr-defined]
             wait_for_headline_change(page, before)
             changed = time.perf_counter() - t0
             wait_until_drawn(page)
-            later.append((changed, time.perf_counter() - t0))
+            return changed, time.perf_counter() - t0
+
+        first_change, full = timed_press("Home")
+        later = [timed_press("ArrowRight") for _ in range(moves)]
     return {
         "first_load_s": first_load,
         "slider_to_first_headline_s": first_change,
