@@ -11,6 +11,7 @@ import copy
 import gc
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -116,13 +117,13 @@ def record_deltas(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[int, ...]
     sent: list[tuple[tuple[int, ...], str]] = []
     send = delta_generator._enqueue_message
 
-    def spy(msg: object) -> None:
-        kind = msg.delta.WhichOneof("type")  # type: ignore[attr-defined]
+    def spy(msg: Any) -> None:
+        kind = msg.delta.WhichOneof("type")
         if kind == "new_element":
-            kind = msg.delta.new_element.WhichOneof("type")  # type: ignore[attr-defined]
+            kind = msg.delta.new_element.WhichOneof("type")
         elif kind == "add_block":
-            kind = "block:" + str(msg.delta.add_block.WhichOneof("type"))  # type: ignore[attr-defined]
-        sent.append((tuple(msg.metadata.delta_path), str(kind)))  # type: ignore[attr-defined]
+            kind = "block:" + str(msg.delta.add_block.WhichOneof("type"))
+        sent.append((tuple(msg.metadata.delta_path), str(kind)))
         send(msg)
 
     monkeypatch.setattr(delta_generator, "_enqueue_message", spy)
@@ -787,15 +788,36 @@ def test_every_lever_group_family_and_unit_has_a_readable_label() -> None:
     assert i18n.group_label("brand_new_group", "en") == "Brand new group"
 
 
-def test_progress_bar_is_sent_only_when_more_members_are_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The browser re-renders on every element the script sends; a poll that finds no new members must not
-    re-send the bar, but must still give Streamlit a point to stop a superseded run."""
+def load_app_module() -> Any:
+    """``app.py`` as a module (not run as a script), to call its functions directly."""
     import importlib.util
 
     module_spec = importlib.util.spec_from_file_location("citypeak_app_under_test", APP)
     assert module_spec is not None and module_spec.loader is not None
     app = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(app)
+    return app
+
+
+def test_kept_slot_is_st_empty_where_streamlit_has_no_cursor_to_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kept slot uses Streamlit's cursor; on a Streamlit without it the app must still draw, with the
+    plain placeholder (whose only cost is the old blanking during a redraw)."""
+    from types import SimpleNamespace
+
+    app = load_app_module()
+    placeholder = object()
+    monkeypatch.setattr(app.st, "empty", lambda: placeholder)
+    monkeypatch.setattr(app.st, "_main", SimpleNamespace(_active_dg=SimpleNamespace(_root_container=0)))
+    assert app.kept_slot() is placeholder
+    no_lock = SimpleNamespace(_root_container=0, _cursor=SimpleNamespace())
+    monkeypatch.setattr(app.st, "_main", SimpleNamespace(_active_dg=no_lock))
+    assert app.kept_slot() is placeholder
+
+
+def test_progress_bar_is_sent_only_when_more_members_are_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The browser re-renders on every element the script sends; a poll that finds no new members must not
+    re-send the bar, but must still give Streamlit a point to stop a superseded run."""
+    app = load_app_module()
 
     final = object()
     polls = [
