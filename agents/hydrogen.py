@@ -68,10 +68,6 @@ class HydrogenMarket:
         self.available_t -= got
         return got
 
-    _stock_cells: list[memoryview] | None = None
-    """Views on the ledger's hydrogen series, in the order :meth:`settle` books them
-    (:meth:`sim.accounting.Ledger.series_cells`)."""
-
     def settle(self, y: int, plants: list[HydrogenPlant]) -> float:
         """Serve fuel-cell vehicles, make the shortfall by SMR; return grid electricity of the plants (MWh).
 
@@ -97,15 +93,11 @@ class HydrogenMarket:
             if p.commissioned <= m.year:
                 capacity_kt += p.capacity_kt
         ledger.add_energy(y, "hydrogen", "electricity", grid_mwh * 3.6 / 1e3)
-        cells = self._stock_cells
-        if cells is None:
-            stocks = ledger.series_cells("stocks")
-            keys = ("green_produced_t", "grey_for_vehicles_t", "offgrid_re_mwh", "capacity_kt")
-            cells = self._stock_cells = [stocks[("hydrogen", key)] for key in keys]
-        cells[0][y] += sold
-        cells[1][y] += grey_t
-        cells[2][y] += offgrid_mwh
-        cells[3][y] += capacity_kt
+        stocks = ledger.series_cells("stocks")
+        stocks[("hydrogen", "green_produced_t")][y] += sold
+        stocks[("hydrogen", "grey_for_vehicles_t")][y] += grey_t
+        stocks[("hydrogen", "offgrid_re_mwh")][y] += offgrid_mwh
+        stocks[("hydrogen", "capacity_kt")][y] += capacity_kt
         return grid_mwh
 
 

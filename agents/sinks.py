@@ -65,14 +65,8 @@ class CarbonSink(mesa.Agent):
             new += ha * min((year - y0) / MATURITY_YEARS, 1.0)
         return (base + new * s.shelterbelt_t_co2_per_ha_yr) * factor
 
-    _planted_cells: memoryview | None = None
-    """A view on the ledger's planted-hectares series (:meth:`sim.accounting.Ledger.series_cells`)."""
-
     def account(self, y: int) -> None:
         m = self.model
         ledger = m.ledger
         ledger.sink_co2_t[y] += self.removals_t(m.year)
-        cells = self._planted_cells
-        if cells is None:
-            cells = self._planted_cells = ledger.series_cells("stocks")[("sinks", "planted_ha")]
-        cells[y] += self.planted_ha
+        ledger.series_cells("stocks")[("sinks", "planted_ha")][y] += self.planted_ha

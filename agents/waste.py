@@ -51,10 +51,6 @@ class WasteOperator(mesa.Agent):
         if lines > 0:
             self.pipeline.append((year + BUILD_YEARS, lines * LINE_KT))
 
-    _series_cells: list[memoryview] | None = None
-    """Views on the ledger's waste series, in the order :meth:`account` books them
-    (:meth:`sim.accounting.Ledger.series_cells`)."""
-
     def account(self, y: int) -> float:
         """Book waste emissions; return electricity exported by incineration (MWh)."""
         m = self.model
@@ -68,18 +64,12 @@ class WasteOperator(mesa.Agent):
         ledger = m.ledger
         ledger.ch4_co2e_t[y, _WASTE] += ch4_t * GWP100_CH4
         ledger.add_process_co2(y, "waste", incinerated * s.incineration_fossil_co2_t_per_t)
-        cells = self._series_cells
-        if cells is None:
-            stocks = ledger.series_cells("stocks")
-            keys = ("landfilled_t", "incinerated_t", "recycled_t")
-            cells = self._series_cells = [
-                ledger.series_cells("indicators")["waste_resource_utilisation_share"],
-                *(stocks[("waste", key)] for key in keys),
-            ]
-        cells[0][y] += (recycled + incinerated) / total if total > 0 else 0.0
-        cells[1][y] += landfilled
-        cells[2][y] += incinerated
-        cells[3][y] += recycled
+        share = (recycled + incinerated) / total if total > 0 else 0.0
+        ledger.series_cells("indicators")["waste_resource_utilisation_share"][y] += share
+        stocks = ledger.series_cells("stocks")
+        stocks[("waste", "landfilled_t")][y] += landfilled
+        stocks[("waste", "incinerated_t")][y] += incinerated
+        stocks[("waste", "recycled_t")][y] += recycled
         return incinerated * s.incineration_mwh_per_t
 
 
