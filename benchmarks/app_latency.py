@@ -307,41 +307,95 @@ def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[object]:
 
 POLL_MS = 50
 """How often the browser measurement checks the page (ms). Why not on every animation frame (Playwright's
-default): the check reads the page's text, which lays out the whole page, and doing that 60 times a second
-cost Chromium ~1.6 s of CPU per redraw on the two cores the runs need, so the measurement slowed what it
-measured. Checking every 50 ms adds at most 50 ms to a reading."""
+default): checking 60 times a second cost Chromium ~1.6 s of CPU per redraw on the two cores the runs need,
+so the measurement slowed what it measured. Checking every 50 ms adds at most 50 ms to a reading."""
+
+HEADLINE_JS = "() => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')].map(e => e.textContent)"
+"""The four headline numbers as the page holds them.
+
+Why ``textContent`` and not ``innerText`` (what a locator's ``inner_text`` reads): ``innerText`` is the
+rendered text, so each read makes the browser finish the page's style and layout at once, in the middle of
+the redraw it is timing; twenty checks a second did that on the cores the runs use. ``textContent`` reads
+the document without laying it out. Both see a changed number, which is all the check needs."""
+
+DRAWN_JS = (
+    '() => !document.querySelector(\'[data-testid="stStatusWidget"], [data-testid="stProgress"],'
+    ' [data-testid="stSkeleton"]\')'
+    ' && [...document.querySelectorAll(\'[data-testid="stCaption"], [data-testid="stCaptionContainer"]\')]'
+    ".some(e => { const t = e.textContent;"
+    " return t.includes('members at resolution') || t.includes('个成员,分辨率'); })"
+)
+"""True once the app has finished a run: no running indicator, progress bar or loading skeleton is left
+and its run note (English or Chinese) is shown. Selectors and ``textContent`` only, for the reason given
+at :data:`HEADLINE_JS` (the check used to read the whole page's ``innerText``)."""
 
 
 def headline(page: object) -> list[str]:
     """The four headline numbers as the browser shows them."""
-    values = page.get_by_test_id("stMetricValue")  # type: ignore[attr-defined]
-    return [values.nth(i).inner_text() for i in range(values.count())]
+    return list(page.evaluate(HEADLINE_JS))  # type: ignore[attr-defined]
 
 
 def wait_until_drawn(page: object, timeout_s: float = 180.0) -> None:
     """Wait until the app has finished a run: its run note (English or Chinese) is shown, no progress bar
     is left, Streamlit's "running" indicator is gone and no element is still a loading skeleton (the
     browser loads element code lazily and shows skeletons for a moment after the first run)."""
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "() => { const t = document.body.innerText;"
-        " return (t.includes('members at resolution') || t.includes('个成员,分辨率'))"
-        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && !document.querySelector('[data-testid=\"stProgress\"]')"
-        " && !document.querySelector('[data-testid=\"stSkeleton\"]'); }",
-        timeout=timeout_s * 1000,
-        polling=POLL_MS,
-    )
+    page.wait_for_function(DRAWN_JS, timeout=timeout_s * 1000, polling=POLL_MS)  # type: ignore[attr-defined]
 
 
 def wait_for_headline_change(page: object, before: list[str], timeout_s: float = 180.0) -> None:
     """Wait until the headline numbers differ from ``before`` (the first stage of a redraw is on screen)."""
     page.wait_for_function(  # type: ignore[attr-defined]
         "(b) => { const v = [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
-        ".map(e => e.innerText); return v.length === b.length && v.some((x, i) => x !== b[i]); }",
+        ".map(e => e.textContent); return v.length === b.length && v.some((x, i) => x !== b[i]); }",
         arg=before,
         timeout=timeout_s * 1000,
         polling=POLL_MS,
     )
+
+
+CPU_KINDS = ("model workers", "browser renderer", "browser other", "app server")
+"""Where the CPU of a slider move goes, in the order the browser report prints it."""
+
+
+def cpu_by_kind() -> dict[str, float] | None:
+    """CPU seconds (user + system) so far of the processes this script started, by kind (Linux ``/proc``).
+
+    Kinds: the app's ``streamlit run`` server, its model workers (every process under the server), and
+    Chromium's renderers and its other processes (browser, GPU compositor, utilities). Why: the browser
+    measurement shares the two cores among all of them, so a move's time is best read together with what
+    each part spent; ``None`` where ``/proc`` is not there.
+    """
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    info: dict[int, tuple[int, str, float]] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended while we looked
+            continue
+        info[int(entry.name)] = (int(stat[1]), cmd, (int(stat[11]) + int(stat[12])) / tick)
+
+    def ancestors(pid: int) -> Iterator[int]:
+        while pid in info and pid > 1:
+            pid = info[pid][0]
+            yield pid
+
+    me = os.getpid()
+    servers = {pid for pid, (_, cmd, _) in info.items() if "streamlit run" in cmd and me in ancestors(pid)}
+    out = dict.fromkeys(CPU_KINDS, 0.0)
+    for pid, (_, cmd, cpu) in info.items():
+        if pid in servers:
+            out["app server"] += cpu
+        elif servers & set(ancestors(pid)):
+            out["model workers"] += cpu
+        elif "chromium" in cmd and me in ancestors(pid):
+            out["browser renderer" if "--type=renderer" in cmd else "browser other"] += cpu
+    return out
 
 
 def move_lever(page: object, group: str, label: str, key: str = "Home") -> None:
@@ -373,27 +427,34 @@ def measure_browser(members: int, resolution: float, moves: int = 5) -> dict[str
         thumb = page.locator(f'input[type="range"][aria-label$="{label}"]').first  # type: ignore[attr-defined]
         thumb.wait_for()
 
-        def timed_press(key: str) -> tuple[float, float]:
-            """A second's pause, then the key on the slider: seconds to the changed headline and to the end."""
+        def timed_press(key: str) -> tuple[float, float, dict[str, float] | None]:
+            """A second's pause, then the key on the slider: seconds to the changed headline and to the end,
+            and the CPU seconds each kind of process spent in between."""
             time.sleep(1.0)
             thumb.focus()
             before = headline(page)
+            cpu0 = cpu_by_kind()
             t0 = time.perf_counter()
             page.keyboard.press(key)  # type: ignore[attr-defined]
             wait_for_headline_change(page, before)
             changed = time.perf_counter() - t0
             wait_until_drawn(page)
-            return changed, time.perf_counter() - t0
+            full = time.perf_counter() - t0
+            cpu1 = cpu_by_kind()
+            cpu = None if cpu0 is None or cpu1 is None else {k: cpu1[k] - cpu0[k] for k in CPU_KINDS}
+            return changed, full, cpu
 
-        first_change, full = timed_press("Home")
+        first_change, full, _ = timed_press("Home")
         later = [timed_press("ArrowRight") for _ in range(moves)]
+    cpus = [c for _, _, c in later if c is not None]
     return {
         "first_load_s": first_load,
         "slider_to_first_headline_s": first_change,
         "slider_to_full_s": full,
-        "later_moves": [{"slider_to_first_headline_s": a, "slider_to_full_s": b} for a, b in later],
-        "later_moves_median_headline_s": statistics.median(a for a, _ in later) if later else None,
-        "later_moves_median_full_s": statistics.median(b for _, b in later) if later else None,
+        "later_moves": [{"slider_to_first_headline_s": a, "slider_to_full_s": b, "cpu_s": c} for a, b, c in later],
+        "later_moves_median_headline_s": statistics.median(a for a, _, _ in later) if later else None,
+        "later_moves_median_full_s": statistics.median(b for _, b, _ in later) if later else None,
+        "later_moves_median_cpu_s": {k: statistics.median(c[k] for c in cpus) for k in CPU_KINDS} if cpus else None,
     }
 
 
@@ -478,6 +539,15 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = full_s / TARGET_S
                 print(f"  {f'next {n} moves, median: full ensemble':<40} {full_s:6.2f} s  ({ratio:.2f} x target)")
                 print(f"  {f'next {n} moves, each: full ensemble':<40} {each} s")
+                cpu = b.get("later_moves_median_cpu_s")
+                if isinstance(cpu, dict):
+                    total = sum(cpu.values())
+                    parts = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())
+                    print(f"  {f'next {n} moves, median CPU s a move':<40} {parts}")
+                    print(
+                        f"  {'':<40} total {total:.2f} CPU s = {total / (os.cpu_count() or 1):.2f} s of all"
+                        f" {os.cpu_count()} cores (the move's floor if nothing waited)"
+                    )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return 0
