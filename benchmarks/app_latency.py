@@ -446,7 +446,11 @@ def measure_browser(members: int, resolution: float, moves: int = 5) -> dict[str
 
         first_change, full, _ = timed_press("Home")
         later = [timed_press("ArrowRight") for _ in range(moves)]
+        # Back and forth between settings drawn before: the result cache answers, so this is what the page
+        # itself costs a move (and what stepping through a workshop's saved scenarios costs).
+        seen = [timed_press(k) for k in ("ArrowLeft", "ArrowRight", "ArrowLeft")] if moves else []
     cpus = [c for _, _, c in later if c is not None]
+    seen_cpus = [c for _, _, c in seen if c is not None]
     return {
         "first_load_s": first_load,
         "slider_to_first_headline_s": first_change,
@@ -455,6 +459,11 @@ def measure_browser(members: int, resolution: float, moves: int = 5) -> dict[str
         "later_moves_median_headline_s": statistics.median(a for a, _, _ in later) if later else None,
         "later_moves_median_full_s": statistics.median(b for _, b, _ in later) if later else None,
         "later_moves_median_cpu_s": {k: statistics.median(c[k] for c in cpus) for k in CPU_KINDS} if cpus else None,
+        "seen_moves": [{"slider_to_full_s": b, "cpu_s": c} for _, b, c in seen],
+        "seen_moves_median_full_s": statistics.median(b for _, b, _ in seen) if seen else None,
+        "seen_moves_median_cpu_s": (
+            {k: statistics.median(c[k] for c in seen_cpus) for k in CPU_KINDS} if seen_cpus else None
+        ),
     }
 
 
@@ -548,6 +557,15 @@ def main(argv: list[str] | None = None) -> int:
                         f"  {'':<40} total {total:.2f} CPU s = {total / (os.cpu_count() or 1):.2f} s of all"
                         f" {os.cpu_count()} cores (the move's floor if nothing waited)"
                     )
+            seen_s = b.get("seen_moves_median_full_s")
+            if seen_s is not None:
+                n_seen = len(b["seen_moves"])  # type: ignore[arg-type]
+                label = f"{n_seen} moves back to settings seen before"
+                line = f"  {label + ', median':<40} {float(seen_s):6.2f} s  (result cache; the page's own cost)"
+                seen_cpu = b.get("seen_moves_median_cpu_s")
+                if isinstance(seen_cpu, dict):
+                    line += "; CPU s " + ", ".join(f"{k} {v:.2f}" for k, v in seen_cpu.items() if v >= 0.005)
+                print(line)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return 0
