@@ -660,17 +660,30 @@ def show_chart(chart: Any, name: str, final: bool) -> None:
 
 
 def render_results(
-    res: runner.EnsembleResult, ref: runner.EnsembleResult | None, ref_name: str, final: bool, text: str, stem: str
+    res: runner.EnsembleResult,
+    ref: runner.EnsembleResult | None,
+    ref_name: str,
+    final: bool,
+    text: str,
+    stem: str,
+    at_reference: bool = False,
 ) -> None:
-    """The Results tab: fan chart, sectors, peak-year distribution, scorecard, downloads."""
+    """The Results tab: fan chart, sectors, peak-year distribution, scorecard, downloads.
+
+    ``at_reference``: the levers are the scenario's own, so ``res`` is its own reference ensemble. Its median
+    is then drawn as the reference (the two lines coincide until a lever moves), so that the fan chart keeps
+    one shape from the page's first draw on: a chart that gained its reference layer at the first slider move
+    made the server build a new chart template and the browser a new chart view, in the middle of that move.
+    """
     large = bool(ss.get("workshop"))
     labels = _chart_labels() | {
         "title": tr("fan_title"),
         "base_year": tr("base_year", year=res.base_year),
         "reference": tr("reference_median", name=ref_name),
     }
+    reference = ref if ref is not None else (res if at_reference else None)
     fan = charts.fan_chart(
-        res.bands(), labels, res.base_year, reference=ref.bands() if ref is not None else None, large=large
+        res.bands(), labels, res.base_year, reference=reference.bands() if reference is not None else None, large=large
     )
     show_chart(fan, "emissions", final)
 
@@ -1486,7 +1499,7 @@ def main() -> None:
             note.caption(tr("partial_note", k=res.n, n=spec.members))
         if open_id == "results":
             with body.container():
-                render_results(res, ref, base_name, final, text, stem)
+                render_results(res, ref, base_name, final, text, stem, at_reference=ref_spec.key == spec.key)
 
     cached = get_cache().get(spec.key) is not None
     first_stage = min(runner.FIRST_STAGE, max(2, spec.members // 5))

@@ -110,6 +110,22 @@ def test_moving_a_lever_changes_the_headline_and_the_link() -> None:
     assert at.slider(key="lv_coal_phase_out_year").label.startswith("● ")
 
 
+def test_the_fan_chart_shows_the_reference_median_from_the_first_draw_and_keeps_its_shape() -> None:
+    """With the levers at the scenario's own values the ensemble is its own reference: its median is drawn as
+    the reference from the page's first draw, so the first lever move sends a chart of the same spec (new data
+    only). A chart that gained its reference layer at that move was built anew by the server and the browser."""
+    at = start({"preset": "baseline"})
+    fan = at.get("vega_lite_chart")[0].proto
+    legend = i18n.t("reference_median", "en", name=i18n.t("preset_baseline", "en"))
+    assert "reference" in [d.name for d in fan.datasets], "the reference median is there at the first draw"
+    assert legend in fan.spec
+    at.slider(key="lv_coal_phase_out_year").set_value(2028).run()
+    assert_ok(at)
+    moved = at.get("vega_lite_chart")[0].proto
+    assert moved.spec == fan.spec, "the first move changed the fan chart's spec, not only its data"
+    assert [d.name for d in moved.datasets] == [d.name for d in fan.datasets]
+
+
 def record_deltas(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[int, ...], str]]:
     """Record every element and container the script sends from now on, as (place, kind)."""
     import streamlit.delta_generator as delta_generator
