@@ -9,6 +9,7 @@ sectors and scenarios, and grey dashed rules for the base year and the pilot pla
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import json
 import threading
@@ -117,8 +118,14 @@ def _key(labels: Mapping[str, str], *options: Any) -> tuple:
     return (tuple(sorted(labels.items())), *options)
 
 
+@functools.cache
 def has_png_export() -> bool:
-    """Whether charts can be rendered to PNG offline (``vl-convert-python`` installed)."""
+    """Whether charts can be rendered to PNG offline (``vl-convert-python`` installed).
+
+    Asked once per process: every chart's export button asks (five calls a draw), and the lookup searches
+    ``sys.path``, which at the first slider move after a page load took 60 ms for the five calls (profiled,
+    while the runs shared the cores). What is installed does not change while the server runs.
+    """
     return importlib.util.find_spec("vl_convert") is not None
 
 
