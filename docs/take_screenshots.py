@@ -25,6 +25,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -121,6 +123,14 @@ def open_group(page, label: str) -> None:
     settle(page, 1.0)
 
 
+def cjk_font_families() -> list[str] | None:
+    """The font families fontconfig knows for Chinese text (``fc-list :lang=zh``); ``None`` without fc-list."""
+    if shutil.which("fc-list") is None:
+        return None
+    out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False).stdout
+    return sorted({line.strip() for line in out.splitlines() if line.strip()})
+
+
 def main(argv: list[str] | None = None) -> int:
     global OUT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -130,6 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     OUT = (args.out or OUT).resolve()
     views = set(args.only or [v for v in VIEWS if v != "discovery" or args.discovery])
+    # Every view is also saved in Chinese; without a CJK font Chromium draws each character as an empty box,
+    # and the files would overwrite good screenshots with unreadable ones.
+    if cjk_font_families() == []:
+        print(
+            "no font for Chinese text is installed (fc-list :lang=zh lists none), so the Chinese screenshots would"
+            " show empty boxes; install one first (Debian: apt-get install fonts-noto-cjk)",
+            file=sys.stderr,
+        )
+        return 2
     OUT.mkdir(parents=True, exist_ok=True)
     env = {"CITYPEAK_APP_MEMBERS": str(MEMBERS), "CITYPEAK_APP_RESOLUTION": str(RESOLUTION)}
     if args.discovery:
