@@ -345,8 +345,7 @@ def wait_until_drawn(page: object, timeout_s: float = 180.0) -> None:
 def wait_for_headline_change(page: object, before: list[str], timeout_s: float = 180.0) -> None:
     """Wait until the headline numbers differ from ``before`` (the first stage of a redraw is on screen)."""
     page.wait_for_function(  # type: ignore[attr-defined]
-        "(b) => { const v = [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
-        ".map(e => e.textContent); return v.length === b.length && v.some((x, i) => x !== b[i]); }",
+        f"(b) => {{ const v = ({HEADLINE_JS})(); return v.length === b.length && v.some((x, i) => x !== b[i]); }}",
         arg=before,
         timeout=timeout_s * 1000,
         polling=POLL_MS,
@@ -449,8 +448,11 @@ def measure_browser(members: int, resolution: float, moves: int = 5) -> dict[str
         # Back and forth between settings drawn before: the result cache answers, so this is what the page
         # itself costs a move (and what stepping through a workshop's saved scenarios costs).
         seen = [timed_press(k) for k in ("ArrowLeft", "ArrowRight", "ArrowLeft")] if moves else []
-    cpus = [c for _, _, c in later if c is not None]
-    seen_cpus = [c for _, _, c in seen if c is not None]
+
+    def median_cpu(moves: list[tuple[float, float, dict[str, float] | None]]) -> dict[str, float] | None:
+        cpus = [c for _, _, c in moves if c is not None]
+        return {k: statistics.median(c[k] for c in cpus) for k in CPU_KINDS} if cpus else None
+
     return {
         "first_load_s": first_load,
         "slider_to_first_headline_s": first_change,
@@ -458,12 +460,10 @@ def measure_browser(members: int, resolution: float, moves: int = 5) -> dict[str
         "later_moves": [{"slider_to_first_headline_s": a, "slider_to_full_s": b, "cpu_s": c} for a, b, c in later],
         "later_moves_median_headline_s": statistics.median(a for a, _, _ in later) if later else None,
         "later_moves_median_full_s": statistics.median(b for _, b, _ in later) if later else None,
-        "later_moves_median_cpu_s": {k: statistics.median(c[k] for c in cpus) for k in CPU_KINDS} if cpus else None,
+        "later_moves_median_cpu_s": median_cpu(later),
         "seen_moves": [{"slider_to_full_s": b, "cpu_s": c} for _, b, c in seen],
         "seen_moves_median_full_s": statistics.median(b for _, b, _ in seen) if seen else None,
-        "seen_moves_median_cpu_s": (
-            {k: statistics.median(c[k] for c in seen_cpus) for k in CPU_KINDS} if seen_cpus else None
-        ),
+        "seen_moves_median_cpu_s": median_cpu(seen),
     }
 
 
