@@ -183,7 +183,7 @@ def test_both_stages_of_a_redraw_send_the_same_elements_in_the_same_places(monke
     for place, kind in sent:
         kinds.setdefault(place, []).append(kind)
     assert sum(kind == "vega_lite_chart" for _, kind in sent) == 8, "four charts at each of the two stages"
-    # The run note's place holds the progress bar, then the note; the partial note comes and goes.
+    # The run note's place holds a caption or the progress bar, then the note; the partial note comes and goes.
     slots = {p for p, ks in kinds.items() if "progress" in ks or "empty" in ks}
     changed = {p: ks for p, ks in kinds.items() if p not in slots and len(set(ks)) > 1}
     assert changed == {}, f"places that got different kinds of element: {changed}"
@@ -207,8 +207,9 @@ def test_after_the_first_stage_nothing_of_the_last_run_is_left_to_redraw(monkeyp
             break
     assert first_stage_end is not None, "the rerun drew the four charts at the first stage, then again"
     before = {place for place, _ in sent[:first_stage_end]}
-    # The run note's place: the progress bar during the run, the note after it.
-    slots = {place for place, kind in sent if kind == "progress"}
+    # The placeholders whose content a run replaces by design (they send an empty element): the partial note's,
+    # and the run note's (a caption or the progress bar during the run, the note after it).
+    slots = {place for place, kind in sent if kind in ("empty", "progress")}
     after = {p for p, _ in sent[first_stage_end:] if not any(p[: len(s)] == s for s in slots)}
     late = sorted(after - before)
     assert late == [], f"places drawn only at the last stage: {late}"
@@ -830,42 +831,91 @@ def test_kept_slot_is_st_empty_where_streamlit_has_no_cursor_to_lock(monkeypatch
     assert app.kept_slot() is placeholder
 
 
-def test_progress_bar_is_sent_only_when_more_members_are_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The browser re-renders on every element the script sends; a poll that finds no new members must not
-    re-send the bar, but must still give Streamlit a point to stop a superseded run."""
+def test_progress_shows_as_a_caption_then_as_a_bar_sent_only_when_more_members_are_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bar glides to each new value, and the browser animates it on the cores the runs use: a run shows a
+    caption until it has taken PROGRESS_BAR_AFTER_S, then the bar, which a poll that finds no new members does
+    not re-send. Every poll that sends nothing is still a point where Streamlit can stop a superseded run."""
     app = load_app_module()
 
     final = object()
+    clock = [0.0]
+    # (seconds since the run started, update): two members in before the bar is due, none new after it.
     polls = [
-        ui_runner.Update(0, 6),
-        ui_runner.Update(0, 6),
-        ui_runner.Update(2, 6),
-        ui_runner.Update(2, 6),
-        ui_runner.Update(2, 6),
-        ui_runner.Update(6, 6),
-        ui_runner.Update(6, 6, final, final=True),
+        (0.1, ui_runner.Update(0, 6)),
+        (0.5, ui_runner.Update(2, 6)),
+        (1.0, ui_runner.Update(2, 6)),
+        (app.PROGRESS_BAR_AFTER_S, ui_runner.Update(2, 6)),
+        (app.PROGRESS_BAR_AFTER_S + 0.1, ui_runner.Update(2, 6)),
+        (app.PROGRESS_BAR_AFTER_S + 0.2, ui_runner.Update(6, 6)),
+        (app.PROGRESS_BAR_AFTER_S + 0.3, ui_runner.Update(6, 6, final, final=True)),
     ]
 
-    class Bar:
+    def stream(spec: Any, pool: Any, first_stage: int) -> Any:
+        for at, update in polls:
+            clock[0] = at
+            yield update
+
+    class Slot:
         def __init__(self) -> None:
-            self.sent: list[float] = []
+            self.sent: list[tuple[str, float | str]] = []
 
         def progress(self, value: float, text: str = "") -> None:
-            self.sent.append(value)
+            self.sent.append(("bar", value))
 
         def empty(self) -> None:
-            pass
+            self.sent.append(("empty", ""))
 
-    bar = Bar()
+    slot = Slot()
     yields: list[None] = []
-    monkeypatch.setattr(app.runner, "stream", lambda spec, pool, first_stage: (u for u in polls))
+
+    def caption(text: str) -> Slot:
+        slot.sent.append(("caption", text))
+        return slot
+
+    monkeypatch.setattr(app.runner, "stream", stream)
+    monkeypatch.setattr(app.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(app, "get_pool", lambda: None)
     monkeypatch.setattr(app, "get_cache", ui_runner.ResultCache)
-    monkeypatch.setattr(app.st, "progress", lambda value, text="": bar)
+    monkeypatch.setattr(app.st, "caption", caption)
     monkeypatch.setattr(app, "tr", lambda key, **kwargs: key)
     monkeypatch.setattr(app, "yield_point", lambda: yields.append(None))
 
     spec = ui_runner.EnsembleSpec("name: x\n", 6, 1, 0.002)
     assert app.ensemble_with_progress(spec) is final
-    assert bar.sent == [2 / 6, 6 / 6], "one bar per new count of members, none for polls without news"
-    assert len(yields) == 5, "every poll without news is still a point where a newer run can stop this one"
+    assert slot.sent == [("caption", "running"), ("bar", 2 / 6), ("bar", 6 / 6), ("empty", "")], (
+        "the caption at once; the bar once it is due, then once per new count of members; cleared at the end"
+    )
+    assert len(yields) == 5, "every poll that sends nothing is still a point where a newer run can stop this one"
+
+
+def test_a_run_over_before_the_bar_is_due_sends_no_progress_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The common slider move (about 2 s at the default settings) draws no bar at all: only the caption, which
+    its place then loses to the run note."""
+    app = load_app_module()
+    final = object()
+    updates = [
+        ui_runner.Update(0, 4),
+        ui_runner.Update(2, 4),
+        ui_runner.Update(4, 4),
+        ui_runner.Update(4, 4, final, True),
+    ]
+    sent: list[str] = []
+
+    class Slot:
+        def progress(self, value: float, text: str = "") -> None:
+            sent.append("bar")
+
+        def empty(self) -> None:
+            sent.append("empty")
+
+    monkeypatch.setattr(app.runner, "stream", lambda spec, pool, first_stage: (u for u in updates))
+    monkeypatch.setattr(app.time, "monotonic", lambda: 0.0)  # a run over at once
+    monkeypatch.setattr(app, "get_pool", lambda: None)
+    monkeypatch.setattr(app, "get_cache", ui_runner.ResultCache)
+    monkeypatch.setattr(app.st, "caption", lambda text: sent.append("caption") or Slot())
+    monkeypatch.setattr(app, "tr", lambda key, **kwargs: key)
+    monkeypatch.setattr(app, "yield_point", lambda: None)
+    assert app.ensemble_with_progress(ui_runner.EnsembleSpec("name: y\n", 4, 1, 0.002)) is final
+    assert sent == ["caption", "empty"]

@@ -154,6 +154,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Running the ensemble: {done} of {total} members",
         "zh": "正在运行集合模拟:{done}/{total}个成员",
     },
+    "running": {
+        "en": "Running the ensemble of {total} members…",
+        "zh": "正在运行{total}个成员的集合模拟…",
+    },
     "partial_note": {
         "en": "Showing the first {k} of {n} members; refining…",
         "zh": "显示前{k}个成员(共{n}个),正在细化…",
