@@ -72,10 +72,11 @@ PROGRESS_BAR_AFTER_S = 2.5
 
 Why: the bar glides to each new value (a 0.5 s CSS transition), so updated about ten times in a slider move it
 kept the browser animating through the whole redraw, on the cores the runs use. Measured in headless Chromium
-on the same two cores (28 Nov 2026, four interleaved invocations of eight moves): 0.8 -> 0.6 CPU-s of the
-renderer and 0.2 -> 0.13 of Chromium's other processes per move, and the move 2.22-2.36 s -> 1.94-2.17 s. A
-redraw at the default settings (about 2 s) is over before the bar would appear, and its first stage already
-says that the rest is coming; a large ensemble (500 members or more, a finer resolution) still gets its bar."""
+on the same two cores (28 Nov 2026, three rounds of eight moves alternating with the code before): the move
+2.27 / 2.33 / 2.11 s -> 2.00 / 2.02 / 1.94 s, Chromium's renderer 0.71-0.81 -> 0.58-0.63 CPU-s and its other
+processes 0.18-0.23 -> 0.11-0.12 CPU-s per move (docs/performance.md, ninth pass). A redraw at the default
+settings (about 2 s) is over before the bar would appear, and its first stage already says that the rest is
+coming; a large ensemble (500 members or more, a finer resolution) still gets its bar."""
 DISCOVERY_LEVERS = ("carbon_price_2030_cny_per_t", "coal_phase_out_year", "renewable_capacity_target_gw_2030")
 
 
