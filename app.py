@@ -519,7 +519,11 @@ def sidebar_share(query: dict[str, str], text: str, file_stem: str) -> None:
 # ---------------------------------------------------------------------------------------------- main view
 
 
-WORKSHOP_CSS = """
+STILL_PROGRESS_BAR_CSS = '[data-testid="stProgress"] * { transition: none !important; }'
+"""The progress bar jumps to each value instead of gliding (see :data:`PROGRESS_BAR_AFTER_S`); both page styles
+carry it, since the workshop style replaces the base one."""
+WORKSHOP_CSS = (
+    """
 <style>
 html, body, [data-testid="stAppViewContainer"] { font-size: 20px; }
 [data-testid="stMetricValue"] { font-size: 3.4rem !important; }
@@ -528,16 +532,23 @@ html, body, [data-testid="stAppViewContainer"] { font-size: 20px; }
 h1 { font-size: 2.4rem !important; }
 button[data-baseweb="tab"] p { font-size: 1.3rem !important; }
 section[data-testid="stSidebar"] { min-width: 320px; }
-[data-testid="stProgress"] * { transition: none !important; }
+"""
+    + STILL_PROGRESS_BAR_CSS
+    + """
 </style>
 """
-BASE_CSS = """
+)
+BASE_CSS = (
+    """
 <style>
 [data-testid="stMetricValue"] { font-size: 2.3rem; }
 section[data-testid="stSidebar"] { min-width: 340px; }
-[data-testid="stProgress"] * { transition: none !important; }
+"""
+    + STILL_PROGRESS_BAR_CSS
+    + """
 </style>
 """
+)
 
 
 def workshop_bar() -> None:
@@ -1475,7 +1486,8 @@ def main() -> None:
     status = st.empty()
     spec = runner.EnsembleSpec(text, int(ss["members"]), int(ss["seed"]), float(ss["resolution"]))
     ref_spec = runner.EnsembleSpec(base_text, spec.members, spec.root_seed, spec.resolution)
-    ref = get_cache().get(ref_spec.key) if ref_spec.key != spec.key else None
+    at_reference = ref_spec.key == spec.key  # the levers are the preset's own: the ensemble is its own reference
+    ref = None if at_reference else get_cache().get(ref_spec.key)
     tabs = st.tabs(labels, key="tab", on_change="rerun", default=labels[tab_ids.index(ss.get("tab_id", "results"))])
     open_id = next((tid for tid, tab in zip(tab_ids, tabs, strict=True) if tab.open), "results")
     ss["tab_id"] = open_id
@@ -1517,7 +1529,7 @@ def main() -> None:
             note.caption(tr("partial_note", k=res.n, n=spec.members))
         if open_id == "results":
             with body.container():
-                render_results(res, ref, base_name, final, text, stem, at_reference=ref_spec.key == spec.key)
+                render_results(res, ref, base_name, final, text, stem, at_reference=at_reference)
 
     cached = get_cache().get(spec.key) is not None
     first_stage = min(runner.FIRST_STAGE, max(2, spec.members // 5))
