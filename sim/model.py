@@ -18,6 +18,7 @@ same numbers whatever the others do, which keeps scenario comparisons paired (co
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import time
 from collections.abc import Generator, Iterator, Sequence
@@ -100,6 +101,47 @@ def shuffle_like_random(rnd: random.Random, items: list) -> None:
         items[i], items[j] = items[j], items[i]
 
 
+def _is_lever(name: str) -> bool:
+    p = REGISTRY.get(name)
+    return p is not None and p.kind == "lever"
+
+
+def _same_answer(a: object, b: object) -> bool:
+    """Whether two policy answers are the same values: arrays element by element, floats exactly and with
+    their sign (0.0 and -0.0 compare equal but may not compute alike), NaN never."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        x, y = np.asarray(a), np.asarray(b)
+        return x.dtype == y.dtype and bool(np.array_equal(x, y)) and bool(np.array_equal(np.signbit(x), np.signbit(y)))
+    if type(a) is not type(b) or a != b:
+        return False
+    return not isinstance(a, float) or math.copysign(1.0, a) == math.copysign(1.0, b)  # type: ignore[arg-type]
+
+
+class _PolicyQueries:
+    """A run's policy set while its city is built, keeping each question asked of it and the answer.
+
+    Why: :meth:`CityModel.reuse_for` asks another lever setting's policy set the same questions; where every
+    answer is the same, building the city with that setting gives the same city.
+    """
+
+    def __init__(self, policies: PolicySet) -> None:
+        self._policies = policies
+        self.asked: list[tuple[str, tuple[tuple, dict] | None, object]] = []
+
+    def __getattr__(self, name: str) -> object:
+        value = getattr(self._policies, name)
+        if not callable(value):
+            self.asked.append((name, None, value))
+            return value
+
+        def ask(*args: object, **kwargs: object) -> object:
+            answer = value(*args, **kwargs)
+            self.asked.append((name, (args, kwargs), answer))
+            return answer
+
+        return ask
+
+
 class CityModel(mesa.Model):
     """Karamay (or any city described by a scenario) as a Mesa model.
 
@@ -138,7 +180,9 @@ class CityModel(mesa.Model):
         self.year = scenario.base_year
         self.ledger = Ledger(self.years)
         self._activity_cache: dict[int, float] = {}
-        self.policies = PolicySet(self, self.params)
+        policies = PolicySet(self, self.params)
+        # Building the city sees the policies through a log of what it asks (see reuse_for).
+        self.policies = _PolicyQueries(policies)  # type: ignore[assignment]
         self.last_curtailment_share = 0.0
         self.last_curtailment_mwh = 0.0
         self._indicator_inputs = {
@@ -225,6 +269,9 @@ class CityModel(mesa.Model):
         self.waste = WasteOperator(self, scenario.waste) if scenario.waste is not None else None
         self.sinks = CarbonSink(self, scenario.sinks) if scenario.sinks is not None else None
         self._step_index = 0
+        self._build_queries = self.policies.asked  # type: ignore[attr-defined]
+        """What building the city asked of its policies, with the answers (see :meth:`reuse_for`)."""
+        self.policies = policies
         self.population_stacks: dict[str, PopulationStack] = {}
         """Stacks holding this run's populations (a stack of one until :class:`Lockstep` joins members)."""
         if stacked:
@@ -232,6 +279,42 @@ class CityModel(mesa.Model):
                 stack = type(pop).stack_class([pop])
                 self.population_stacks[name] = stack
                 setattr(self, name, stack.views[0])
+
+    def reuse_for(self, scenario: Scenario, overrides: dict[str, float] | None = None) -> bool:
+        """Give this built run, before its first step, another scenario's levers; False if the city it built
+        is not the one ``scenario`` builds, and the run is then left as it was.
+
+        Why: building a member is ~10% of its CPU, and a slider move changes levers only, so the app's workers
+        build the next move's members while the user looks at the last one (``ui.runner``). Building a city
+        reads the levers only through its policy set (``tests/test_model.py`` checks that no lever is read
+        otherwise), and only for base-year prices and subsidies; this run kept those questions and their
+        answers, and ``scenario``'s policies must answer all of them alike. Everything else must be equal:
+        the parameters that are not levers, and the scenario outside its parameters and policies (the caller
+        keys built runs by :meth:`sim.scenario.Scenario.city_digest`; this checks it again).
+
+        Args:
+            scenario: the scenario to run; same city, any levers and phase-in.
+            overrides: this run's registry overrides (its sampled uncertainties), as given when it was built.
+        """
+        if self._step_index or scenario.city_digest() != self.inputs.city_digest():
+            return False
+        params = scenario.parameter_values(overrides)
+        params["resolution"] = self.params["resolution"]
+        if any(params[k] != v for k, v in self.params.items() if not _is_lever(k)):
+            return False
+        if any(name.startswith(("record", "apply", "end_of_year", "_")) for name, _, _ in self._build_queries):
+            return False  # building booked or changed something: not a question that can be asked again
+        saved = self.inputs, self.params, self.policies
+        self.inputs, self.params = scenario, params
+        self.policies = PolicySet(self, params)
+        for name, call, answer in self._build_queries:
+            value = getattr(self.policies, name)
+            if call is not None:
+                value = value(*call[0], **call[1])
+            if not _same_answer(value, answer):
+                self.inputs, self.params, self.policies = saved
+                return False
+        return True
 
     def _unstacked_populations(self) -> dict[str, Population]:
         """This run's populations that belong in a stack and are not in one yet, by name."""
@@ -304,8 +387,13 @@ class CityModel(mesa.Model):
         raise KeyError(fuel)
 
     def retail_gas_price_cny_per_gj(self, year: int, sector: str) -> float:
-        carbon = self.policies.carbon_price(sector, year) * 56.1 / 1e3 * self.policies.pass_through()
-        return self.params["gas_price_cny_per_gj"] * RESIDENTIAL_GAS_MARKUP + carbon
+        base = self.params["gas_price_cny_per_gj"] * RESIDENTIAL_GAS_MARKUP
+        price = self.policies.carbon_price(sector, year)
+        if price == 0.0:
+            # Nothing to pass on (base + 0.0 is base), and the pass-through share is not asked, so a city built
+            # before carbon pricing does not depend on it (see reuse_for).
+            return base
+        return base + price * 56.1 / 1e3 * self.policies.pass_through()
 
     def transport_fuel_price_cny_per_mj(self, fuel: str, year: int) -> float:
         base = RETAIL_PRICE_CNY_PER_MJ[fuel]
@@ -313,9 +401,10 @@ class CityModel(mesa.Model):
             base *= self.params["oil_price_index"]
         elif fuel == "natural_gas":
             base *= self.params["gas_price_cny_per_gj"] / 50.0
-        pass_through = self.policies.pass_through()
-        carbon = self.policies.carbon_price("transport", year) * EMISSION_FACTOR_T_PER_TJ.get(fuel, 0.0) / 1e6
-        return base + pass_through * carbon
+        price = self.policies.carbon_price("transport", year)
+        if price == 0.0:
+            return base  # as in retail_gas_price_cny_per_gj
+        return base + self.policies.pass_through() * (price * EMISSION_FACTOR_T_PER_TJ.get(fuel, 0.0) / 1e6)
 
     def households_spec_power_price(self) -> float:
         return self.inputs.households.retail_power_price_cny_per_kwh if self.inputs.households else 0.55

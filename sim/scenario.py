@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import difflib
 import hashlib
+import json
 import math
 import re
 import stat
@@ -29,6 +30,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -552,6 +554,7 @@ class Scenario(_Strict):
     waste: WasteSpec | None = None
     sinks: SinkSpec | None = None
     policies: PoliciesSpec = Field(default_factory=PoliciesSpec)
+    _city_digest: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _check(self):
@@ -657,6 +660,31 @@ class Scenario(_Strict):
                 raise ScenarioError(f"override {k}={v!r} outside the allowed range [{p.low:g}, {p.high:g}] {p.unit}")
             values[k] = float(v)
         return values
+
+    def city_digest(self) -> str:
+        """A digest of everything in this scenario except its levers: the lever parameters, the policies
+        section (phase-in years, schedules, subsidy years) and the names and descriptions.
+
+        Why: two scenarios with one digest describe one city, so a run built for one of them can be given the
+        other's levers before it starts (:meth:`sim.model.CityModel.reuse_for`), which is how the app has the
+        next slider move's members built while the user looks at the last one.
+        """
+        digest = self._city_digest
+        if digest is None:
+            data = self.model_dump(mode="json", exclude={"name", "title_en", "title_zh", "description", "policies"})
+            data["parameters"] = {
+                k: v for k, v in sorted(data["parameters"].items()) if registry.get(k).kind != "lever"
+            }
+            text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            self._city_digest = digest
+        return digest
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Scenario:
+        """A copy (pydantic's), without the city digest this scenario kept: ``update`` may change the city."""
+        out = super().model_copy(update=update, deep=deep)
+        out._city_digest = None
+        return out
 
     def uncertain_parameters(self) -> list[registry.Parameter]:
         """The registry entries this scenario samples in ensembles (all uncertainties unless listed)."""
