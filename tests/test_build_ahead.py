@@ -18,6 +18,7 @@ from sim.ensemble import run_seed, sample_parameters
 from sim.model import RESIDENTIAL_GAS_MARKUP, RETAIL_PRICE_CNY_PER_MJ, CityModel, Lockstep, run, run_members
 from sim.scenario import Scenario
 from tests.test_lockstep import _assert_same_run
+from ui import runner as ui_runner
 from ui import state as ui_state
 
 RESOLUTION = 0.01
@@ -232,3 +233,49 @@ def test_city_digest_ignores_levers_policies_and_names_but_not_the_city(baseline
     other_uncertainty = ui_state.build_scenario(data)
     longer = baseline.model_copy(update={"horizon": baseline.horizon + 5})
     assert len({baseline.city_digest(), other_uncertainty.city_digest(), longer.city_digest()}) == 3
+
+
+# ---------------------------------------------------------------------------------------------- ui.runner
+
+
+def _move_tasks(text: str, members: int, per_task: int) -> list[dict]:
+    spec = ui_runner.EnsembleSpec(text, members, ROOT_SEED, RESOLUTION)
+    tasks = ui_runner._tasks(spec, ui_runner.design(spec), per_task)
+    for task in tasks:
+        task["ahead"] = {"members": members, "per_task": per_task}
+    return tasks
+
+
+def _texts(n: int) -> list[str]:
+    data = ui_state.preset_data("pilot")
+    base = ui_state.state_from_data(data)
+    out = []
+    for year in (2045, 2040, 2035)[:n]:
+        state = base.copy()
+        state.values["coal_phase_out_year"] = float(year)
+        out.append(ui_state.scenario_yaml(ui_state.apply_levers(data, state, base)))
+    return out
+
+
+def _same_chunks(a: dict, b: dict) -> None:
+    for key in ("run_ids", "years", "total", "total_with_trade", "sector"):
+        np.testing.assert_array_equal(a[key], b[key])
+    assert a["failures"] == b["failures"] == []
+
+
+def test_members_run_alone_after_a_failed_lockstep_get_their_own_seeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seed sequence spawns new children each time: the single runs must not reuse the lockstep's seeds."""
+    (text,) = _texts(1)
+    task = _move_tasks(text, 3, 3)[0]
+    del task["ahead"]
+    together = ui_runner.run_chunk(task)
+
+    def failing(scenario: Scenario, seeds: list, overrides: list, resolution: float) -> None:
+        # As a lockstep failing in some year: its members were built from the seeds, which spawned children.
+        for seed, o in zip(seeds, overrides, strict=True):
+            CityModel(scenario, seed, o, resolution, stacked=False)
+        raise RuntimeError("lockstep failed")
+
+    monkeypatch.setattr(ui_runner, "run_members", failing)
+    alone = ui_runner.run_chunk(task)
+    _same_chunks(alone, together)

@@ -148,13 +148,15 @@ def run_chunk(task: Mapping[str, Any]) -> dict[str, Any]:
     years: np.ndarray | None = None
     sector_names: list[str] = []
     members = list(zip(task["run_ids"], task["seed_ids"], task["overrides"], strict=True))
-    seeds = [run_seed(task["root_seed"], seed_id) for _, seed_id, _ in members]
     together = None
     if len(members) > 1:
         try:  # the members in lockstep (sim.model.Lockstep): the same results, fewer numpy calls
+            seeds = [run_seed(task["root_seed"], seed_id) for _, seed_id, _ in members]
             together = run_members(scenario, seeds, [dict(o) for _, _, o in members], task["resolution"])
         except Exception:  # run them one by one, so that the failing member is named
             together = None
+    # A seed sequence gives new children each time it is spawned: each run alone gets its own, fresh.
+    seeds = [run_seed(task["root_seed"], seed_id) for _, seed_id, _ in members]
     for i, (run_id, _, overrides) in enumerate(members):
         try:
             result = (
