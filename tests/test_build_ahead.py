@@ -4,8 +4,11 @@ way (``ui.runner.BuiltAhead``)."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import random
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -279,3 +282,144 @@ def test_members_run_alone_after_a_failed_lockstep_get_their_own_seeds(monkeypat
     monkeypatch.setattr(ui_runner, "run_members", failing)
     alone = ui_runner.run_chunk(task)
     _same_chunks(alone, together)
+
+
+def _wait_built(ahead: ui_runner.BuiltAhead, members: int, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while ahead.built_members < members:
+        assert time.monotonic() < deadline, f"built {ahead.built_members} of {members} members ahead"
+        time.sleep(0.02)
+
+
+def test_a_worker_builds_the_next_moves_members_and_its_tasks_give_the_same_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ahead = ui_runner.BuiltAhead(quiet_s=0.0)
+    monkeypatch.setattr(ui_runner, "_AHEAD", ahead)
+    first, second, third = _texts(3)
+    members, per_task = 7, 3  # the last task has one member
+    for task in _move_tasks(first, members, per_task):
+        assert ui_runner.run_chunk(task)["built_ahead"] == 0
+    _wait_built(ahead, members)  # every task of the design, not just the ones this worker ran
+    for text in (second, third):
+        tasks = _move_tasks(text, members, per_task)
+        chunks = [ui_runner.run_chunk(t) for t in tasks]
+        assert [c["built_ahead"] for c in chunks] == [3, 3, 1]
+        without = [{k: v for k, v in t.items() if k != "ahead"} for t in tasks]
+        for chunk, task in zip(chunks, without, strict=True):
+            plain = ui_runner.run_chunk(task)
+            assert plain["built_ahead"] == 0
+            _same_chunks(chunk, plain)
+        _wait_built(ahead, ahead.used_members + members)
+    assert ahead.used_members == 2 * members
+
+
+def test_a_new_ensemble_design_drops_the_members_built_for_the_old_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    ahead = ui_runner.BuiltAhead(quiet_s=0.0)
+    monkeypatch.setattr(ui_runner, "_AHEAD", ahead)
+    first, second = _texts(2)
+    for task in _move_tasks(first, 4, 2):
+        ui_runner.run_chunk(task)
+    _wait_built(ahead, 4)
+    other_seed = [dict(t, root_seed=ROOT_SEED + 1) for t in _move_tasks(second, 4, 2)]
+    chunk = ui_runner.run_chunk(other_seed[0])
+    assert chunk["built_ahead"] == 0
+    plain = ui_runner.run_chunk({k: v for k, v in other_seed[0].items() if k != "ahead"})
+    _same_chunks(chunk, plain)
+
+
+def test_building_ahead_waits_while_a_task_runs_and_for_the_quiet_period(monkeypatch: pytest.MonkeyPatch) -> None:
+    ahead = ui_runner.BuiltAhead(quiet_s=0.5)
+    monkeypatch.setattr(ui_runner, "_AHEAD", ahead)
+    (text,) = _texts(1)
+    task = _move_tasks(text, 4, 2)[0]
+    scenario = ui_runner.scenario_from_text(text)
+    with ahead.task(task, scenario) as built:
+        assert built is None
+    with ahead.task(task, scenario):  # a task running: nothing is built however long it takes
+        time.sleep(1.0)
+        assert ahead.built_members == 0
+    time.sleep(0.2)  # inside the quiet period
+    assert ahead.built_members == 0
+    _wait_built(ahead, 4)
+
+
+def test_a_city_that_fails_to_build_ahead_is_left_to_its_task_and_building_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ahead = ui_runner.BuiltAhead(quiet_s=0.0)
+    monkeypatch.setattr(ui_runner, "_AHEAD", ahead)
+    real_init = sim_model.CityModel.__init__
+
+    def failing_ahead(self: CityModel, *args: object, **kwargs: object) -> None:
+        if threading.current_thread().name == "citypeak-build-ahead":
+            raise RuntimeError("cannot build")
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(sim_model.CityModel, "__init__", failing_ahead)
+    first, second, third = _texts(3)
+    for task in _move_tasks(first, 4, 2):
+        ui_runner.run_chunk(task)
+    deadline = time.monotonic() + 30
+    while ahead._design is not None:  # the builder dropped the design it could not build
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    chunks = [ui_runner.run_chunk(t) for t in _move_tasks(second, 4, 2)]
+    assert [c["built_ahead"] for c in chunks] == [0, 0] and all(c["failures"] == [] for c in chunks)
+    monkeypatch.setattr(sim_model.CityModel, "__init__", real_init)
+    for task in _move_tasks(second, 4, 2):
+        ui_runner.run_chunk(task)
+    _wait_built(ahead, 4)  # the same builder thread builds again
+    assert [ui_runner.run_chunk(t)["built_ahead"] for t in _move_tasks(third, 4, 2)] == [2, 2]
+
+
+def test_building_ahead_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITYPEAK_APP_BUILD_AHEAD", "0")
+    assert not ui_runner.build_ahead_enabled()
+    monkeypatch.setenv("CITYPEAK_APP_BUILD_AHEAD", "1")
+    assert ui_runner.build_ahead_enabled()
+
+
+def test_the_app_pools_next_move_takes_members_its_workers_built_ahead() -> None:
+    """A worker builds a design once it has run one of its tasks: by the third move both have."""
+    texts = _texts(3)
+    pool = ui_runner.AppPool(2)
+    try:
+        results = []
+        for text in texts:
+            spec = ui_runner.EnsembleSpec(text, 8, ROOT_SEED, RESOLUTION)
+            final = [u.result for u in ui_runner.stream(spec, pool, first_stage=8, per_task=2) if u.final]
+            results.append(final[0])
+            time.sleep(1.0)  # the user looks at the result; the workers build
+    finally:
+        pool.close()
+    assert results[0].built_ahead == 0
+    assert results[-1].built_ahead == 8
+    spec = ui_runner.EnsembleSpec(texts[-1], 8, ROOT_SEED, RESOLUTION)
+    inline = ui_runner.compute(spec, ui_runner.AppPool(1))
+    assert inline.built_ahead == 0
+    np.testing.assert_array_equal(results[-1].total, inline.total)
+    np.testing.assert_array_equal(results[-1].sector, inline.sector)
+
+
+def test_ensembles_too_large_to_keep_built_are_built_in_their_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ui_runner.build_ahead_mb(200, 0.005) <= ui_runner.BUILD_AHEAD_MAX_MB
+    assert ui_runner.build_ahead_mb(1000, 0.1) > ui_runner.BUILD_AHEAD_MAX_MB
+    sent: list[dict] = []
+
+    class Pool:
+        inline = False
+
+        def submit(self, fn: object, task: dict) -> object:
+            sent.append(task)
+            future: cf.Future = cf.Future()
+            future.set_result(ui_runner.run_chunk({k: v for k, v in task.items() if k != "ahead"}))
+            return future
+
+    (text,) = _texts(1)
+    monkeypatch.setattr(ui_runner, "BUILD_AHEAD_MAX_MB", ui_runner.build_ahead_mb(4, RESOLUTION))
+    list(ui_runner.stream(ui_runner.EnsembleSpec(text, 4, ROOT_SEED, RESOLUTION), Pool(), per_task=2))
+    assert sent and all(t["ahead"] == {"members": 4, "per_task": 2} for t in sent)
+    sent.clear()
+    list(ui_runner.stream(ui_runner.EnsembleSpec(text, 5, ROOT_SEED, RESOLUTION), Pool(), per_task=2))
+    assert sent and all("ahead" not in t for t in sent)
