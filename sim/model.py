@@ -101,9 +101,8 @@ def shuffle_like_random(rnd: random.Random, items: list) -> None:
         items[i], items[j] = items[j], items[i]
 
 
-def _is_lever(name: str) -> bool:
-    p = REGISTRY.get(name)
-    return p is not None and p.kind == "lever"
+_LEVERS = frozenset(name for name, p in REGISTRY.items() if p.kind == "lever")
+"""The registry's levers: what :meth:`CityModel.reuse_for` may change in a built run."""
 
 
 def _same_answer(a: object, b: object) -> bool:
@@ -286,7 +285,7 @@ class CityModel(mesa.Model):
 
         Why: building a member is ~10% of its CPU, and a slider move changes levers only, so the app's workers
         build the next move's members while the user looks at the last one (``ui.runner``). Building a city
-        reads the levers only through its policy set (``tests/test_model.py`` checks that no lever is read
+        reads the levers only through its policy set (``tests/test_build_ahead.py`` checks that no lever is read
         otherwise), and only for base-year prices and subsidies; this run kept those questions and their
         answers, and ``scenario``'s policies must answer all of them alike. Everything else must be equal:
         the parameters that are not levers, and the scenario outside its parameters and policies (the caller
@@ -300,7 +299,7 @@ class CityModel(mesa.Model):
             return False
         params = scenario.parameter_values(overrides)
         params["resolution"] = self.params["resolution"]
-        if any(params[k] != v for k, v in self.params.items() if not _is_lever(k)):
+        if any(params[k] != v for k, v in self.params.items() if k not in _LEVERS):
             return False
         if any(name.startswith(("record", "apply", "end_of_year", "_")) for name, _, _ in self._build_queries):
             return False  # building booked or changed something: not a question that can be asked again

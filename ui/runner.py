@@ -167,12 +167,13 @@ def run_chunk(task: Mapping[str, Any]) -> dict[str, Any]:
                 together = run_members(scenario, seeds, [dict(o) for _, _, o in members], task["resolution"])
         except Exception:  # run them one by one, so that the failing member is named
             together = None
-    # A seed sequence gives new children each time it is spawned: each run alone gets its own, fresh.
-    seeds = [run_seed(task["root_seed"], seed_id) for _, seed_id, _ in members]
-    for i, (run_id, _, overrides) in enumerate(members):
+    for i, (run_id, seed_id, overrides) in enumerate(members):
         try:
+            # A seed sequence gives new children each time it is spawned: a run alone gets a fresh one.
             result = (
-                together[i] if together is not None else run(scenario, seeds[i], dict(overrides), task["resolution"])
+                together[i]
+                if together is not None
+                else run(scenario, run_seed(task["root_seed"], seed_id), dict(overrides), task["resolution"])
             )
         except Exception as exc:  # a failed member is reported with the others, not raised
             failures.append((int(run_id), f"{type(exc).__name__}: {exc}".splitlines()[0]))
