@@ -409,6 +409,13 @@ def test_ensembles_too_large_to_keep_built_are_built_in_their_tasks(monkeypatch:
 
     class Pool:
         inline = False
+        workers = 2
+
+        def ticket(self) -> None:
+            return None
+
+        def release(self, ticket: object) -> None:
+            pass
 
         def submit(self, fn: object, task: dict) -> object:
             sent.append(task)

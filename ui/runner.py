@@ -9,10 +9,11 @@ this module does about each:
   as it starts (:func:`warm_up`): it pays its first-run costs before the first slider move and freezes its
   import-time objects out of the garbage collector's full collections.
 * **The runs themselves** (tens of ms each, dominated by Python overhead per simulated year): members are
-  sent as small tasks (:data:`MEMBERS_PER_TASK`) in run order, so the first members finish first and the
-  app can draw the first :data:`FIRST_STAGE` of them at once and refine to the full ensemble
-  (:func:`stream`). A worker returns a few compact arrays per run (totals, sectors, indicators, costs)
-  instead of the tidy tables a batch writes, so little is pickled.
+  sent as tasks in run order, small ones (:data:`MEMBERS_PER_TASK`) for the first :data:`FIRST_STAGE`
+  members, so the app can draw those at once, and larger ones after them (:func:`task_sizes`), and the app
+  refines to the full ensemble (:func:`stream`). A superseded ensemble's running tasks stop at their next
+  model year (:meth:`AppPool.ticket`). A worker returns a few compact arrays per run (totals, sectors,
+  indicators, costs) instead of the tidy tables a batch writes, so little is pickled.
 * **Building the cities** (~10% of a member's CPU): a slider move changes levers only, so each worker
   builds the next move's members while the user looks at the last one, and the next move's tasks give
   them their levers and step them (:class:`BuiltAhead`; the results are the same bit for bit).
@@ -32,6 +33,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import hashlib
+import itertools
 import multiprocessing as mp
 import os
 import sys
@@ -55,18 +57,39 @@ from sim.constants import SECTORS
 from sim.ensemble import run_seed, sample_parameters
 from sim.executors import freeze_long_lived_objects
 from sim.levers import LEVER_FAMILIES, PILOT_TARGETS_2025, active_families, lever_effects
-from sim.model import run, run_members
+from sim.model import RunCancelledError, run, run_members
 from sim.peak import censored_peak_year, find_peaks
 from sim.scenario import Scenario, ScenarioError, load_yaml, scenario_from_dict
 
 MEMBERS_PER_TASK = 20
 """Runs per pool task, stepped in lockstep (:func:`sim.model.run_members`): small enough that the first
-stage's members (two tasks, one per worker) come back early and a superseded ensemble stops within half a
-second, large enough that the lockstep pays (at resolution 0.005 a member costs 52-58 ms alone, 24 ms with 9
-others and 22 ms with 19; the 200-member redraw took 2.89 s with 10-member tasks and 2.66 s with 20)."""
+stage's members (two tasks, one per worker) come back early, large enough that the lockstep pays (at
+resolution 0.005 a member costs 52-58 ms alone, 24 ms with 9 others and 22 ms with 19; the 200-member redraw
+took 2.89 s with 10-member tasks and 2.66 s with 20). After the first stage, tasks are larger at coarse
+resolution (:data:`LATER_TASK_FACTOR`)."""
 
 FIRST_STAGE = 40
 """Members drawn before the rest are in (progressive rendering)."""
+
+LATER_TASK_FACTOR = 2
+"""After the first stage, tasks hold this many times :data:`MEMBERS_PER_TASK` runs at coarse resolution
+(:data:`LATER_TASKS_MAX_RESOLUTION`; see :func:`task_sizes`).
+
+Why: the lockstep's savings go on past 20 members (at resolution 0.005, 13.3-13.6 ms of CPU a member in tasks
+of 40 against 14.1-14.4 ms in tasks of 20, in-process, alternating), while the first stage needs its members
+in small tasks, one per worker, to come back early. A superseded ensemble no longer waits for its tasks to
+end (they stop at their next model year, :meth:`AppPool.release`), which is what kept tasks at 20 members.
+In headless Chromium on the same two cores (29 Nov 2026, 05:30 UTC, two rounds of eight moves alternating
+with tasks of 20 throughout) the move took 1.83 / 1.83 s against 1.95 / 1.91 s, the workers 2.65 / 2.62
+CPU-s against 2.83 / 2.73; tasks of 80 were slower (1.97 / 2.02 s: the workers' last tasks end apart)."""
+LATER_TASKS_MAX_RESOLUTION = 0.03
+"""Finest resolution at which the tasks after the first stage are larger (:data:`LATER_TASK_FACTOR`): where
+a member's own arithmetic, not the number of numpy calls, is the cost, bigger lockstep batches do not pay
+(:func:`sim.model.lockstep_members`)."""
+
+CANCEL_SLOTS = 1024
+"""Ensembles an :class:`AppPool` can have in flight at once, each with a cell of shared memory that its
+tasks read before every model year (:meth:`AppPool.ticket`)."""
 
 TARGET_YEAR = 2030
 """The pilot plan's peak deadline: the year of P(peak <= year)."""
@@ -136,7 +159,12 @@ def run_chunk(task: Mapping[str, Any]) -> dict[str, Any]:
         task: ``text`` (scenario YAML), ``run_ids``, ``seed_ids`` (the run_id whose seed each run uses;
             equal to ``run_ids`` for an ensemble, one fixed id for a Morris design), ``overrides`` (one
             dict per run), ``root_seed``, ``resolution``; in the app pool also ``ahead`` (the whole
-            ensemble's ``members`` and ``per_task``: the worker then builds the next move's members ahead).
+            ensemble's ``members`` and ``per_task``, its tasks' size or sizes (:func:`task_sizes`): the worker
+            then builds the next move's members ahead) and ``cancel`` (the ensemble's ticket,
+            :meth:`AppPool.ticket`).
+
+    Raises:
+        RunCancelledError: the ensemble's ticket was released while the task ran (its caller stopped waiting).
 
     Returns:
         ``run_ids``, ``years``, ``sectors``, ``total`` (runs x years, direct Mt), ``total_with_trade``,
@@ -156,18 +184,23 @@ def run_chunk(task: Mapping[str, Any]) -> dict[str, Any]:
     members = list(zip(task["run_ids"], task["seed_ids"], task["overrides"], strict=True))
     together = None
     built_ahead = 0
+    stop = _stop_check(task)
     with _AHEAD.task(task, scenario) as built:
         if built is not None:
             built_ahead = len(built.models)
         try:  # the members in lockstep (sim.model.Lockstep): the same results, fewer numpy calls
             if built is not None:
-                together = built.run()
+                together = built.run(stop)
             elif len(members) > 1:
                 seeds = [run_seed(task["root_seed"], seed_id) for _, seed_id, _ in members]
-                together = run_members(scenario, seeds, [dict(o) for _, _, o in members], task["resolution"])
+                together = run_members(scenario, seeds, [dict(o) for _, _, o in members], task["resolution"], stop=stop)
+        except RunCancelledError:
+            raise
         except Exception:  # run them one by one, so that the failing member is named
             together = None
     for i, (run_id, seed_id, overrides) in enumerate(members):
+        if together is None and stop is not None and stop():
+            raise RunCancelledError(f"stopped before member {run_id}")
         try:
             # A seed sequence gives new children each time it is spawned: a run alone gets a fresh one.
             result = (
@@ -205,6 +238,27 @@ def run_chunk(task: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+_CANCEL: Any = None
+"""In a worker of an :class:`AppPool`: the pool's shared cells of ensembles in flight (:meth:`AppPool.ticket`)."""
+
+
+def _init_worker(cancel: Any) -> None:
+    """A pool worker's start: keep the pool's shared cells, then :func:`warm_up`."""
+    global _CANCEL
+    _CANCEL = cancel
+    warm_up()
+
+
+def _stop_check(task: Mapping[str, Any]) -> Callable[[], bool] | None:
+    """Whether the ensemble a task belongs to is no longer wanted, asked before every model year; None for a
+    task without a ticket (inline, the CLI, Morris designs) or outside a pool worker."""
+    ticket = task.get("cancel")
+    if ticket is None or _CANCEL is None:
+        return None
+    cells, (slot, number) = _CANCEL, ticket
+    return lambda: cells[slot] != number
+
+
 def lever_effects_task(task: Mapping[str, Any]) -> pd.DataFrame:
     """``sim.levers.lever_effects`` for some lever families (called in a worker, or inline)."""
     scenario = scenario_from_text(task["text"])
@@ -239,6 +293,11 @@ def _task_key(task: Mapping[str, Any], scenario: Scenario) -> tuple:
     return (scenario.city_digest(), task["root_seed"], float(task["resolution"]), tuple(task["seed_ids"]), overrides)
 
 
+def _layout(per_task: int | Sequence[int]) -> int | tuple[int, ...]:
+    """A task layout (:func:`task_sizes`) as a hashable value."""
+    return int(per_task) if isinstance(per_task, int) else tuple(int(k) for k in per_task)
+
+
 class BuiltAhead:
     """The members of the next slider move's tasks, built by a worker while it has nothing else to do.
 
@@ -265,7 +324,7 @@ class BuiltAhead:
         self._last_task_end = 0.0
         self._design: tuple | None = None
         """(city digest, root seed, resolution, members, members per task) of the ensemble to build."""
-        self._source: tuple[EnsembleSpec, int, Scenario] | None = None
+        self._source: tuple[EnsembleSpec, int | tuple[int, ...], Scenario] | None = None
         self._plan: list[tuple[tuple, dict[str, Any]]] | None = None
         """(key, task) of every task of the design, in run order (the first stage's first); None until the
         builder has drawn the design's parameters."""
@@ -300,7 +359,7 @@ class BuiltAhead:
                 self._busy -= 1
                 self._last_task_end = time.monotonic()
                 if key is not None:
-                    members, per_task = int(ahead["members"]), int(ahead["per_task"])
+                    members, per_task = int(ahead["members"]), _layout(ahead["per_task"])
                     design = (key[0], key[1], key[2], members, per_task)
                     if design != self._design:
                         spec = EnsembleSpec(task["text"], members, int(task["root_seed"]), float(task["resolution"]))
@@ -359,7 +418,9 @@ class BuiltAhead:
                     if self._design == current:
                         self._design, self._source, self._plan, self._ready = None, None, None, {}
 
-    def _do(self, job: tuple, current: tuple, spec: EnsembleSpec, per_task: int, scenario: Scenario) -> None:
+    def _do(
+        self, job: tuple, current: tuple, spec: EnsembleSpec, per_task: int | tuple[int, ...], scenario: Scenario
+    ) -> None:
         """One job of the builder: plan the design's tasks, or build one task's members."""
         from sim.model import CityModel, Lockstep
 
@@ -460,7 +521,13 @@ class AppPool:
         self.workers = max(1, int(workers or default_workers()))
         self._pool: cf.ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._cells: Any = None
+        self._tickets = itertools.count(1)
         if self.workers > 1:
+            self._context = _forkserver_context()
+            # One cell per ensemble in flight, in shared memory that the workers get as they start: a cell
+            # holds its ensemble's ticket number while the ensemble is wanted (see ticket()).
+            self._cells = self._context.RawArray("q", CANCEL_SLOTS)
             self._start()
 
     def _start(self) -> None:
@@ -470,10 +537,40 @@ class AppPool:
             # Every worker warms up once, as it starts (an initializer, not a task: two warm-up tasks could
             # both land on one worker); the pings start the workers now instead of at the first slider move.
             self._pool = cf.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=_forkserver_context(), initializer=warm_up
+                max_workers=self.workers,
+                mp_context=self._context,
+                initializer=_init_worker,
+                initargs=(self._cells,),
             )
             for _ in range(self.workers):
                 self._pool.submit(os.getpid)
+
+    def ticket(self) -> tuple[int, int] | None:
+        """A ticket for one ensemble's tasks (their ``cancel``): while it is valid they run to the end; once
+        :meth:`release` has been called, a task still running stops before its next model year
+        (:meth:`sim.model.Lockstep.run`). None for an inline pool.
+
+        Why: a slider moved again while an ensemble runs makes that ensemble useless; its tasks not started
+        are cancelled, but the ones running would hold both workers for up to a task's length (0.3-0.6 s at
+        the default settings) before the new ensemble could start. A ticket is a cell of shared memory and
+        a number: the cell holds the number while the ensemble is wanted, and a task checks that before each
+        year (a read of shared memory, no message to send). Cells are reused round-robin; a cell reused by
+        a later ensemble holds another number, so its old tasks stop too.
+        """
+        if self._cells is None:
+            return None
+        with self._lock:
+            number = next(self._tickets)
+        slot = number % CANCEL_SLOTS
+        self._cells[slot] = number
+        return slot, number
+
+    def release(self, ticket: tuple[int, int] | None) -> None:
+        """The ensemble of ``ticket`` is done or no longer wanted: its tasks still running stop."""
+        if ticket is not None and self._cells is not None:
+            slot, number = ticket
+            if self._cells[slot] == number:
+                self._cells[slot] = 0
 
     @property
     def inline(self) -> bool:
@@ -824,12 +921,43 @@ def design(spec: EnsembleSpec) -> pd.DataFrame:
     return sample_parameters(scenario.uncertain_parameters(), spec.members, spec.root_seed, "lhs")
 
 
-def _tasks(spec: EnsembleSpec, params: pd.DataFrame, per_task: int) -> list[dict[str, Any]]:
+def task_sizes(
+    members: int, first_stage: int, resolution: float, per_task: int = MEMBERS_PER_TASK, workers: int = 2
+) -> int | tuple[int, ...]:
+    """How an ensemble's members are split into tasks, in run order: ``per_task`` runs a task, or (with a
+    first stage, at coarse resolution) the first stage's members in tasks of ``per_task`` and the rest in
+    larger tasks of at most :data:`LATER_TASK_FACTOR` times as many runs (a tuple of the tasks' sizes).
+
+    The rest is split into a multiple of ``workers`` tasks of nearly equal size (the larger ones first), so
+    that the workers' last tasks end together. At the app's defaults (200 members, first stage 40,
+    resolution 0.005, two workers): 20, 20, 40, 40, 40, 40: each worker runs one first-stage task, then two
+    larger ones.
+    """
+    later = per_task * LATER_TASK_FACTOR
+    if first_stage >= members or resolution > LATER_TASKS_MAX_RESOLUTION or later <= per_task:
+        return per_task
+    first = [min(per_task, first_stage - start) for start in range(0, first_stage, per_task)]
+    rest = members - first_stage
+    n = -(-rest // later)  # tasks of at most `later` runs
+    n = min(-(-n // workers) * workers, rest)  # a multiple of the workers, where the members allow
+    base, extra = divmod(rest, n)
+    return tuple(first + [base + 1] * extra + [base] * (n - extra))
+
+
+def _tasks(spec: EnsembleSpec, params: pd.DataFrame, per_task: int | Sequence[int]) -> list[dict[str, Any]]:
+    """The tasks of an ensemble: ``per_task`` runs each, or tasks of the given sizes (:func:`task_sizes`)."""
     names = [c for c in params.columns if c != "run_id"]
     values = params[names].to_numpy(dtype=float)
+    if isinstance(per_task, int):
+        sizes = [min(per_task, spec.members - start) for start in range(0, spec.members, per_task)]
+    else:
+        sizes = list(per_task)
+    if sum(sizes) != spec.members or min(sizes, default=1) < 1:
+        raise ValueError(f"task sizes {sizes} do not split {spec.members} members")
     tasks = []
-    for start in range(0, spec.members, per_task):
-        ids = list(range(start, min(start + per_task, spec.members)))
+    starts = list(itertools.accumulate(sizes, initial=0))[:-1]
+    for start, size in zip(starts, sizes, strict=True):
+        ids = list(range(start, start + size))
         tasks.append(
             {
                 "text": spec.text,
@@ -865,15 +993,22 @@ def stream(
 
     Progress updates come at least every ``poll_s`` seconds, so a caller that draws them gives Streamlit a
     point to stop the script when the user moves another slider; closing the generator then cancels the
-    tasks not yet started (at most one task per worker keeps running).
+    tasks not yet started and releases the ensemble's ticket, so the tasks running stop at their next model
+    year (:meth:`AppPool.ticket`).
+
+    In a pool with workers the tasks follow :func:`task_sizes` (the first stage in tasks of ``per_task``,
+    the rest in larger ones at coarse resolution); inline, every task has ``per_task`` runs, since the
+    caller's script can only be stopped between tasks.
     """
     t0 = time.perf_counter()
     params = design(spec)
-    tasks = _tasks(spec, params, per_task)
+    sizes = per_task if pool.inline else task_sizes(spec.members, first_stage, spec.resolution, per_task, pool.workers)
+    tasks = _tasks(spec, params, sizes)
     chunks: list[dict[str, Any]] = []
     done_ids: set[int] = set()
     shown_first = first_stage >= spec.members
     futures: dict[cf.Future, int] = {}
+    ticket = None
     try:
         if pool.inline:
             for task in tasks:
@@ -887,7 +1022,11 @@ def stream(
         else:
             if build_ahead_enabled() and build_ahead_mb(spec.members, spec.resolution) <= BUILD_AHEAD_MAX_MB:
                 for task in tasks:  # the workers build the next move's members ahead (BuiltAhead)
-                    task["ahead"] = {"members": spec.members, "per_task": per_task}
+                    task["ahead"] = {"members": spec.members, "per_task": sizes}
+            ticket = pool.ticket()
+            if ticket is not None:
+                for task in tasks:
+                    task["cancel"] = ticket
             futures = {pool.submit(run_chunk, task): i for i, task in enumerate(tasks)}
             pending = set(futures)
             while pending:
@@ -906,6 +1045,7 @@ def stream(
     finally:
         for fut in futures:
             fut.cancel()
+        pool.release(ticket)  # tasks still running (the caller stopped early) stop at their next year
 
 
 def compute(spec: EnsembleSpec, pool: AppPool) -> EnsembleResult:
