@@ -100,3 +100,15 @@ def test_exported_chart_has_the_data_inline() -> None:
     data, ext, _ = charts.export_chart(chart)
     assert ext in ("png", "html") and len(data) > 1000
     assert "datasets" in chart.altair().to_dict()
+
+
+def test_the_peak_histogram_keeps_one_template_whatever_years_occur_and_draws_the_bars_in_row_order() -> None:
+    """A slider move changes which peak years occur; the template (and so the browser's chart) must stay."""
+    early = pd.DataFrame({"outcome": ["2026", "2027", "not peaked"], "probability": [0.5, 0.3, 0.2]})
+    late = pd.DataFrame({"outcome": ["2031", "2033", "2035", "not peaked"], "probability": [0.2, 0.3, 0.3, 0.2]})
+    a, b = charts.peak_histogram(early, LABELS), charts.peak_histogram(late, LABELS)
+    assert a.template == b.template
+    x = a.spec()["encoding"]["x"]
+    assert x["sort"] == {"field": "order", "op": "min"}
+    assert list(b.data["peaks"]["order"]) == [0, 1, 2, 3]
+    assert list(b.data["peaks"]["outcome"]) == ["2031", "2033", "2035", "not peaked"]
