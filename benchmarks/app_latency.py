@@ -4,7 +4,8 @@ The app's target is a redraw of a 200-member ensemble at its default resolution 
 script measures the app's own code path (``ui.runner``: the persistent pool, the small tasks, the
 progressive first stage and the result cache) without a browser, and, with ``--browser``, the real thing:
 ``streamlit run app.py`` in a subprocess, headless Chromium moving a slider, and the time until the
-headline changes and until the full ensemble is drawn.
+headline changes and until the full ensemble is drawn; then moves back to settings seen before (the page's
+own cost) and quick moves (three presses 0.4 s apart: the last press to its full ensemble).
 
 Rows of the engine table:
 
@@ -305,6 +306,16 @@ def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[object]:
             context.close()
 
 
+BURST_PRESSES = 3
+BURST_GAP_S = 0.4
+BURSTS = 3
+"""Quick moves: three key presses 0.4 s apart, three times. Each press starts a new ensemble and stops the one
+before it, as when a user steps a slider a few notches; the time that counts is from the last press to its
+full ensemble, which includes the workers leaving the superseded ensembles' tasks."""
+
+RUNNING_JS = "() => !!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+"""True while Streamlit shows its running indicator (a script run is in progress)."""
+
 POLL_MS = 50
 """How often the browser measurement checks the page (ms). Why not on every animation frame (Playwright's
 default): checking 60 times a second cost Chromium ~1.6 s of CPU per redraw on the two cores the runs need,
@@ -449,6 +460,24 @@ def measure_browser(members: int, resolution: float, moves: int = 5) -> dict[str
         # itself costs a move (and what stepping through a workshop's saved scenarios costs).
         seen = [timed_press(k) for k in ("ArrowLeft", "ArrowRight", "ArrowLeft")] if moves else []
 
+        def timed_burst() -> float:
+            """A pause, then :data:`BURST_PRESSES` presses :data:`BURST_GAP_S` apart (each a new setting, each
+            rerun stopped by the next press): seconds from the last press to its full ensemble."""
+            time.sleep(1.5)
+            thumb.focus()
+            for k in range(BURST_PRESSES):
+                page.keyboard.press("ArrowRight")  # type: ignore[attr-defined]
+                t0 = time.perf_counter()
+                if k < BURST_PRESSES - 1:
+                    time.sleep(BURST_GAP_S)
+            # The last press's rerun is running (the ones before it never finish): wait for it to end.
+            page.wait_for_function(RUNNING_JS, timeout=30_000, polling=POLL_MS)  # type: ignore[attr-defined]
+            wait_until_drawn(page)
+            return time.perf_counter() - t0
+
+        # After the moves back (which need the settings around them in the cache): a burst's settings are not.
+        bursts = [timed_burst() for _ in range(BURSTS)] if moves else []
+
     def median_cpu(moves: list[tuple[float, float, dict[str, float] | None]]) -> dict[str, float] | None:
         cpus = [c for _, _, c in moves if c is not None]
         return {k: statistics.median(c[k] for c in cpus) for k in CPU_KINDS} if cpus else None
@@ -464,6 +493,8 @@ def measure_browser(members: int, resolution: float, moves: int = 5) -> dict[str
         "seen_moves": [{"slider_to_full_s": b, "cpu_s": c} for _, b, c in seen],
         "seen_moves_median_full_s": statistics.median(b for _, b, _ in seen) if seen else None,
         "seen_moves_median_cpu_s": median_cpu(seen),
+        "bursts_last_key_to_full_s": bursts,
+        "bursts_median_s": statistics.median(bursts) if bursts else None,
     }
 
 
@@ -566,6 +597,12 @@ def main(argv: list[str] | None = None) -> int:
                 if isinstance(seen_cpu, dict):
                     line += "; CPU s " + ", ".join(f"{k} {v:.2f}" for k, v in seen_cpu.items() if v >= 0.005)
                 print(line)
+            burst_s = b.get("bursts_median_s")
+            if burst_s is not None:
+                n_bursts = len(b["bursts_last_key_to_full_s"])  # type: ignore[arg-type]
+                label = f"{BURST_PRESSES} presses {BURST_GAP_S:g} s apart, median of {n_bursts}"
+                each = ", ".join(f"{x:.2f}" for x in b["bursts_last_key_to_full_s"])  # type: ignore[attr-defined]
+                print(f"  {label:<40} {float(burst_s):6.2f} s  (last key -> full ensemble; each {each} s)")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return 0
