@@ -323,7 +323,8 @@ class BuiltAhead:
         self._busy = 0
         self._last_task_end = 0.0
         self._design: tuple | None = None
-        """(city digest, root seed, resolution, members, members per task) of the ensemble to build."""
+        """(city digest, root seed, resolution, members, task layout) of the ensemble to build: the layout is
+        the members per task or the tasks' sizes (:func:`task_sizes`)."""
         self._source: tuple[EnsembleSpec, int | tuple[int, ...], Scenario] | None = None
         self._plan: list[tuple[tuple, dict[str, Any]]] | None = None
         """(key, task) of every task of the design, in run order (the first stage's first); None until the
