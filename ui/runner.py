@@ -922,6 +922,11 @@ def design(spec: EnsembleSpec) -> pd.DataFrame:
     return sample_parameters(scenario.uncertain_parameters(), spec.members, spec.root_seed, "lhs")
 
 
+def _chunk_sizes(total: int, size: int) -> list[int]:
+    """``total`` runs in tasks of ``size`` in run order, the last one holding the rest."""
+    return [min(size, total - start) for start in range(0, total, size)]
+
+
 def task_sizes(
     members: int, first_stage: int, resolution: float, per_task: int = MEMBERS_PER_TASK, workers: int = 2
 ) -> int | tuple[int, ...]:
@@ -937,7 +942,7 @@ def task_sizes(
     later = per_task * LATER_TASK_FACTOR
     if first_stage >= members or resolution > LATER_TASKS_MAX_RESOLUTION or later <= per_task:
         return per_task
-    first = [min(per_task, first_stage - start) for start in range(0, first_stage, per_task)]
+    first = _chunk_sizes(first_stage, per_task)
     rest = members - first_stage
     n = -(-rest // later)  # tasks of at most `later` runs
     n = min(-(-n // workers) * workers, rest)  # a multiple of the workers, where the members allow
@@ -949,10 +954,7 @@ def _tasks(spec: EnsembleSpec, params: pd.DataFrame, per_task: int | Sequence[in
     """The tasks of an ensemble: ``per_task`` runs each, or tasks of the given sizes (:func:`task_sizes`)."""
     names = [c for c in params.columns if c != "run_id"]
     values = params[names].to_numpy(dtype=float)
-    if isinstance(per_task, int):
-        sizes = [min(per_task, spec.members - start) for start in range(0, spec.members, per_task)]
-    else:
-        sizes = list(per_task)
+    sizes = _chunk_sizes(spec.members, per_task) if isinstance(per_task, int) else list(per_task)
     if sum(sizes) != spec.members or min(sizes, default=1) < 1:
         raise ValueError(f"task sizes {sizes} do not split {spec.members} members")
     tasks = []
