@@ -238,8 +238,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def app_server(env: dict[str, str] | None = None, timeout_s: float = 60.0) -> Iterator[str]:
-    """``streamlit run app.py`` on a free localhost port; yields its URL and stops it afterwards."""
+def app_server(env: dict[str, str] | None = None, timeout_s: float = 60.0, root: Path = ROOT) -> Iterator[str]:
+    """``streamlit run app.py`` on a free localhost port; yields its URL and stops it afterwards.
+
+    ``root``: the project tree whose app is served (another checkout's, for ``benchmarks/app_ab.py``); the
+    server runs in it, so the app and its model workers import that tree's code.
+    """
     import urllib.request
 
     port = free_port()
@@ -248,7 +252,7 @@ def app_server(env: dict[str, str] | None = None, timeout_s: float = 60.0) -> It
         "-m",
         "streamlit",
         "run",
-        str(ROOT / "app.py"),
+        str(root / "app.py"),
         "--server.port",
         str(port),
         "--server.address",
@@ -260,7 +264,7 @@ def app_server(env: dict[str, str] | None = None, timeout_s: float = 60.0) -> It
     ]
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=root, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + timeout_s
             while True:
