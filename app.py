@@ -30,6 +30,7 @@ import io
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -496,6 +497,18 @@ def sidebar_settings() -> None:
     sb.toggle(tr("workshop"), key="workshop", help=tr("workshop_help"))
 
 
+def deferred(data: str | bytes) -> Callable[[], str | bytes]:
+    """A download button's data, handed over only when the button is clicked (Streamlit's deferred download).
+
+    Why: data given as bytes or text becomes a file on the server at every rerun, and the browser fetches each
+    new file's address at once to check that it answers. The scenario YAML changes with every slider move and
+    the disabled buttons of a first stage are new elements, so a move cost the server and the browser ten such
+    requests (each 28 kB for the YAML) while the ensemble ran; a callable is stored instead, and called on a
+    click.
+    """
+    return lambda: data
+
+
 def sidebar_share(query: dict[str, str], text: str, file_stem: str) -> None:
     with st.sidebar.expander(tr("share")):
         st.caption(tr("share_caption"))
@@ -505,7 +518,7 @@ def sidebar_share(query: dict[str, str], text: str, file_stem: str) -> None:
             st.caption(tr("share_upload_note"))
         st.download_button(
             tr("download_yaml"),
-            data=text,
+            data=deferred(text),
             file_name=f"{file_stem}.yaml",
             mime="application/x-yaml",
             key="dl_yaml_sidebar",
@@ -673,7 +686,7 @@ def show_chart(chart: Any, name: str, final: bool) -> None:
     # the same places and the browser updates them in place (see kept_slot).
     st.download_button(
         tr("download_chart", fmt=ext.upper()),
-        data=(lambda: charts.export_chart(chart)[0]) if final else b"",
+        data=(lambda: charts.export_chart(chart)[0]) if final else deferred(b""),
         file_name=f"citypeak_{name}_{lang()}.{ext}",
         mime="image/png" if ext == "png" else "text/html",
         key=f"dl_chart_{name}" if final else f"dl_chart_{name}_partial",
@@ -794,7 +807,7 @@ def render_downloads(res: runner.EnsembleResult, text: str, stem: str, final: bo
     key = "" if final else "_partial"
     cols[0].download_button(
         tr("download_yaml"),
-        data=text,
+        data=deferred(text),
         file_name=f"{stem}.yaml",
         mime="application/x-yaml",
         key="dl_yaml" + key,
@@ -802,7 +815,7 @@ def render_downloads(res: runner.EnsembleResult, text: str, stem: str, final: bo
     )
     cols[1].download_button(
         tr("download_csv"),
-        data=(lambda: res.yearly_frame().to_csv(index=False)) if final else b"",
+        data=(lambda: res.yearly_frame().to_csv(index=False)) if final else deferred(b""),
         file_name=f"{stem}_yearly.csv",
         mime="text/csv",
         key="dl_csv" + key,
@@ -811,7 +824,7 @@ def render_downloads(res: runner.EnsembleResult, text: str, stem: str, final: bo
     )
     cols[2].download_button(
         tr("download_parquet"),
-        data=(lambda: _parquet_bytes(res.yearly_frame())) if final else b"",
+        data=(lambda: _parquet_bytes(res.yearly_frame())) if final else deferred(b""),
         file_name=f"{stem}_yearly.parquet",
         mime="application/vnd.apache.parquet",
         key="dl_parquet" + key,
@@ -820,7 +833,7 @@ def render_downloads(res: runner.EnsembleResult, text: str, stem: str, final: bo
     )
     cols[3].download_button(
         tr("download_summary"),
-        data=(lambda: res.summary_with_params().to_csv(index=False)) if final else b"",
+        data=(lambda: res.summary_with_params().to_csv(index=False)) if final else deferred(b""),
         file_name=f"{stem}_summary.csv",
         mime="text/csv",
         key="dl_summary" + key,

@@ -279,6 +279,18 @@ def test_downloads_are_offered() -> None:
     assert sum(label.startswith("Chart (") for label in labels) >= 4
 
 
+def test_downloads_hand_over_their_data_on_a_click_only() -> None:
+    # Data given as bytes becomes a file at every rerun, whose address the browser fetches at once; a slider
+    # move made ten such requests (app.deferred). Every download here is deferred, at both stages.
+    at = start()
+    at.slider(key="lv_carbon_price_2030_cny_per_t").set_value(250).run()
+    assert_ok(at)
+    buttons = list(at.download_button)
+    assert len(buttons) >= 9
+    for b in buttons:
+        assert b.proto.deferred_file_id and not b.proto.url, (b.label, b.proto.url)
+
+
 # ---------------------------------------------------------------------------------------------- uploads
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from benchmarks.app_latency import (
     CHROMIUM,
@@ -92,6 +93,20 @@ def test_moving_a_lever_in_the_browser_changes_the_headline(tmp_path: Path) -> N
         assert min(c[0] for c in shown) == 4, f"the headline left the screen during the redraw: {shown}"
         assert min(c[1] for c in shown) == 4, f"charts left the screen during the redraw: {shown}"
         wait_until_drawn(page)
+
+        # The downloads hand their data over on a click (deferred), not as a file per rerun: the scenario
+        # downloaded is the one the page shows, with the moved lever in it.
+        year = int(page.url.split("coal_phase_out_year=")[1].split("&")[0])
+        button = page.locator('[data-testid="stMain"] [data-testid="stDownloadButton"]', has_text="Scenario (YAML)")
+        with page.expect_download(timeout=60_000) as download:
+            button.click()
+        scenario = yaml.safe_load(Path(download.value.path()).read_text(encoding="utf-8"))
+        assert download.value.suggested_filename.endswith(".yaml")
+        assert scenario["parameters"]["coal_phase_out_year"]["value"] == year
+        with page.expect_download(timeout=60_000) as download:
+            page.locator('[data-testid="stMain"] [data-testid="stDownloadButton"]', has_text="Results (CSV)").click()
+        header = Path(download.value.path()).read_text(encoding="utf-8").splitlines()[0]
+        assert "run_id" in header and "year" in header, header
 
         page.get_by_text("中文", exact=True).click()
         page.get_by_role("tab", name="情景对比").wait_for(timeout=60_000)
