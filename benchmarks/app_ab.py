@@ -13,7 +13,8 @@ variables for its server. While one side moves, the other is idle apart from its
 move's members at the lowest CPU priority (``ui.runner.BuiltAhead``), which both sides do alike.
 
 Each move is the one ``app_latency.py --browser`` times: the coal phase-out slider one step to the right, from
-the key press to the changed headline (the first stage) and to the full ensemble drawn, a second apart.
+the key press to the changed headline (the first stage) and to the full ensemble drawn, a second apart. One
+plain run in-process before and after (as ``app_latency.py`` prints it) gives the window's speed.
 
 Usage::
 
@@ -253,13 +254,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--pairs must be at least 2, got {args.pairs}")
     env_a, env_b = parse_env(args.env_a), parse_env(args.env_b)
     load_before = os.getloadavg()
+    # The window: one plain run in this process (this tree's code) before and after, as app_latency.py prints it.
+    run_before_s, _ = al.measure_single_run(args.resolution, "pilot")
     with checkout(args.a) as tree_a, checkout(args.b) as tree_b:
         sides = [Side("A", args.a, tree_a, env_a), Side("B", args.b, tree_b, env_b)]
         print(f"CityPeak paired A/B: {args.members} members at resolution {args.resolution:g}, {args.pairs} pairs")
         print(f"A: {args.a} ({tree_a})  B: {args.b} ({tree_b}); load average {load_before[0]:.2f}")
         measure(sides, args.pairs, args.members, args.resolution)
+    run_after_s, _ = al.measure_single_run(args.resolution, "pilot")
     out = report(sides)
+    print(f"the window: one run in-process {1000 * run_before_s:.0f} ms before, {1000 * run_after_s:.0f} ms after")
     if args.json:
+        out["single_run_ms"] = {"before": 1000 * run_before_s, "after": 1000 * run_after_s}
         out["load_average_before"] = load_before[0]
         out["when_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         args.json.write_text(json.dumps(out, indent=2))

@@ -100,3 +100,5 @@ def test_two_versions_are_served_and_moved_in_turn(tmp_path):
         assert len(side["full_s"]) == len(side["headline_s"]) == 2
         assert all(0 < h <= f for h, f in zip(side["headline_s"], side["full_s"], strict=True))
     assert data["full"]["pairs"] == 2
+    assert "the window: one run in-process" in proc.stdout
+    assert data["single_run_ms"]["before"] > 0 and data["single_run_ms"]["after"] > 0
