@@ -48,6 +48,8 @@ from benchmarks import app_latency as al  # noqa: E402
 
 LEVER_GROUP = "Power, coal and caps"
 LEVER_LABEL = "Coal condensing units retire by (year)"
+MAX_PAIRS = 70
+"""Each side's slider starts at its minimum (2028) and moves one year right per move, up to its maximum (2100)."""
 PAUSE_S = 1.0
 """A second between moves, as in ``app_latency.py``: a user looks at the result before moving again."""
 
@@ -250,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resolution", type=float, default=0.005)
     parser.add_argument("--json", type=Path, help="write the moves and the summary here")
     args = parser.parse_args(argv)
-    if args.pairs < 2:
-        parser.error(f"--pairs must be at least 2, got {args.pairs}")
+    if not 2 <= args.pairs <= MAX_PAIRS:
+        parser.error(f"--pairs must be 2 to {MAX_PAIRS} (the slider's steps from its minimum), got {args.pairs}")
     env_a, env_b = parse_env(args.env_a), parse_env(args.env_b)
     load_before = os.getloadavg()
     # The window: one plain run in this process (this tree's code) before and after, as app_latency.py prints it.

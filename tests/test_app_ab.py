@@ -81,6 +81,13 @@ def test_a_side_that_is_neither_a_tree_nor_a_revision_is_refused_by_name(tmp_pat
         pass  # a directory without app.py
 
 
+@pytest.mark.parametrize("pairs", ["1", "71"])
+def test_a_number_of_pairs_the_slider_cannot_take_is_refused(pairs, capsys):
+    with pytest.raises(SystemExit):
+        app_ab.main(["--pairs", pairs])
+    assert f"--pairs must be 2 to 70 (the slider's steps from its minimum), got {pairs}" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: install Debian's chromium")
 def test_two_versions_are_served_and_moved_in_turn(tmp_path):
