@@ -46,12 +46,8 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import app_latency as al  # noqa: E402
 
-LEVER_GROUP = "Power, coal and caps"
-LEVER_LABEL = "Coal condensing units retire by (year)"
 MAX_PAIRS = 70
 """Each side's slider starts at its minimum (2028) and moves one year right per move, up to its maximum (2100)."""
-PAUSE_S = 1.0
-"""A second between moves, as in ``app_latency.py``: a user looks at the result before moving again."""
 
 
 @dataclass
@@ -113,14 +109,8 @@ def chromium_pages(count: int) -> Iterator[list[object]]:
         pages = []
         for _ in range(count):
             profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="citypeak-chromium-"))
-            context = p.chromium.launch_persistent_context(
-                profile,
-                executable_path=str(al.CHROMIUM),
-                args=list(al.CHROMIUM_ARGS),
-                headless=True,
-                viewport={"width": 1400, "height": 1000},
-            )
-            stack.callback(context.close)
+            context = al.launch_chromium(p, profile)
+            stack.callback(context.close)  # type: ignore[attr-defined]
             pages.append(context.new_page())
         yield pages
 
@@ -158,29 +148,9 @@ def _prepare(page: object, url: str) -> object:
     the headline has deltas); returns the slider's thumb."""
     page.goto(url + "/?preset=baseline")  # type: ignore[attr-defined]
     al.wait_until_drawn(page)
-    page.get_by_text(LEVER_GROUP, exact=True).first.click()  # type: ignore[attr-defined]
-    thumb = page.locator(f'input[type="range"][aria-label$="{LEVER_LABEL}"]').first  # type: ignore[attr-defined]
-    thumb.wait_for()
-    _move(page, thumb, "Home")
+    thumb = al.open_lever(page)
+    al.timed_press(page, thumb, "Home")
     return thumb
-
-
-def _move(page: object, thumb: object, key: str) -> tuple[float, float, float | None]:
-    """A pause, then one key on the slider: seconds to the changed headline and to the full ensemble, and
-    the CPU seconds all processes this script started spent meanwhile (both sides', the idle one's nearly 0)."""
-    time.sleep(PAUSE_S)
-    thumb.focus()  # type: ignore[attr-defined]
-    before = al.headline(page)
-    cpu0 = al.cpu_by_kind()
-    t0 = time.perf_counter()
-    page.keyboard.press(key)  # type: ignore[attr-defined]
-    al.wait_for_headline_change(page, before)
-    headline = time.perf_counter() - t0
-    al.wait_until_drawn(page)
-    full = time.perf_counter() - t0
-    cpu1 = al.cpu_by_kind()
-    cpu = None if cpu0 is None or cpu1 is None else sum(cpu1.values()) - sum(cpu0.values())
-    return headline, full, cpu
 
 
 def measure(sides: list[Side], pairs: int, members: int, resolution: float) -> None:
@@ -192,11 +162,12 @@ def measure(sides: list[Side], pairs: int, members: int, resolution: float) -> N
         thumbs = [_prepare(page, url) for page, url in zip(pages, urls, strict=True)]
         for i in range(pairs):
             for k in order_of_pair(i):
-                headline, full, cpu = _move(pages[k], thumbs[k], "ArrowRight")
+                # CPU of every process this script started: both sides', the idle one's nearly 0.
+                headline, full, cpu = al.timed_press(pages[k], thumbs[k], "ArrowRight")
                 sides[k].headline_s.append(headline)
                 sides[k].full_s.append(full)
                 if cpu is not None:
-                    sides[k].cpu_s.append(cpu)
+                    sides[k].cpu_s.append(sum(cpu.values()))
                 print(f"  pair {i + 1:>2} {sides[k].name}: {full:.2f} s", flush=True)
 
 

@@ -297,17 +297,22 @@ def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p, tempfile.TemporaryDirectory(prefix="citypeak-chromium-") as profile:
-        context = p.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            args=list(CHROMIUM_ARGS),
-            headless=True,
-            viewport={"width": width, "height": height},
-        )
+        context = launch_chromium(p, profile, width, height)
         try:
             yield context.new_page()
         finally:
             context.close()
+
+
+def launch_chromium(playwright: object, profile: str, width: int = 1400, height: int = 1000) -> object:
+    """Headless Debian Chromium with the profile directory ``profile`` (a Playwright persistent context)."""
+    return playwright.chromium.launch_persistent_context(  # type: ignore[attr-defined]
+        profile,
+        executable_path=str(CHROMIUM),
+        args=list(CHROMIUM_ARGS),
+        headless=True,
+        viewport={"width": width, "height": height},
+    )
 
 
 BURST_PRESSES = 3
@@ -412,6 +417,42 @@ def cpu_by_kind() -> dict[str, float] | None:
     return out
 
 
+LEVER_GROUP = "Power, coal and caps"
+LEVER_LABEL = "Coal condensing units retire by (year)"
+"""The lever the browser measurements move: the coal phase-out year, one year a step from 2028 to 2100."""
+PAUSE_S = 1.0
+"""A second before each timed move: a user looks at the result before moving again."""
+
+
+def open_lever(page: object) -> object:
+    """Open :data:`LEVER_GROUP` in the sidebar; returns the thumb of :data:`LEVER_LABEL`'s slider once drawn.
+
+    Opened before the moves are timed (with the pause a person takes to find the slider), so that drawing the
+    group's sliders is not timed as part of a move."""
+    page.get_by_text(LEVER_GROUP, exact=True).first.click()  # type: ignore[attr-defined]
+    thumb = page.locator(f'input[type="range"][aria-label$="{LEVER_LABEL}"]').first  # type: ignore[attr-defined]
+    thumb.wait_for()
+    return thumb
+
+
+def timed_press(page: object, thumb: object, key: str) -> tuple[float, float, dict[str, float] | None]:
+    """:data:`PAUSE_S`, then ``key`` on the slider: seconds to the changed headline and to the full ensemble,
+    and the CPU seconds each kind of process spent in between (:func:`cpu_by_kind`)."""
+    time.sleep(PAUSE_S)
+    thumb.focus()  # type: ignore[attr-defined]
+    before = headline(page)
+    cpu0 = cpu_by_kind()
+    t0 = time.perf_counter()
+    page.keyboard.press(key)  # type: ignore[attr-defined]
+    wait_for_headline_change(page, before)
+    changed = time.perf_counter() - t0
+    wait_until_drawn(page)
+    full = time.perf_counter() - t0
+    cpu1 = cpu_by_kind()
+    cpu = None if cpu0 is None or cpu1 is None else {k: cpu1[k] - cpu0[k] for k in CPU_KINDS}
+    return changed, full, cpu
+
+
 def move_lever(page: object, group: str, label: str, key: str = "Home") -> None:
     """Open a lever group in the sidebar and move one slider with the keyboard (``Home``: its minimum)."""
     page.get_by_text(group, exact=True).first.click()  # type: ignore[attr-defined]
@@ -429,40 +470,17 @@ def measure_browser(members: int, resolution: float, moves: int = 5) -> dict[str
     them as a user makes. Each move is timed from the key press.
     """
     env = {"CITYPEAK_APP_MEMBERS": str(members), "CITYPEAK_APP_RESOLUTION": str(resolution)}
-    label = "Coal condensing units retire by (year)"
     with app_server(env) as url, chromium_page() as page:
         t0 = time.perf_counter()
         page.goto(url + "/?preset=baseline")  # type: ignore[attr-defined]
         wait_until_drawn(page)
         first_load = time.perf_counter() - t0
-        # Open the lever group first and give the browser the second a person takes to find the slider, so
-        # that drawing the group's sliders is not timed as part of the move.
-        page.get_by_text("Power, coal and caps", exact=True).first.click()  # type: ignore[attr-defined]
-        thumb = page.locator(f'input[type="range"][aria-label$="{label}"]').first  # type: ignore[attr-defined]
-        thumb.wait_for()
-
-        def timed_press(key: str) -> tuple[float, float, dict[str, float] | None]:
-            """A second's pause, then the key on the slider: seconds to the changed headline and to the end,
-            and the CPU seconds each kind of process spent in between."""
-            time.sleep(1.0)
-            thumb.focus()
-            before = headline(page)
-            cpu0 = cpu_by_kind()
-            t0 = time.perf_counter()
-            page.keyboard.press(key)  # type: ignore[attr-defined]
-            wait_for_headline_change(page, before)
-            changed = time.perf_counter() - t0
-            wait_until_drawn(page)
-            full = time.perf_counter() - t0
-            cpu1 = cpu_by_kind()
-            cpu = None if cpu0 is None or cpu1 is None else {k: cpu1[k] - cpu0[k] for k in CPU_KINDS}
-            return changed, full, cpu
-
-        first_change, full, _ = timed_press("Home")
-        later = [timed_press("ArrowRight") for _ in range(moves)]
+        thumb = open_lever(page)
+        first_change, full, _ = timed_press(page, thumb, "Home")
+        later = [timed_press(page, thumb, "ArrowRight") for _ in range(moves)]
         # Back and forth between settings drawn before: the result cache answers, so this is what the page
         # itself costs a move (and what stepping through a workshop's saved scenarios costs).
-        seen = [timed_press(k) for k in ("ArrowLeft", "ArrowRight", "ArrowLeft")] if moves else []
+        seen = [timed_press(page, thumb, k) for k in ("ArrowLeft", "ArrowRight", "ArrowLeft")] if moves else []
 
         def timed_burst() -> float:
             """A pause, then :data:`BURST_PRESSES` presses :data:`BURST_GAP_S` apart (each a new setting, each
