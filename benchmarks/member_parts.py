@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from ui.state import PRESETS  # noqa: E402
+
 STACKED = "stacked"
 PER_MEMBER = "per member"
 OTHER = "other"
@@ -177,23 +179,31 @@ def measure(preset: str = "pilot", resolution: float = 0.005, members: int = 40,
 
     single_wall_s, _ = measure_single_run(resolution, preset)
     Lockstep(_members(preset, min(members, 4), resolution)).run()  # warm-up (imports, caches)
-    gc.collect()
-    gc.freeze()  # as the app's workers do after their warm-up
     plain_ms: list[float] = []
     timed: list[dict[str, float]] = []
-    for _ in range(repeats):
-        models = _members(preset, members, resolution)
-        t0 = time.perf_counter()
-        Lockstep(models).run()
-        plain_ms.append((time.perf_counter() - t0) * 1e3 / members)
-        models = _members(preset, members, resolution)
-        with timed_parts() as seconds:
+    # Freeze what is alive, as the app's workers do after their warm-up; undone afterwards, unless the caller
+    # had frozen objects itself (unfreezing would release those too).
+    ours = gc.get_freeze_count() == 0
+    if ours:
+        gc.collect()
+        gc.freeze()
+    try:
+        for _ in range(repeats):
+            models = _members(preset, members, resolution)
             t0 = time.perf_counter()
             Lockstep(models).run()
-            total = time.perf_counter() - t0
-        row = {k: v * 1e3 / members for k, v in seconds.items()}
-        row["total"] = total * 1e3 / members
-        timed.append(row)
+            plain_ms.append((time.perf_counter() - t0) * 1e3 / members)
+            models = _members(preset, members, resolution)
+            with timed_parts() as seconds:
+                t0 = time.perf_counter()
+                Lockstep(models).run()
+                total = time.perf_counter() - t0
+            row = {k: v * 1e3 / members for k, v in seconds.items()}
+            row["total"] = total * 1e3 / members
+            timed.append(row)
+    finally:
+        if ours:
+            gc.unfreeze()
     keys = [p.key for p in PARTS] + ["total"]
     ms = {k: statistics.median(r.get(k, 0.0) for r in timed) for k in keys}
     return {
@@ -255,7 +265,7 @@ def format_table(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="where a lockstep member's CPU goes, part by part")
-    parser.add_argument("--preset", default="pilot")
+    parser.add_argument("--preset", default="pilot", choices=sorted(PRESETS))
     parser.add_argument("--resolution", type=float, default=0.005)
     parser.add_argument("--members", type=int, default=40, help="members a lockstep (the app's later tasks: 40)")
     parser.add_argument("--repeats", type=int, default=5)

@@ -3,6 +3,7 @@ and every part it names still exists in the model. No timing assertions (see tes
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 
@@ -68,7 +69,17 @@ def test_the_script_prints_the_table_and_writes_its_json(tmp_path, capsys):
     assert math.fsum(r["ms"] for r in saved["rows"] if r.get("sum")) == pytest.approx(saved["member_ms_timed"])
 
 
-def test_the_script_refuses_a_lockstep_of_no_members(capsys):
+def test_the_script_refuses_a_lockstep_of_no_members_and_an_unknown_preset(capsys):
     with pytest.raises(SystemExit):
         member_parts.main(["--members", "0"])
     assert "--members and --repeats must be at least 1, got 0 and 5" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        member_parts.main(["--preset", "karamay"])
+    err = capsys.readouterr().err
+    assert "--preset" in err and "'karamay'" in err and "pilot" in err
+
+
+def test_measuring_leaves_no_objects_frozen_in_the_callers_process():
+    frozen = gc.get_freeze_count()
+    member_parts.measure(members=2, repeats=1)
+    assert gc.get_freeze_count() == frozen
