@@ -203,6 +203,7 @@ def init_session() -> None:
     ss["seed"] = settings.seed
     ss["workshop"] = settings.workshop
     ss["tab_id"] = settings.tab
+    ss["tab_default"] = settings.tab
     ss["sector_view"] = "mean"
     ss["sequence"] = _preset_sequence()
     ss["ws_index"] = SEQUENCE_PRESETS.index(settings.preset) if settings.preset in SEQUENCE_PRESETS else 0
@@ -256,6 +257,8 @@ def on_language_change() -> None:
     for key in list(ss.keys()):
         if isinstance(key, str) and (key in LANGUAGE_DEPENDENT_WIDGETS or key.startswith("cmp_ref_")):
             ss[key] = ss[key]
+    # The tabs' labels are part of their identity, so translated tabs are a new widget: it opens on its default.
+    ss["tab_default"] = ss.get("tab_id", "results")
 
 
 def on_reset_levers() -> None:
@@ -1501,7 +1504,12 @@ def main() -> None:
     ref_spec = runner.EnsembleSpec(base_text, spec.members, spec.root_seed, spec.resolution)
     at_reference = ref_spec.key == spec.key  # the levers are the preset's own: the ensemble is its own reference
     ref = None if at_reference else get_cache().get(ref_spec.key)
-    tabs = st.tabs(labels, key="tab", on_change="rerun", default=labels[tab_ids.index(ss.get("tab_id", "results"))])
+    # The default is part of the tabs' identity: it changes only where the identity changes anyway (a new session
+    # opening the link's tab, a language switch). Following the open tab instead made every switch a new widget,
+    # which forgot the next click.
+    tabs = st.tabs(
+        labels, key="tab", on_change="rerun", default=labels[tab_ids.index(ss.get("tab_default", "results"))]
+    )
     open_id = next((tid for tid, tab in zip(tab_ids, tabs, strict=True) if tab.open), "results")
     ss["tab_id"] = open_id
 

@@ -112,3 +112,35 @@ def test_moving_a_lever_in_the_browser_changes_the_headline(tmp_path: Path) -> N
         page.get_by_role("tab", name="情景对比").wait_for(timeout=60_000)
         wait_until_drawn(page, timeout_s=180)
         assert page.get_by_test_id("stMetricLabel").first.inner_text().startswith("达峰年份")
+
+
+def test_every_tab_click_opens_that_tab_also_while_the_last_tab_runs() -> None:
+    """Clicking one tab after another opens each (every second click used to be lost: the tabs' default, part
+    of the widget's identity, followed the open tab, so each switch made a new widget that forgot the click),
+    and a language switch keeps the open tab."""
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+    env = {"CITYPEAK_APP_MEMBERS": "40", "CITYPEAK_APP_RESOLUTION": "0.005", "CITYPEAK_APP_WORKERS": "2"}
+    with app_server(env) as url, chromium_page(1400, 1000) as page:
+        page.goto(url + "/?preset=baseline")
+        wait_until_drawn(page)
+        selected = page.locator('[role="tab"][aria-selected="true"]')
+
+        def open_tab(label: str, tab_id: str, wait_s: float) -> None:
+            page.get_by_role("tab", name=label).click()
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline and not (selected.inner_text() == label and f"tab={tab_id}" in page.url):
+                time.sleep(0.1)
+            assert selected.inner_text() == label, f"clicked {label!r}, {selected.inner_text()!r} is open"
+            assert f"tab={tab_id}" in page.url, page.url
+
+        open_tab("Compare", "compare", 60)
+        open_tab("Sensitivity", "sensitivity", 60)  # clicked while the comparison may still run
+        open_tab("Policy cost", "cost", 60)
+        wait_until_drawn(page, timeout_s=180)
+        open_tab("Compare", "compare", 60)
+        wait_until_drawn(page, timeout_s=180)
+        page.get_by_text("中文", exact=True).click()
+        page.get_by_role("tab", name="情景对比").wait_for(timeout=60_000)
+        wait_until_drawn(page, timeout_s=180)
+        assert selected.inner_text() == "情景对比"
+        open_tab("敏感性", "sensitivity", 60)
