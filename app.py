@@ -1033,6 +1033,11 @@ def render_compare(current_text: str) -> None:
         show_chart(hist, "compare_paired", True)
 
 
+NON_NEGATIVE_INDICES = frozenset({"mu_star", "sigma"})
+"""Sensitivity indices that cannot be negative (Morris' mean absolute effect and its spread): their CI whiskers
+stop at zero (:func:`ui.charts.index_bars`)."""
+
+
 def _factor_label(name: str) -> str:
     try:
         return i18n.param_label(registry.get(name), lang(), with_unit=False)
@@ -1081,6 +1086,7 @@ def render_sensitivity(text: str) -> None:
                     "y": tr("axis_parameter"),
                 },
                 large,
+                lowest=0.0 if index in NON_NEGATIVE_INDICES else None,
             ),
             "sensitivity",
             True,
@@ -1127,6 +1133,7 @@ def render_sensitivity(text: str) -> None:
                 bars,
                 {"title": f"μ* · {_output_label(output)}", "x": tr("axis_index"), "y": tr("axis_parameter")},
                 large,
+                lowest=0.0,
             ),
             "sensitivity",
             True,

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import yaml
 
@@ -407,6 +408,16 @@ def test_sensitivity_tab_runs_a_quick_morris_screening() -> None:
     assert_ok(at)
     assert not at.warning
     assert any(b.label.startswith("Chart (") for b in at.download_button)
+
+
+def test_morris_whiskers_stop_at_zero_where_the_normal_interval_would_go_below() -> None:
+    at = start({"tab": "sensitivity"})
+    spec = at.get("vega_lite_chart")[0].proto
+    frames = [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in spec.datasets]
+    whiskers = next(f for f in frames if {"lo", "hi"} <= set(f.columns))
+    assert (whiskers["value"] - whiskers["conf"] < 0).any(), "a case where the interval reaches below zero"
+    assert (whiskers["lo"] >= 0).all() and (whiskers["hi"] == whiskers["value"] + whiskers["conf"]).all()
+    assert any("cut at zero" in c.value for c in at.caption)
 
 
 def test_sensitivity_tab_shows_a_sweep_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

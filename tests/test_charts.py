@@ -112,3 +112,15 @@ def test_the_peak_histogram_keeps_one_template_whatever_years_occur_and_draws_th
     assert x["sort"] == {"field": "order", "op": "min"}
     assert list(b.data["peaks"]["order"]) == [0, 1, 2, 3]
     assert list(b.data["peaks"]["outcome"]) == ["2031", "2033", "2035", "not peaked"]
+
+
+def test_index_whiskers_stop_at_the_least_value_the_index_can_take() -> None:
+    table = pd.DataFrame({"parameter": ["GDP", "Coal price"], "value": [9.0, 0.5], "conf": [16.0, np.nan]})
+    labels = {"title": "μ*", "x": "Index", "y": "Parameter"}
+
+    def ends(chart: alt.TopLevelMixin) -> dict[str, tuple[float, float]]:
+        rows = next(r for r in chart.to_dict()["datasets"].values() if "lo" in r[0])
+        return {r["parameter"]: (r["lo"], r["hi"]) for r in rows}
+
+    assert ends(charts.index_bars(table, labels)) == {"GDP": (-7.0, 25.0), "Coal price": (0.5, 0.5)}
+    assert ends(charts.index_bars(table, labels, lowest=0.0)) == {"GDP": (0.0, 25.0), "Coal price": (0.5, 0.5)}

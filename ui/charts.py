@@ -451,15 +451,22 @@ def paired_histogram(
     return _font_config(chart.configure_legend(orient="bottom"), large)
 
 
-def index_bars(table: pd.DataFrame, labels: dict[str, str], large: bool = False) -> alt.TopLevelMixin:
+def index_bars(
+    table: pd.DataFrame, labels: dict[str, str], large: bool = False, lowest: float | None = None
+) -> alt.TopLevelMixin:
     """Sensitivity indices as horizontal bars with 95% CI whiskers, largest first.
 
     Args:
         table: ``parameter`` (translated), ``value``, ``conf`` (CI half-width, may be NaN).
         labels: ``title``, ``x``, ``y``.
+        lowest: the least value the index can take, where the whisker stops. Why: SALib gives Morris' μ* (a
+            mean of absolute effects, never negative) a symmetric normal-approximation interval, which with few
+            trajectories reaches far below zero; drawn as is, it shows values the index cannot have.
     """
     t = table.copy()
     t["lo"] = t["value"] - t["conf"].fillna(0.0)
+    if lowest is not None:
+        t["lo"] = t["lo"].clip(lower=lowest)
     t["hi"] = t["value"] + t["conf"].fillna(0.0)
     order = list(t.sort_values("value", ascending=False)["parameter"])
     y = alt.Y("parameter:N", sort=order, title=labels["y"], axis=alt.Axis(labelLimit=360))
