@@ -1246,7 +1246,9 @@ def render_discovery(text: str) -> None:
         del ss["disc_source"]
     c = st.columns([3, 2])
     choice = c[0].selectbox(tr("disc_source"), found, key="disc_source") if found else None
-    typed = c[1].text_input(tr("disc_path"), key="disc_path", help=tr("disc_path_help")).strip()
+    # With no folder to pick, the path is the only way in: it takes the first column, under its own label.
+    path_column, path_label = (c[1], tr("disc_path")) if found else (c[0], tr("disc_path_only"))
+    typed = path_column.text_input(path_label, key="disc_path", help=tr("disc_path_help")).strip()
     folder: Path | None = None
     if typed:
         path = Path(typed).expanduser()

@@ -523,6 +523,7 @@ def markdown_text(at: AppTest) -> str:
 def test_discovery_tab_without_results_says_how_to_make_them(results_dir: Path) -> None:
     at = start({"tab": "discovery"})
     assert any("No discovery or target-search results" in i.value for i in at.info)
+    assert at.text_input(key="disc_path").label == "Results folder path", "not '…or' a folder list not shown"
     assert at.button(key="disc_run").label == "Run discovery"
     assert at.multiselect(key="disc_levers").value == [CARBON, COAL, RENEWABLES]
     assert query(at)["tab"] == "discovery"
@@ -532,6 +533,7 @@ def test_discovery_tab_shows_boxes_as_statements_and_the_cheapest_package(result
     write_discovery_fixture(results_dir / "discovery_pilot")
     at = start({"tab": "discovery"})
     assert at.selectbox(key="disc_source").value == str(results_dir / "discovery_pilot")
+    assert at.text_input(key="disc_path").label == "…or a folder path"
     text = markdown_text(at)
     assert "Carbon price in 2030 ≥ 250 CNY/t and Coal condensing units retire by ≤ 2035: peaks by 2030" in text
     assert "peaks by 2030 in **84%** of runs, covering **61%** of such runs (120 runs in the box)" in text

@@ -320,6 +320,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "disc_source": {"en": "Result folder", "zh": "结果文件夹"},
     "disc_path": {"en": "…or a folder path", "zh": "…或输入文件夹路径"},
+    "disc_path_only": {"en": "Results folder path", "zh": "结果文件夹路径"},
     "disc_path_help": {
         "en": "A folder written by `citypeak discover --out` (boxes.parquet) or `citypeak target --out` "
         "(target.json). Relative paths are read from the folder the app was started in.",
