@@ -172,7 +172,8 @@ def current_state() -> uistate.LeverState:
 def base_scenario() -> tuple[dict, str]:
     """The scenario the levers are applied to, and its display name."""
     if ss["preset"] == uistate.UPLOAD and ss.get("upload_data") is not None:
-        return ss["upload_data"], str(ss["upload_data"].get("name", ss.get("upload_name", "upload")))
+        # Its title, as the caption above the headline shows it (the name is the file's identifier).
+        return ss["upload_data"], uistate.scenario_title(ss["upload_data"], lang())
     preset = ss["preset"] if ss["preset"] != uistate.UPLOAD else ss.get("last_preset", DEFAULTS.preset)
     return preset_data(preset), tr(f"preset_{preset}")
 

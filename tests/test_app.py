@@ -347,6 +347,8 @@ def test_a_good_upload_is_used_and_its_levers_shown() -> None:
     assert any("my_city_plan" in s.value for s in at.sidebar.success)
     assert at.slider(key="lv_carbon_price_2030_cny_per_t").value == 345
     assert "preset" not in query(at), "an upload cannot travel in a link"
+    # The reference median carries the scenario's title, as the caption above the headline does.
+    assert i18n.t("reference_median", "en", name="My plan") in at.get("vega_lite_chart")[0].proto.spec
 
 
 # ---------------------------------------------------------------------------------------------- links
