@@ -832,6 +832,15 @@ def test_every_lever_group_family_and_unit_has_a_readable_label() -> None:
     assert i18n.group_label("brand_new_group", "en") == "Brand new group"
 
 
+def test_a_year_levers_never_value_is_explained_in_both_languages_and_years_read_as_years() -> None:
+    coal = registry.get("coal_phase_out_year")
+    assert "2100 means no such policy: any year after the simulated horizon" in i18n.param_help(coal, "en")
+    assert "Range 2028 – 2100 year; current policy 2100." in i18n.param_help(coal, "en")
+    assert "2100表示不实施该政策" in i18n.param_help(coal, "zh")
+    assert "不实施该政策" not in i18n.param_help(registry.get("carbon_price_2030_cny_per_t"), "zh")
+    assert "Range 0 – 60,000 CNY/vehicle" in i18n.param_help(registry.get("ev_subsidy_cny_per_vehicle"), "en")
+
+
 def load_app_module() -> Any:
     """``app.py`` as a module (not run as a script), to call its functions directly."""
     import importlib.util

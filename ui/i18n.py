@@ -61,6 +61,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "范围 {low} – {high} {unit};现行政策 {default}。",
     },
     "help_source": {"en": "Source: {source}", "zh": "来源:{source}"},
+    "help_no_year": {
+        "en": "{high} means no such policy: any year after the simulated horizon has the same effect (none).",
+        "zh": "{high}表示不实施该政策:模拟期末之后的任何年份效果相同(无影响)。",
+    },
     "help_phase_in": {
         "en": "Phase-in lever: ramps from current policy in the start year to this value in the target year.",
         "zh": "分阶段杠杆:从起始年的现行政策线性过渡到目标年的此数值。",
@@ -615,6 +619,10 @@ def param_label(p: Parameter, lang: str, with_unit: bool = True) -> str:
     return f"{label} ({unit_label(p.unit, lang)})" if lang == "en" else f"{label}({unit_label(p.unit, lang)})"
 
 
+NO_POLICY_YEAR = 2100
+"""A year lever at this value (its slider's top) means the policy never applies (see the registry's sources)."""
+
+
 def param_help(p: Parameter, lang: str) -> str:
     """Tooltip of a lever: guidance, range and current-policy value, source.
 
@@ -623,6 +631,9 @@ def param_help(p: Parameter, lang: str) -> str:
     """
     guidance = (p.extra.get("guidance_zh") if lang == "zh" else None) or p.guidance
     parts = [guidance] if guidance else []
+    if p.unit == "year" and p.high >= NO_POLICY_YEAR:
+        # The sentinel is explained in the English source too, but a Chinese reader needs it in Chinese.
+        parts.append(t("help_no_year", lang, high=format_value(p, p.high)))
     if p.extra.get("phase_in"):
         parts.append(t("help_phase_in", lang))
     parts.append(
@@ -641,6 +652,8 @@ def param_help(p: Parameter, lang: str) -> str:
 
 def format_value(p: Parameter, value: float) -> str:
     """A parameter value as text: whole numbers without decimals, others with up to three significant places."""
+    if p.unit == "year":  # a calendar year, not a quantity: no thousands separator
+        return f"{value:.0f}"
     if p.integer or float(value).is_integer():
         return f"{value:,.0f}"
     return f"{value:.3g}"
