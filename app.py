@@ -728,7 +728,9 @@ def render_results(
     )
     show_chart(fan, "emissions", final)
 
-    left, right = st.columns(2)
+    # Side by side on a desk screen; one under the other in workshop mode, where a projector's ~1280 px and the
+    # large type left the sector chart's plot ~120 px wide with its legend cut, and the histogram's bars flat.
+    left, right = (st.container(), st.container()) if large else st.columns(2)
     with left:
         if ss["sector_view"] == "median_run":
             frame, run_id = res.sector_median_run()

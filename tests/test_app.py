@@ -21,8 +21,8 @@ import yaml
 
 from sim import registry
 from sim.scenario import ScenarioError
+from ui import charts, i18n
 from ui import discovery as ui_discovery
-from ui import i18n
 from ui import runner as ui_runner
 from ui import state as ui_state
 
@@ -270,6 +270,24 @@ def test_workshop_mode_enlarges_type_and_steps_through_saved_scenarios() -> None
     assert at.slider(key="lv_carbon_price_2030_cny_per_t").value == 250
     next(b for b in at.button if b.label == "Next ▶").click().run()
     assert at.slider(key="lv_carbon_price_2030_cny_per_t").value == 300
+
+
+def _charts_in_columns(node: Any, in_column: bool = False) -> int:
+    if getattr(node, "type", None) == "vega_lite_chart":
+        return int(in_column)
+    inside = in_column or getattr(node, "type", None) == "column"
+    return sum(_charts_in_columns(child, inside) for child in getattr(node, "children", {}).values())
+
+
+def test_workshop_mode_puts_the_sector_and_peak_charts_one_under_the_other() -> None:
+    """Side by side at a desk; on a projector's ~1280 px with the large type they were too narrow to read."""
+    at = start()
+    assert _charts_in_columns(at.main) == 2
+    at.toggle(key="workshop").set_value(True).run()
+    assert_ok(at)
+    assert len(at.get("vega_lite_chart")) == 4 and _charts_in_columns(at.main) == 0
+    heights = [json.loads(c.proto.spec).get("height") for c in at.get("vega_lite_chart")]
+    assert {charts.LARGE_HEIGHT["sector_area"], charts.LARGE_HEIGHT["peak_histogram"]} <= set(heights)
 
 
 def test_downloads_are_offered() -> None:

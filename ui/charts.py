@@ -146,6 +146,11 @@ def export_chart(chart: alt.TopLevelMixin | ChartSpec, scale: float = 2.0) -> tu
     return chart.to_html().encode("utf-8"), "html", "text/html"
 
 
+LARGE_HEIGHT = {"peak_histogram": 360, "sector_area": 420}
+"""Chart heights in workshop mode (px): its large type takes room from the plot (the histogram's slanted year
+labels alone ~110 px), and the charts have the page's full width there."""
+
+
 def _font_configuration(large: bool) -> alt.Config:
     """Type sizes of axes, legends and titles (larger in workshop mode)."""
     size = 18 if large else 12
@@ -317,7 +322,7 @@ def _sector_area(sources: Sources, labels: dict[str, str], order: list[str], lar
                 alt.Tooltip("emissions_mt:Q", format=".2f", title=labels["y"]),
             ],
         )
-        .properties(title=labels["title"], height=300)
+        .properties(title=labels["title"], height=LARGE_HEIGHT["sector_area"] if large else 300)
     )
     return _font_config(chart, large)
 
@@ -360,7 +365,7 @@ def _peak_histogram(sources: Sources, labels: dict[str, str], large: bool) -> al
             ),
             tooltip=[alt.Tooltip("outcome:N", title=labels["x"]), alt.Tooltip("probability:Q", format=".0%")],
         )
-        .properties(title=labels["title"], height=260)
+        .properties(title=labels["title"], height=LARGE_HEIGHT["peak_histogram"] if large else 260)
     )
     return _font_config(chart, large)
 
