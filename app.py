@@ -980,6 +980,7 @@ def render_compare(current_text: str) -> None:
             },
             large=large,
             by="scenario",
+            order=order,
         ),
         "compare_ecdf",
         True,

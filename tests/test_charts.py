@@ -124,3 +124,21 @@ def test_index_whiskers_stop_at_the_least_value_the_index_can_take() -> None:
 
     assert ends(charts.index_bars(table, labels)) == {"GDP": (-7.0, 25.0), "Coal price": (0.5, 0.5)}
     assert ends(charts.index_bars(table, labels, lowest=0.0)) == {"GDP": (0.0, 25.0), "Coal price": (0.5, 0.5)}
+
+
+def test_the_compare_ecdf_colours_scenarios_as_the_compare_fan_does() -> None:
+    order = ["Current settings", "Current policies", "Accelerated"]  # not alphabetical
+    ecdf = pd.DataFrame(
+        [(s, y, min(1.0, (y - 2024) / 10)) for s in order for y in range(2024, 2061)],
+        columns=["scenario", "year", "p_peaked_by_year"],
+    )
+    labels = {"title": "P", "x": "Year", "y": "P", "legend": "Scenario"}
+    bands = pd.DataFrame([(s, 2024, 1.0, 2.0, 3.0) for s in order], columns=["scenario", "year", "p5", "p50", "p95"])
+
+    def colour_scale(spec: dict) -> dict:
+        return next(layer["encoding"]["color"]["scale"] for layer in spec["layer"] if "color" in layer["encoding"])
+
+    fan = colour_scale(charts.compare_fans(bands, labels, order).to_dict())
+    ecdf_spec = colour_scale(charts.ecdf_chart(ecdf, labels, by="scenario", order=order).spec())
+    assert ecdf_spec["domain"] == fan["domain"] == order
+    assert ecdf_spec["range"] == fan["range"]

@@ -14,7 +14,7 @@ import importlib.util
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -371,16 +371,29 @@ def _peak_histogram(sources: Sources, labels: dict[str, str], large: bool) -> al
 
 
 def ecdf_chart(
-    ecdf: pd.DataFrame, labels: dict[str, str], target_year: int = 2030, large: bool = False, by: str | None = None
+    ecdf: pd.DataFrame,
+    labels: dict[str, str],
+    target_year: int = 2030,
+    large: bool = False,
+    by: str | None = None,
+    order: Sequence[str] | None = None,
 ) -> ChartSpec:
-    """P(peaked by year) as a step line (one per scenario when ``by`` names a column)."""
+    """P(peaked by year) as a step line (one per scenario when ``by`` names a column).
+
+    ``order``: the ``by`` values in legend order, coloured as :func:`compare_fans` colours them for the same
+    order. Why: without it Vega sorts the names, so next to the fan chart a scenario changed colour (the
+    comparison's "Current settings" blue in one chart and orange in the other).
+    """
     labels = dict(labels)
+    order = tuple(order) if order is not None else None
     data = {"ecdf": ecdf, "rule": pd.DataFrame({"year": [target_year]})}
-    key = _key(labels, "ecdf", large, by)
-    return _chart_spec(key, data, lambda sources: _ecdf_chart(sources, labels, large, by))
+    key = _key(labels, "ecdf", large, by, order)
+    return _chart_spec(key, data, lambda sources: _ecdf_chart(sources, labels, large, by, order))
 
 
-def _ecdf_chart(sources: Sources, labels: dict[str, str], large: bool, by: str | None) -> alt.TopLevelMixin:
+def _ecdf_chart(
+    sources: Sources, labels: dict[str, str], large: bool, by: str | None, order: tuple[str, ...] | None = None
+) -> alt.TopLevelMixin:
     x = _year_axis(labels["x"])
     enc = {
         "x": x,
@@ -391,7 +404,10 @@ def _ecdf_chart(sources: Sources, labels: dict[str, str], large: bool, by: str |
         ],
     }
     if by:
-        enc["color"] = alt.Color(f"{by}:N", title=labels.get("legend"), scale=alt.Scale(range=PALETTE))
+        scale = (
+            alt.Scale(range=PALETTE) if order is None else alt.Scale(domain=list(order), range=PALETTE[: len(order)])
+        )
+        enc["color"] = alt.Color(f"{by}:N", title=labels.get("legend"), scale=scale)
         enc["tooltip"] = [alt.Tooltip(f"{by}:N"), *enc["tooltip"]]
     line = alt.Chart(sources["ecdf"]).mark_line(interpolate="step-after", strokeWidth=3, color=BAND_COLOUR)
     line = line.encode(**enc)
