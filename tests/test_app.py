@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import gc
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -829,6 +830,14 @@ def test_result_cache_evicts_the_least_recently_used() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- ui.i18n
+
+
+def test_no_string_pairs_single_asterisks_that_markdown_would_turn_into_italics() -> None:
+    """μ* twice in one caption made Streamlit's Markdown italicise the text between them and drop both stars."""
+    for key, entry in i18n.STRINGS.items():
+        for lang, text in entry.items():
+            stars = re.findall(r"(?<![\\*])\*(?!\*)", text)
+            assert len(stars) < 2, f"{key} ({lang}): escape the * (\\*): {text[:80]!r}"
 
 
 def test_every_string_exists_in_both_languages() -> None:

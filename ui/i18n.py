@@ -269,10 +269,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "sens_index": {"en": "Index", "zh": "指数"},
     "sens_note": {
         "en": "Morris screening of the current scenario: {runs} runs at resolution {res:g}, one seed, other "
-        "parameters at their central values. μ* ranks parameters by their mean absolute effect; it does not "
-        "apportion variance. Bars show the 95% bootstrap CI, cut at zero (μ* cannot be negative).",
+        "parameters at their central values. μ\\* ranks parameters by their mean absolute effect; it does not "
+        "apportion variance. Bars show the 95% bootstrap CI, cut at zero (μ\\* cannot be negative).",
         "zh": "对当前情景的Morris筛选:{runs}次模拟,分辨率{res:g},单一种子,其他参数取中心值。"
-        "μ*按平均绝对效应排序,不分解方差。误差线为95%自助法置信区间,下限截于零(μ*不可能为负)。",
+        "μ\\*按平均绝对效应排序,不分解方差。误差线为95%自助法置信区间,下限截于零(μ\\*不可能为负)。",
     },
     "sens_constant": {
         "en": "“{output}” does not vary across the design (always {value:g}); nothing to rank.",
