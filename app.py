@@ -1166,16 +1166,21 @@ def render_cost(text: str) -> None:
     shown = pd.DataFrame(
         {
             tr("col_family"): names,
-            tr("col_avoided"): table["avoided_mt"].round(2),
-            tr("col_fiscal"): table["fiscal_cost_mcny"].round(1),
-            tr("col_private"): table["private_cost_mcny"].round(1),
-            tr("col_revenue"): table["carbon_revenue_mcny"].round(1),
+            # + 0.0 turns a -0.0 left by rounding a small negative amount into 0 (shown as "-0" otherwise)
+            tr("col_avoided"): table["avoided_mt"].round(2) + 0.0,
+            tr("col_fiscal"): table["fiscal_cost_mcny"].round(1) + 0.0,
+            tr("col_private"): table["private_cost_mcny"].round(1) + 0.0,
+            tr("col_revenue"): table["carbon_revenue_mcny"].round(1) + 0.0,
             tr("col_per_t"): table["cost_per_t_cny"].map(lambda v: "—" if pd.isna(v) else f"{v:,.0f}"),
             tr("col_peak_with"): table["peak_year_with"],
             tr("col_peak_without"): table["peak_year_without"],
         }
     )
-    st.dataframe(shown, hide_index=True, width="stretch")
+    # Amounts of money run to thousands of millions: grouped digits, as the cost per tonne already has them.
+    money = {
+        tr(c): st.column_config.NumberColumn(format="localized") for c in ("col_fiscal", "col_private", "col_revenue")
+    }
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=money)
     large = bool(ss.get("workshop"))
     frame = table.assign(family=names)
     show_chart(

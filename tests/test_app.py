@@ -468,6 +468,13 @@ def test_policy_cost_tab_costs_the_active_lever_families() -> None:
     assert {"Avoided 2025–2060, Mt", "Fiscal cost, M CNY", "Carbon revenue, M CNY", "Cost per tonne, CNY/t"} <= set(
         table.columns
     )
+    # Money with grouped digits, and no "-0" where rounding left a negative zero.
+    config = json.loads(next(d for d in at.dataframe if "Lever family" in d.value.columns).proto.columns)
+    money = ("Fiscal cost, M CNY", "Private cost, M CNY", "Carbon revenue, M CNY")
+    assert all(config[c]["type_config"]["format"] == "localized" for c in money)
+    for column in ("Avoided 2025–2060, Mt", *money):
+        values = table[column].to_numpy(dtype=float)
+        assert not np.any((values == 0) & np.signbit(values)), column
 
 
 def test_policy_cost_tab_says_when_nothing_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
