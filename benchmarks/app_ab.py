@@ -100,21 +100,6 @@ def checkout(spec: str) -> Iterator[Path]:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
 
 
-@contextlib.contextmanager
-def chromium_pages(count: int) -> Iterator[list[object]]:
-    """``count`` pages, each in its own headless Chromium (own profile and renderer), from one Playwright."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p, contextlib.ExitStack() as stack:
-        pages = []
-        for _ in range(count):
-            profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="citypeak-chromium-"))
-            context = al.launch_chromium(p, profile)
-            stack.callback(context.close)  # type: ignore[attr-defined]
-            pages.append(context.new_page())
-        yield pages
-
-
 def order_of_pair(i: int) -> tuple[int, int]:
     """Which side moves first in pair ``i``: A then B, then B then A, and so on (ABBA), so that neither side
     always moves just after the other's move (whose workers may still be building ahead)."""
@@ -158,7 +143,7 @@ def measure(sides: list[Side], pairs: int, members: int, resolution: float) -> N
     base_env = {"CITYPEAK_APP_MEMBERS": str(members), "CITYPEAK_APP_RESOLUTION": str(resolution)}
     with contextlib.ExitStack() as stack:
         urls = [stack.enter_context(al.app_server({**base_env, **s.env}, root=s.tree)) for s in sides]
-        pages = stack.enter_context(chromium_pages(len(sides)))
+        pages = stack.enter_context(al.chromium_pages(len(sides)))
         thumbs = [_prepare(page, url) for page, url in zip(pages, urls, strict=True)]
         for i in range(pairs):
             for k in order_of_pair(i):

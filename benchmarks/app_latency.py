@@ -294,25 +294,30 @@ def app_server(env: dict[str, str] | None = None, timeout_s: float = 60.0, root:
 @contextlib.contextmanager
 def chromium_page(width: int = 1400, height: int = 1000) -> Iterator[object]:
     """A Playwright page in headless Debian Chromium with a fresh profile."""
+    with chromium_pages(1, width, height) as pages:
+        yield pages[0]
+
+
+@contextlib.contextmanager
+def chromium_pages(count: int, width: int = 1400, height: int = 1000) -> Iterator[list[object]]:
+    """``count`` pages, each in its own headless Debian Chromium (own fresh profile and renderer), from one
+    Playwright; ``benchmarks/app_ab.py`` drives two at once."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p, tempfile.TemporaryDirectory(prefix="citypeak-chromium-") as profile:
-        context = launch_chromium(p, profile, width, height)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-
-
-def launch_chromium(playwright: object, profile: str, width: int = 1400, height: int = 1000) -> object:
-    """Headless Debian Chromium with the profile directory ``profile`` (a Playwright persistent context)."""
-    return playwright.chromium.launch_persistent_context(  # type: ignore[attr-defined]
-        profile,
-        executable_path=str(CHROMIUM),
-        args=list(CHROMIUM_ARGS),
-        headless=True,
-        viewport={"width": width, "height": height},
-    )
+    with sync_playwright() as p, contextlib.ExitStack() as stack:
+        pages = []
+        for _ in range(count):
+            profile = stack.enter_context(tempfile.TemporaryDirectory(prefix="citypeak-chromium-"))
+            context = p.chromium.launch_persistent_context(
+                profile,
+                executable_path=str(CHROMIUM),
+                args=list(CHROMIUM_ARGS),
+                headless=True,
+                viewport={"width": width, "height": height},
+            )
+            stack.callback(context.close)  # closed before its profile is removed (the stack unwinds in reverse)
+            pages.append(context.new_page())
+        yield pages
 
 
 BURST_PRESSES = 3
@@ -424,13 +429,13 @@ PAUSE_S = 1.0
 """A second before each timed move: a user looks at the result before moving again."""
 
 
-def open_lever(page: object) -> object:
-    """Open :data:`LEVER_GROUP` in the sidebar; returns the thumb of :data:`LEVER_LABEL`'s slider once drawn.
+def open_lever(page: object, group: str = LEVER_GROUP, label: str = LEVER_LABEL) -> object:
+    """Open a lever group in the sidebar; returns the thumb of the slider ``label`` once drawn.
 
-    Opened before the moves are timed (with the pause a person takes to find the slider), so that drawing the
-    group's sliders is not timed as part of a move."""
-    page.get_by_text(LEVER_GROUP, exact=True).first.click()  # type: ignore[attr-defined]
-    thumb = page.locator(f'input[type="range"][aria-label$="{LEVER_LABEL}"]').first  # type: ignore[attr-defined]
+    The timed measurements open it before the moves are timed (with the pause a person takes to find the
+    slider), so that drawing the group's sliders is not timed as part of a move."""
+    page.get_by_text(group, exact=True).first.click()  # type: ignore[attr-defined]
+    thumb = page.locator(f'input[type="range"][aria-label$="{label}"]').first  # type: ignore[attr-defined]
     thumb.wait_for()
     return thumb
 
@@ -455,9 +460,7 @@ def timed_press(page: object, thumb: object, key: str) -> tuple[float, float, di
 
 def move_lever(page: object, group: str, label: str, key: str = "Home") -> None:
     """Open a lever group in the sidebar and move one slider with the keyboard (``Home``: its minimum)."""
-    page.get_by_text(group, exact=True).first.click()  # type: ignore[attr-defined]
-    thumb = page.locator(f'input[type="range"][aria-label$="{label}"]')  # type: ignore[attr-defined]
-    thumb.first.focus()
+    open_lever(page, group, label).focus()  # type: ignore[attr-defined]
     page.keyboard.press(key)  # type: ignore[attr-defined]
 
 
