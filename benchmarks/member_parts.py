@@ -156,13 +156,14 @@ def timed_parts(parts: tuple[Part, ...] = PARTS) -> Iterator[Counter]:
 
 def _members(preset: str, n: int, resolution: float):
     """``n`` members of the preset's 200-member app ensemble (its sampled parameters and seeds), built."""
-    from sim.ensemble import run_seed, sample_parameters
+    from sim.ensemble import run_seed
     from sim.model import CityModel
     from ui import runner
     from ui import state as uistate
 
-    scenario = runner.scenario_from_text(uistate.scenario_yaml(uistate.preset_data(preset)))
-    design = sample_parameters(scenario.uncertain_parameters(), max(n, 200), 1, "lhs")
+    text = uistate.scenario_yaml(uistate.preset_data(preset))
+    scenario = runner.scenario_from_text(text)
+    design = runner.design(runner.EnsembleSpec(text, max(n, 200), 1, resolution))  # the app's own draws
     names = [c for c in design.columns if c != "run_id"]
     rows = design[names].to_numpy(dtype=float)
     return [
