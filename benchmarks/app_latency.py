@@ -377,6 +377,20 @@ def wait_for_headline_change(page: object, before: list[str], timeout_s: float =
     )
 
 
+def wait_for_link_change(page: object, before: str, timeout_s: float = 180.0) -> None:
+    """Wait until the page's address differs from ``before``: the app has started the rerun for a new setting.
+
+    Why: the app writes every lever into the link (its query parameters) before it runs the ensemble, and
+    clears its run note before that, so a changed address followed by :func:`wait_until_drawn` is the whole
+    rerun of that setting, whatever its headline says. A move back to a setting seen before can show the same
+    rounded headline as the one it leaves (two neighbouring coal years with a small ensemble), which
+    :func:`wait_for_headline_change` would wait for forever.
+    """
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "(b) => window.location.href !== b", arg=before, timeout=timeout_s * 1000, polling=POLL_MS
+    )
+
+
 CPU_KINDS = ("model workers", "browser renderer", "browser other", "app server")
 """Where the CPU of a slider move goes, in the order the browser report prints it."""
 
@@ -440,16 +454,28 @@ def open_lever(page: object, group: str = LEVER_GROUP, label: str = LEVER_LABEL)
     return thumb
 
 
-def timed_press(page: object, thumb: object, key: str) -> tuple[float, float, dict[str, float] | None]:
-    """:data:`PAUSE_S`, then ``key`` on the slider: seconds to the changed headline and to the full ensemble,
-    and the CPU seconds each kind of process spent in between (:func:`cpu_by_kind`)."""
+def timed_press(
+    page: object, thumb: object, key: str, first: str = "headline"
+) -> tuple[float, float, dict[str, float] | None]:
+    """:data:`PAUSE_S`, then ``key`` on the slider: seconds to the first sign of the move and to the full
+    ensemble, and the CPU seconds each kind of process spent in between (:func:`cpu_by_kind`).
+
+    ``first`` is that sign: ``"headline"``, the headline's numbers change (the first stage is on screen; a move
+    to a new setting), or ``"link"``, the page's address changes (:func:`wait_for_link_change`; a move back to a
+    setting seen before, whose headline may read as the one it leaves)."""
+    if first not in ("headline", "link"):
+        raise ValueError(f"first must be 'headline' or 'link', got {first!r}")
     time.sleep(PAUSE_S)
     thumb.focus()  # type: ignore[attr-defined]
     before = headline(page)
+    before_link = page.evaluate("() => window.location.href")  # type: ignore[attr-defined]
     cpu0 = cpu_by_kind()
     t0 = time.perf_counter()
     page.keyboard.press(key)  # type: ignore[attr-defined]
-    wait_for_headline_change(page, before)
+    if first == "headline":
+        wait_for_headline_change(page, before)
+    else:
+        wait_for_link_change(page, before_link)
     changed = time.perf_counter() - t0
     wait_until_drawn(page)
     full = time.perf_counter() - t0
@@ -483,7 +509,7 @@ def measure_browser(members: int, resolution: float, moves: int = 5) -> dict[str
         later = [timed_press(page, thumb, "ArrowRight") for _ in range(moves)]
         # Back and forth between settings drawn before: the result cache answers, so this is what the page
         # itself costs a move (and what stepping through a workshop's saved scenarios costs).
-        seen = [timed_press(page, thumb, k) for k in ("ArrowLeft", "ArrowRight", "ArrowLeft")] if moves else []
+        seen = [timed_press(page, thumb, k, "link") for k in ("ArrowLeft", "ArrowRight", "ArrowLeft")] if moves else []
 
         def timed_burst() -> float:
             """A pause, then :data:`BURST_PRESSES` presses :data:`BURST_GAP_S` apart (each a new setting, each

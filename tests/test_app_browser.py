@@ -21,6 +21,7 @@ from benchmarks.app_latency import (
     chromium_page,
     headline,
     move_lever,
+    timed_press,
     wait_for_headline_change,
     wait_until_drawn,
 )
@@ -33,6 +34,7 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
+COAL_YEAR = "Coal condensing units retire by (year)"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
@@ -107,6 +109,21 @@ def test_moving_a_lever_in_the_browser_changes_the_headline(tmp_path: Path) -> N
             page.locator('[data-testid="stMain"] [data-testid="stDownloadButton"]', has_text="Results (CSV)").click()
         header = Path(download.value.path()).read_text(encoding="utf-8").splitlines()[0]
         assert "run_id" in header and "year" in header, header
+
+        # Moves back to settings drawn before, as app_latency.py times them: each wait ends on the page's changed
+        # link and the redraw after it, so it ends with that setting's own headline on screen, also where two
+        # settings read alike (a small ensemble's rounded headline), which a wait for a changed headline never does.
+        thumb = page.locator(f'input[type="range"][aria-label$="{COAL_YEAR}"]').first
+        drawn = {year: headline(page)}
+        timed_press(page, thumb, "ArrowLeft", "link")
+        drawn[year - 1] = headline(page)
+        assert f"coal_phase_out_year={year - 1}" in page.url
+        for key, to in (("ArrowRight", year), ("ArrowLeft", year - 1), ("ArrowRight", year)):
+            timed_press(page, thumb, key, "link")
+            assert f"coal_phase_out_year={to}" in page.url
+            assert headline(page) == drawn[to], f"back at {to}: {headline(page)}, drawn before {drawn[to]}"
+        note = page.get_by_text("members at resolution").first.text_content()
+        assert "from cache" in note, f"a setting drawn before comes from the result cache: {note}"
 
         page.get_by_text("中文", exact=True).click()
         page.get_by_role("tab", name="情景对比").wait_for(timeout=60_000)
