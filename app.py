@@ -529,8 +529,6 @@ def sidebar_share(query: dict[str, str], text: str, file_stem: str) -> None:
             on_click="ignore",
             width="stretch",
         )
-        for note in ss.get("link_notes") or []:
-            st.caption("⚠ " + note)
 
 
 # ---------------------------------------------------------------------------------------------- main view
@@ -1484,6 +1482,22 @@ def render_quick_discovery(text: str, expanded: bool) -> None:
 # ---------------------------------------------------------------------------------------------- page
 
 
+def link_notes() -> None:
+    """What the link that opened the session could not set, above the results until dismissed.
+
+    Why here and not in the sidebar's share section, where it was: a person who follows an old or mistyped
+    link sees the view at once and would not know that part of it is the preset's, not the link's. The notes
+    are plain text (``st.code``): they quote the link's values, which must not be read as Markdown.
+    """
+    notes = ss.get("link_notes") or []
+    if not notes:
+        return
+    with st.container(key="link_notes"):
+        st.warning(tr("link_notes", k=len(notes)), icon="⚠️")
+        st.code("\n".join(notes), language=None, wrap_lines=True)
+        st.button(tr("link_notes_dismiss"), key="link_notes_dismiss", on_click=lambda: ss.pop("link_notes", None))
+
+
 def main() -> None:
     st.set_page_config(page_title="CityPeak", page_icon="📉", layout="wide", initial_sidebar_state="expanded")
     init_session()
@@ -1510,6 +1524,7 @@ def main() -> None:
 
     st.title(tr("app_title"))
     st.caption(tr("app_question") + f"  \n**{tr('scenario')}:** {uistate.scenario_title(data, lang())}")
+    link_notes()
     if ss.get("workshop"):
         workshop_bar()
 

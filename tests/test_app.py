@@ -398,11 +398,64 @@ def test_a_link_reproduces_levers_schedules_and_settings() -> None:
     assert data["parameters"]["coal_phase_out_year"]["value"] == 2040
 
 
-def test_a_link_with_bad_values_opens_with_notes() -> None:
-    at = start({"preset": "nowhere", "coal_phase_out_year": "1999", "foo": "1", "n": "x"})
+def test_a_link_with_bad_values_opens_with_notes_above_the_results_until_dismissed() -> None:
+    at = start({"preset": "nowhere", "coal_phase_out_year": "1999", "coal_phaseout_year": "2030", "n": "x"})
     assert at.selectbox(key="preset").value == "pilot"
-    notes = " ".join(c.value for c in at.sidebar.caption)
-    assert "coal_phase_out_year" in notes and "foo" in notes and "preset" in notes
+    assert at.warning[0].value.startswith("This link holds 4 setting(s) the app cannot use")
+    members = at.session_state["members"]  # the app's default ensemble size (the tests set a small one)
+    notes = at.main.code[0].value.splitlines()
+    assert sorted(notes) == sorted(
+        [
+            "preset='nowhere' is not known (allowed: baseline, pilot, accelerated, delayed); using pilot",
+            f"n='x' is not a whole number (allowed: a whole number from 2 to 1000); using {members}",
+            "coal_phase_out_year='1999' is outside the allowed range 2028 to 2100 year; using the preset's value",
+            "coal_phaseout_year='2030': not a lever or setting (did you mean coal_phase_out_year?)",
+        ]
+    )
+    assert not any("⚠" in c.value for c in at.sidebar.caption), "shown once, in the main view"
+    at.button(key="link_notes_dismiss").click().run()
+    assert_ok(at)
+    assert not at.warning and not any("is not known" in c.value for c in at.main.code)
+    assert at.session_state["members"] == members and at.selectbox(key="preset").value == "pilot"
+
+
+def test_link_notes_name_the_key_the_value_and_what_is_allowed() -> None:
+    defaults = ui_state.Settings()
+    _, notes = ui_state.decode_settings(
+        {"lang": "fr", "res": "5", "seed": "-1", "ws": "yes", "tab": "bogus", "n": "7"}, defaults
+    )
+    assert notes == [
+        "lang='fr' is not known (allowed: en, zh); using en",
+        "res='5' is out of range (allowed: a number from 0.001 to 1); using 0.005",
+        "seed='-1' is out of range (allowed: a whole number from 0 to 4294967295); using 1",
+        "ws='yes' is not known (allowed: 1 for workshop mode, 0); workshop mode off",
+        "tab='bogus' is not known (allowed: results, compare, sensitivity, cost, discovery); opening results",
+    ]
+    base = ui_state.state_from_data(ui_state.preset_data("pilot"))
+    query = {
+        "carbon_price_2030_cny_per_t": "abc",
+        "members": "7",
+        "phase": "2030-2020",
+        "s.bus_electric_sales_share": "2025:0.2;2030:x",
+        "s.carbon_price_cny_per_t": "2025:50;2030:5000",
+        "s.bus_electric_sales_share2": "2025:1",
+        "foo": "1",
+    }
+    state, notes = ui_state.decode_levers(query, base, 2024, 2060)
+    assert notes == [
+        "carbon_price_2030_cny_per_t='abc' is not a number (allowed: 0 to 800 CNY/t); using the preset's value",
+        "members='7': not a lever or setting (did you mean n?)",
+        "phase='2030-2020' is outside the simulated years or not in order (allowed: START-TARGET, years 2024-2060"
+        " in order)",
+        "s.bus_electric_sales_share='2025:0.2;2030:x' is not YEAR:VALUE;YEAR:VALUE... (or none); using the preset's"
+        " schedule",
+        "s.carbon_price_cny_per_t='2025:50;2030:5000': value 5000 in 2030 is outside the allowed range [0, 2000];"
+        " using the preset's schedule",
+        "s.bus_electric_sales_share2: no schedulable lever of that name (did you mean s.bus_electric_sales_share or"
+        " bus_electric_sales_share or s.taxi_electric_sales_share?)",
+        "foo='1': not a lever or setting (see the parameter list in docs/parameters.md)",
+    ]
+    assert state.values == base.values and state.schedules == base.schedules
 
 
 # ---------------------------------------------------------------------------------------------- tabs

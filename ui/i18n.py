@@ -122,6 +122,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "The address bar holds this view's levers and settings. This link reproduces it on this server:",
         "zh": "地址栏保存了当前视图的杠杆和设置。以下链接可在本服务器上重现该视图:",
     },
+    "link_notes": {
+        "en": "This link holds {k} setting(s) the app cannot use. The view shows everything else; "
+        "each line names the setting, the link's value and what is allowed:",
+        "zh": "此链接中有{k}项设置无法使用。视图按其余设置显示;每行列出设置名称、链接中的取值和允许的取值:",
+    },
+    "link_notes_dismiss": {"en": "Dismiss", "zh": "知道了"},
     "share_upload_note": {
         "en": "An uploaded scenario cannot travel in a link; share its YAML file (below) instead.",
         "zh": "上传的情景无法通过链接分享;请分享下方的YAML文件。",

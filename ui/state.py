@@ -16,6 +16,7 @@ cannot make the server read other files.
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 import shutil
 import tempfile
@@ -342,8 +343,21 @@ def encode_query(settings: Settings, state: LeverState, base: LeverState, defaul
     return q
 
 
+SETTING_KEYS: tuple[str, ...] = ("preset", "lang", "n", "res", "seed", "ws", "tab")
+"""Query keys of the view's settings (:func:`decode_settings`); every other key is a lever, ``phase`` or a
+schedule (:func:`decode_levers`)."""
+
+
+def _unit(p: Parameter) -> str:
+    return f" {p.unit}" if p.unit else ""
+
+
 def decode_settings(query: Mapping[str, str], defaults: Settings) -> tuple[Settings, list[str]]:
-    """Settings from query parameters; bad values keep the default and add a note to the returned list."""
+    """Settings from query parameters; bad values keep the default and add a note to the returned list.
+
+    Each note names the key, the value the link gave and what is allowed, and says what the view uses instead:
+    a person who follows an old or mistyped link can see what did not carry over and why.
+    """
     notes: list[str] = []
     s = copy.copy(defaults)
     preset = query.get("preset")
@@ -351,36 +365,43 @@ def decode_settings(query: Mapping[str, str], defaults: Settings) -> tuple[Setti
         if preset in PRESETS:
             s.preset = preset
         else:
-            notes.append(f"preset={preset!r} is not known; using {defaults.preset}")
+            notes.append(f"preset={preset!r} is not known (allowed: {', '.join(PRESETS)}); using {defaults.preset}")
     lang = query.get("lang")
     if lang is not None:
         if lang in ("en", "zh"):
             s.lang = lang
         else:
-            notes.append(f"lang={lang!r} is not known; use en or zh")
-    for key, attr, cast, ok in (
-        ("n", "members", int, lambda v: 2 <= v <= 1000),
-        ("res", "resolution", float, lambda v: registry.get("resolution").low <= v <= registry.get("resolution").high),
-        ("seed", "seed", int, lambda v: 0 <= v < 2**32),
+            notes.append(f"lang={lang!r} is not known (allowed: en, zh); using {defaults.lang}")
+    res = registry.get("resolution")
+    for key, attr, cast, low, high in (
+        ("n", "members", int, 2, 1000),
+        ("res", "resolution", float, res.low, res.high),
+        ("seed", "seed", int, 0, 2**32 - 1),
     ):
         raw = query.get(key)
         if raw is None:
             continue
+        kind = "a whole number" if cast is int else "a number"
+        allowed = f"{kind} from {low} to {high}" if cast is int else f"{kind} from {low:g} to {high:g}"
+        using = f"using {getattr(defaults, attr):g}"
         try:
             value = cast(raw)
         except ValueError:
-            notes.append(f"{key}={raw!r} is not a number")
+            notes.append(f"{key}={raw!r} is not {kind} (allowed: {allowed}); {using}")
             continue
-        if ok(value):
+        if math.isfinite(value) and low <= value <= high:
             setattr(s, attr, value)
         else:
-            notes.append(f"{key}={raw!r} is out of range")
-    s.workshop = query.get("ws") == "1"
+            notes.append(f"{key}={raw!r} is out of range (allowed: {allowed}); {using}")
+    workshop = query.get("ws")
+    if workshop not in (None, "1", "0"):
+        notes.append(f"ws={workshop!r} is not known (allowed: 1 for workshop mode, 0); workshop mode off")
+    s.workshop = workshop == "1"
     tab = query.get("tab")
     if tab in TABS:
         s.tab = tab
     elif tab is not None:
-        notes.append(f"tab={tab!r} is not known")
+        notes.append(f"tab={tab!r} is not known (allowed: {', '.join(TABS)}); opening {defaults.tab}")
     return s, notes
 
 
@@ -390,48 +411,69 @@ def decode_levers(
     """Lever values, phase-in window and schedules from query parameters, on top of the preset's.
 
     Unknown names and out-of-range values are skipped with a note rather than rejected: an old link should
-    still open, showing what it can.
+    still open, showing what it can. Each note names the key, the value and what is allowed; an unknown key
+    also names the keys it may have meant.
     """
     notes: list[str] = []
     state = base.copy()
     known = {p.name: p for p in levers()}
     for key, raw in query.items():
-        if key in ("preset", "lang", "n", "res", "seed", "ws", "tab"):
+        if key in SETTING_KEYS:
             continue
         if key == "phase":
+            allowed = f"START-TARGET, years {base_year}-{horizon} in order"
             try:
                 a, b = (int(x) for x in raw.split("-"))
             except ValueError:
-                notes.append(f"phase={raw!r} is not START-TARGET")
+                notes.append(f"phase={raw!r} is not START-TARGET (allowed: {allowed}); using the preset's")
                 continue
             if base_year <= a <= b <= horizon:
                 state.start_year, state.target_year = a, b
             else:
-                notes.append(f"phase={raw!r} is outside {base_year}-{horizon} or not in order")
+                notes.append(f"phase={raw!r} is outside the simulated years or not in order (allowed: {allowed})")
         elif key.startswith(SCHEDULE_PREFIX):
             name = key[len(SCHEDULE_PREFIX) :]
             if name not in schedule_targets():
-                notes.append(f"{key}: no schedulable lever of that name")
+                notes.append(f"{key}: no schedulable lever of that name{_did_you_mean(key, query_keys())}")
                 continue
             if raw == "none":
                 state.schedules.pop(name, None)
                 continue
             try:
                 points = [[float(a), float(b)] for a, b in (pt.split(":") for pt in raw.split(";"))]
+            except ValueError:
+                notes.append(f"{key}={raw!r} is not YEAR:VALUE;YEAR:VALUE... (or none); using the preset's schedule")
+                continue
+            try:
                 state.schedules[name] = check_schedule(name, points, base_year, horizon)
             except ValueError as e:
-                notes.append(f"{key}: {e}")
+                notes.append(f"{key}={raw!r}: {e}; using the preset's schedule")
         elif key in known:
             p = known[key]
+            allowed = f"{p.low:g} to {p.high:g}{_unit(p)}"
             try:
                 value = float(raw)
             except ValueError:
-                notes.append(f"{key}={raw!r} is not a number")
+                notes.append(f"{key}={raw!r} is not a number (allowed: {allowed}); using the preset's value")
                 continue
             if math.isfinite(value) and p.low <= value <= p.high:
                 state.values[key] = snap(p, value)
             else:
-                notes.append(f"{key}={raw!r} is outside [{p.low:g}, {p.high:g}]")
+                notes.append(f"{key}={raw!r} is outside the allowed range {allowed}; using the preset's value")
         else:
-            notes.append(f"{key}: not a lever or setting")
+            notes.append(f"{key}={raw!r}: not a lever or setting{_did_you_mean(key, query_keys())}")
     return state, notes
+
+
+def query_keys() -> list[str]:
+    """Every key a link may carry: the settings, ``phase``, the levers and the schedules."""
+    return [*SETTING_KEYS, "phase", *(p.name for p in levers()), *(SCHEDULE_PREFIX + n for n in schedule_targets())]
+
+
+_SETTING_NAMES = {"members": "n", "ensemble": "n", "resolution": "res", "language": "lang", "workshop": "ws"}
+"""Settings' long names, which a hand-written link may use for their short keys."""
+
+
+def _did_you_mean(key: str, keys: list[str]) -> str:
+    close = [_SETTING_NAMES[key]] if key in _SETTING_NAMES else difflib.get_close_matches(key, keys, n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(close)}?)" if close else " (see the parameter list in docs/parameters.md)"
