@@ -114,6 +114,16 @@ def test_the_peak_histogram_keeps_one_template_whatever_years_occur_and_draws_th
     assert list(b.data["peaks"]["outcome"]) == ["2031", "2033", "2035", "not peaked"]
 
 
+def test_every_peak_year_bar_keeps_its_axis_label() -> None:
+    # Streamlit's theme sets labelOverlap on every axis, which judged the slanted years by their upright boxes
+    # and dropped every second one; the histogram's own axis must turn that off.
+    dist = pd.DataFrame(
+        {"outcome": ["2024", "2025", "2027", "2043", "not peaked"], "probability": [0.6, 0.1, 0.2, 0.05, 0.05]}
+    )
+    axis = charts.peak_histogram(dist, LABELS).spec()["encoding"]["x"]["axis"]
+    assert axis["labelOverlap"] is False and axis["labelAngle"] == -45
+
+
 def test_index_whiskers_stop_at_the_least_value_the_index_can_take() -> None:
     table = pd.DataFrame({"parameter": ["GDP", "Coal price"], "value": [9.0, 0.5], "conf": [16.0, np.nan]})
     labels = {"title": "μ*", "x": "Index", "y": "Parameter"}
