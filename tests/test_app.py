@@ -291,6 +291,30 @@ def test_workshop_mode_puts_the_sector_and_peak_charts_one_under_the_other() -> 
     assert {charts.LARGE_HEIGHT["sector_area"], charts.LARGE_HEIGHT["peak_histogram"]} <= set(heights)
 
 
+def _chart_heights(at: AppTest) -> list[Any]:
+    return [json.loads(c.proto.spec).get("height") for c in at.get("vega_lite_chart")]
+
+
+def test_workshop_mode_gives_every_chart_room_for_its_large_type() -> None:
+    """With the large type, charts at their desk heights kept a fraction of it for the plot: on a projector's
+    1280 x 720 the ECDF's plot was ~80 px tall, shorter than its own vertical axis title."""
+    at = start()
+    desk = _chart_heights(at)
+    at.toggle(key="workshop").set_value(True).run()
+    assert_ok(at)
+    large = _chart_heights(at)
+    for name in ("fan", "ecdf"):
+        assert charts.LARGE_HEIGHT[name] in large and charts.LARGE_HEIGHT[name] not in desk, (name, desk, large)
+    at = start({"tab": "compare", "preset": "baseline", "coal_phase_out_year": "2030"})
+    desk = sorted(h for h in _chart_heights(at) if isinstance(h, int))
+    at.toggle(key="workshop").set_value(True).run()
+    assert_ok(at)
+    large = sorted(h for h in _chart_heights(at) if isinstance(h, int))
+    for name in ("compare_fans", "ecdf", "paired_histogram"):
+        assert charts.LARGE_HEIGHT[name] in large, (name, large)
+    assert len(large) == len(desk) and all(b > a for a, b in zip(desk, large, strict=True)), (desk, large)
+
+
 def test_downloads_are_offered() -> None:
     at = start()
     labels = [b.label for b in at.download_button]

@@ -146,9 +146,18 @@ def export_chart(chart: alt.TopLevelMixin | ChartSpec, scale: float = 2.0) -> tu
     return chart.to_html().encode("utf-8"), "html", "text/html"
 
 
-LARGE_HEIGHT = {"peak_histogram": 360, "sector_area": 420}
+LARGE_HEIGHT = {
+    "fan": 460,
+    "peak_histogram": 360,
+    "sector_area": 420,
+    "ecdf": 380,
+    "compare_fans": 460,
+    "paired_histogram": 380,
+    "candidates": 400,
+}
 """Chart heights in workshop mode (px): its large type takes room from the plot (the histogram's slanted year
-labels alone ~110 px), and the charts have the page's full width there."""
+labels alone ~110 px), and the charts have the page's full width there. At the desk heights the ECDF's plot was
+~80 px tall on a projector's 1280 x 720, shorter than its own vertical axis title."""
 
 
 def _font_configuration(large: bool) -> alt.Config:
@@ -182,7 +191,7 @@ def fan_chart(
     target_year: int = 2030,
     reference: pd.DataFrame | None = None,
     large: bool = False,
-    height: int = 340,
+    height: int | None = None,
 ) -> ChartSpec:
     """Total emissions across the ensemble: P5-P95 and P25-P75 bands, median, base year and 2030 marked.
 
@@ -195,8 +204,10 @@ def fan_chart(
         reference: optional ``year, p50`` of another ensemble (e.g. the preset before the levers moved),
             drawn dashed, as En-ROADS shows the baseline.
         large: workshop type sizes.
-        height: pixels.
+        height: pixels (default 340, :data:`LARGE_HEIGHT` ``["fan"]`` with the workshop type).
     """
+    if height is None:
+        height = LARGE_HEIGHT["fan"] if large else 340
     data = {
         "bands": bands.assign(series_90=labels["band_90"], series_50=labels["band_50"], series_median=labels["median"]),
         "base": pd.DataFrame(
@@ -275,7 +286,17 @@ def _fan_layers(sources: Sources, labels: dict[str, str], large: bool, height: i
     layers.append(alt.Chart(rule).mark_rule(strokeDash=[4, 4], color=REFERENCE_COLOUR).encode(x=x))
     layers.append(
         alt.Chart(rule)
-        .mark_text(align="left", dx=4, baseline="top", y=4, color=REFERENCE_COLOUR, fontSize=16 if large else 12)
+        # At the foot of the rule: at its head the label ran into the base year's, a few years to its left, in
+        # the workshop type ("Base year 2024" over "2030").
+        .mark_text(
+            align="left",
+            dx=4,
+            dy=-4,
+            baseline="bottom",
+            y="height",
+            color=REFERENCE_COLOUR,
+            fontSize=16 if large else 12,
+        )
         .encode(x=x, text="text:N")
     )
     # One LayerChart with its properties and configuration, not a chain of copies: Altair deep-copies the whole
@@ -416,7 +437,9 @@ def _ecdf_chart(
     line = alt.Chart(sources["ecdf"]).mark_line(interpolate="step-after", strokeWidth=3, color=BAND_COLOUR)
     line = line.encode(**enc)
     rule = alt.Chart(sources["rule"]).mark_rule(strokeDash=[4, 4], color=REFERENCE_COLOUR)
-    chart = alt.layer(line, rule.encode(x=x)).properties(title=labels["title"], height=260)
+    chart = alt.layer(line, rule.encode(x=x)).properties(
+        title=labels["title"], height=LARGE_HEIGHT["ecdf"] if large else 260
+    )
     return _font_config(chart, large)
 
 
@@ -453,7 +476,9 @@ def compare_fans(
             ],
         )
     )
-    chart = alt.layer(band, line).properties(title=labels["title"], height=340)
+    chart = alt.layer(band, line).properties(
+        title=labels["title"], height=LARGE_HEIGHT["compare_fans"] if large else 340
+    )
     return _font_config(chart.configure_legend(orient="bottom"), large)
 
 
@@ -472,7 +497,9 @@ def paired_histogram(
         )
     )
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="black").encode(x="x:Q")
-    chart = alt.layer(bars, zero).properties(title=labels["title"], height=260)
+    chart = alt.layer(bars, zero).properties(
+        title=labels["title"], height=LARGE_HEIGHT["paired_histogram"] if large else 260
+    )
     return _font_config(chart.configure_legend(orient="bottom"), large)
 
 
@@ -579,5 +606,5 @@ def candidates_chart(
             .mark_text(align="left", x=4, dy=-8, color=REFERENCE_COLOUR, fontSize=16 if large else 12)
             .encode(y="p:Q", text="text:N")
         )
-    chart = alt.layer(*layers).properties(title=labels["title"], height=280)
+    chart = alt.layer(*layers).properties(title=labels["title"], height=LARGE_HEIGHT["candidates"] if large else 280)
     return _font_config(chart.configure_legend(orient="bottom"), large)
