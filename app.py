@@ -1125,7 +1125,11 @@ def render_sensitivity(text: str) -> None:
             morris = runner.quick_morris(text, sorted(names), trajectories, int(ss["seed"]), res, get_pool())
         cache.put(key, morris)
     if output in morris["constant"]:
-        st.warning(tr("sens_constant", output=_output_label(output), value=morris["constant"][output]))
+        # Say which outputs can be ranked instead: a scenario that peaks in the base year in every run (the
+        # accelerated preset) leaves the peak year, the default output, constant.
+        varying = [_output_label(o) for o in runner.SENSITIVITY_OUTPUTS if o not in morris["constant"]]
+        others = tr("sens_constant_others", others=", ".join(varying)) if varying else tr("sens_constant_none")
+        st.warning(tr("sens_constant", output=_output_label(output), value=morris["constant"][output]) + " " + others)
     else:
         table = morris["indices"]
         sub = table[(table["output"] == output) & (table["index"] == "mu_star")]

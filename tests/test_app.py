@@ -508,6 +508,18 @@ def test_sensitivity_tab_runs_a_quick_morris_screening() -> None:
     assert any(b.label.startswith("Chart (") for b in at.download_button)
 
 
+def test_an_output_that_does_not_vary_names_the_outputs_that_can_be_ranked() -> None:
+    # The accelerated preset peaks in the base year in every run, so the default output, the peak year, is constant.
+    at = start({"tab": "sensitivity", "preset": "accelerated"})
+    warning = at.warning[0].value
+    assert warning.startswith("“Peak year” does not vary across the design (always 2024); nothing to rank.")
+    assert warning.endswith("These outputs do vary and can be ranked: 2030 emissions, Cumulative 2025–2060.")
+    assert not at.get("vega_lite_chart")
+    at.selectbox(key="sens_output").set_value("emissions_2030_mt").run()
+    assert_ok(at)
+    assert not at.warning and len(at.get("vega_lite_chart")) == 1
+
+
 def test_morris_whiskers_stop_at_zero_where_the_normal_interval_would_go_below() -> None:
     at = start({"tab": "sensitivity"})
     spec = at.get("vega_lite_chart")[0].proto

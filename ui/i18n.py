@@ -284,6 +284,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "“{output}” does not vary across the design (always {value:g}); nothing to rank.",
         "zh": "“{output}”在设计中不变(恒为{value:g}),无法排序。",
     },
+    "sens_constant_others": {
+        "en": "These outputs do vary and can be ranked: {others}.",
+        "zh": "以下输出有变化,可以排序:{others}。",
+    },
+    "sens_constant_none": {
+        "en": "No output varies across this design: widen the uncertainties screened or move the levers.",
+        "zh": "此设计中所有输出均不变:请增加筛选的不确定参数或调整杠杆。",
+    },
     "sens_bad_file": {"en": "Cannot read {path}: {msg}", "zh": "无法读取{path}:{msg}"},
     "sens_need_two": {"en": "Pick at least two uncertainties.", "zh": "请至少选择两个不确定参数。"},
     "axis_index": {"en": "Index value", "zh": "指数值"},
