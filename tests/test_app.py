@@ -470,7 +470,7 @@ def test_link_notes_name_the_key_the_value_and_what_is_allowed() -> None:
         "carbon_price_2030_cny_per_t='abc' is not a number (allowed: 0 to 800 CNY/t); using the preset's value",
         "members='7': not a lever or setting (did you mean n?)",
         "phase='2030-2020' is outside the simulated years or not in order (allowed: START-TARGET, years 2024-2060"
-        " in order)",
+        " in order); using the preset's",
         "s.bus_electric_sales_share='2025:0.2;2030:x' is not YEAR:VALUE;YEAR:VALUE... (or none); using the preset's"
         " schedule",
         "s.carbon_price_cny_per_t='2025:50;2030:5000': value 5000 in 2030 is outside the allowed range [0, 2000];"

@@ -430,7 +430,10 @@ def decode_levers(
             if base_year <= a <= b <= horizon:
                 state.start_year, state.target_year = a, b
             else:
-                notes.append(f"phase={raw!r} is outside the simulated years or not in order (allowed: {allowed})")
+                notes.append(
+                    f"phase={raw!r} is outside the simulated years or not in order (allowed: {allowed});"
+                    " using the preset's"
+                )
         elif key.startswith(SCHEDULE_PREFIX):
             name = key[len(SCHEDULE_PREFIX) :]
             if name not in schedule_targets():
