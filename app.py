@@ -683,12 +683,13 @@ def show_chart(chart: Any, name: str, final: bool) -> None:
         st.vega_lite_chart(spec=chart.spec(), width="stretch")
     else:
         st.altair_chart(chart, width="stretch")
-    ext = "png" if charts.has_png_export() else "html"
+    png = charts.png_export(lang())
+    ext = "png" if png else "html"
     # Before the last stage the button is there but disabled, so that both stages send the same elements in
     # the same places and the browser updates them in place (see kept_slot).
     st.download_button(
         tr("download_chart", fmt=ext.upper()),
-        data=(lambda: charts.export_chart(chart)[0]) if final else deferred(b""),
+        data=(lambda: charts.export_chart(chart, png=png)[0]) if final else deferred(b""),
         file_name=f"citypeak_{name}_{lang()}.{ext}",
         mime="image/png" if ext == "png" else "text/html",
         key=f"dl_chart_{name}" if final else f"dl_chart_{name}_partial",
@@ -844,7 +845,10 @@ def render_downloads(res: runner.EnsembleResult, text: str, stem: str, final: bo
         on_click="ignore",
         disabled=not final,
     )
-    st.caption(tr("export_png") if charts.has_png_export() else tr("export_html"))
+    if charts.png_export(lang()):
+        st.caption(tr("export_png"))
+    else:
+        st.caption(tr("export_html") if not charts.has_png_export() else tr("export_html_no_cjk"))
 
 
 def kept_slot() -> Any:

@@ -323,6 +323,20 @@ def test_downloads_are_offered() -> None:
     assert sum(label.startswith("Chart (") for label in labels) >= 4
 
 
+def test_chinese_charts_are_offered_as_html_where_the_server_has_no_chinese_font(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(charts, "has_cjk_font", lambda: False)
+    at = start({"lang": "zh"})
+    labels = [b.label for b in at.download_button if b.label.startswith("图表(")]
+    assert len(labels) >= 4 and set(labels) == {"图表(HTML)"}
+    assert any("服务器没有中文字体" in c.value for c in at.caption)
+    if charts.has_png_export():
+        at.segmented_control(key="lang").set_value("en").run()
+        assert_ok(at)
+        assert {b.label for b in at.download_button if b.label.startswith("Chart (")} == {"Chart (PNG)"}
+
+
 def test_downloads_hand_over_their_data_on_a_click_only() -> None:
     # Data given as bytes becomes a file at every rerun, whose address the browser fetches at once; a slider
     # move made ten such requests (app.deferred). Every download here is deferred, at both stages.

@@ -114,6 +114,35 @@ def test_the_peak_histogram_keeps_one_template_whatever_years_occur_and_draws_th
     assert list(b.data["peaks"]["outcome"]) == ["2031", "2033", "2035", "not peaked"]
 
 
+def _fake_fc_list(folder, families: str) -> None:
+    """An ``fc-list`` on PATH that prints ``families`` whatever it is asked."""
+    script = folder / "fc-list"
+    script.write_text(f"#!/bin/sh\nprintf '%s' '{families}'\n")
+    script.chmod(0o755)
+
+
+def test_chinese_charts_download_as_html_where_the_server_has_no_chinese_font(tmp_path, monkeypatch) -> None:
+    # vl-convert draws with the server's fonts: without a CJK font every Chinese label of a PNG was an empty box.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    _fake_fc_list(tmp_path, "")
+    charts.has_cjk_font.cache_clear()
+    try:
+        assert not charts.has_cjk_font()
+        assert not charts.png_export("zh")
+        assert charts.png_export("en") == charts.has_png_export()
+        charts.has_cjk_font.cache_clear()
+        _fake_fc_list(tmp_path, "Noto Sans CJK SC")
+        assert charts.has_cjk_font() and charts.png_export("zh") == charts.has_png_export()
+        charts.has_cjk_font.cache_clear()
+        (tmp_path / "fc-list").unlink()  # no fontconfig at all (macOS, Windows): their fonts cover Chinese
+        assert charts.has_cjk_font()
+    finally:
+        charts.has_cjk_font.cache_clear()
+    chart = charts.peak_histogram(pd.DataFrame({"outcome": ["2030"], "probability": [1.0]}), LABELS)
+    data, ext, mime = charts.export_chart(chart, png=False)
+    assert (ext, mime) == ("html", "text/html") and b"<html" in data[:200].lower()
+
+
 def test_every_peak_year_bar_keeps_its_axis_label() -> None:
     # Streamlit's theme sets labelOverlap on every axis, which judged the slanted years by their upright boxes
     # and dropped every second one; the histogram's own axis must turn that off.

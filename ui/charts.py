@@ -12,6 +12,8 @@ import contextlib
 import functools
 import importlib.util
 import json
+import shutil
+import subprocess
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -129,8 +131,38 @@ def has_png_export() -> bool:
     return importlib.util.find_spec("vl_convert") is not None
 
 
-def export_chart(chart: alt.TopLevelMixin | ChartSpec, scale: float = 2.0) -> tuple[bytes, str, str]:
+@functools.cache
+def has_cjk_font() -> bool:
+    """Whether the server has a font with Chinese glyphs, which vl-convert needs to draw a Chinese chart's text.
+
+    Why: vl-convert renders with the server's own fonts, so on a server without one (a minimal Debian has none
+    until ``fonts-noto-cjk`` is installed) every Chinese label of a PNG came out as empty boxes. Asked of
+    fontconfig once per process; where there is no fontconfig (macOS, Windows, whose system fonts cover
+    Chinese) the answer is yes.
+    """
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return True
+    try:
+        found = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return True
+    return bool(found.strip())
+
+
+def png_export(lang: str) -> bool:
+    """Whether charts in ``lang`` download as PNG: vl-convert is installed and, for Chinese, a CJK font is there
+    (:func:`has_cjk_font`). Otherwise they download as HTML, which the reader's browser draws with its fonts."""
+    return has_png_export() and (lang != "zh" or has_cjk_font())
+
+
+def export_chart(
+    chart: alt.TopLevelMixin | ChartSpec, scale: float = 2.0, png: bool | None = None
+) -> tuple[bytes, str, str]:
     """Render a chart for download: PNG via vl-convert when installed, else a self-contained HTML page.
+
+    Args:
+        png: PNG or HTML (default: PNG when vl-convert is installed); the app passes :func:`png_export`.
 
     Returns:
         ``(data, extension, mime type)``.
@@ -139,7 +171,9 @@ def export_chart(chart: alt.TopLevelMixin | ChartSpec, scale: float = 2.0) -> tu
         chart = chart.altair()
     if "width" not in chart.to_dict():  # the app stretches charts to the page; a file needs a size of its own
         chart = chart.properties(width=760)
-    if has_png_export():
+    if png is None:
+        png = has_png_export()
+    if png:
         import vl_convert as vlc
 
         return vlc.vegalite_to_png(chart.to_json(), scale=scale), "png", "image/png"

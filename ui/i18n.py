@@ -145,6 +145,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Charts download as HTML: vl-convert is not installed, so PNG export is not available.",
         "zh": "图表以HTML下载:未安装vl-convert,无法导出PNG。",
     },
+    "export_html_no_cjk": {
+        "en": "Charts download as HTML: the server has no font with Chinese characters for PNG export "
+        "(install one, e.g. Debian's fonts-noto-cjk).",
+        "zh": "图表以HTML下载:服务器没有中文字体,无法导出PNG(请安装中文字体,例如Debian的fonts-noto-cjk)。",
+    },
     # ------------------------------------------------------------------ headline
     "peak_year": {"en": "Peak year", "zh": "达峰年份"},
     "interval90": {"en": "90% interval {lo} – {hi}", "zh": "90%区间 {lo} – {hi}"},
