@@ -534,9 +534,15 @@ def sidebar_share(query: dict[str, str], text: str, file_stem: str) -> None:
 # ---------------------------------------------------------------------------------------------- main view
 
 
-STILL_PROGRESS_BAR_CSS = '[data-testid="stProgress"] * { transition: none !important; }'
-"""The progress bar jumps to each value instead of gliding (see :data:`PROGRESS_BAR_AFTER_S`); both page styles
-carry it, since the workshop style replaces the base one."""
+COMMON_CSS = (
+    '[data-testid="stProgress"] * { transition: none !important; }\n'
+    '[data-testid="stAlert"] pre, [data-testid="stAlert"] pre code'
+    " { white-space: pre-wrap !important; overflow-wrap: anywhere; }\n"
+)
+"""The progress bar jumps to each value instead of gliding (see :data:`PROGRESS_BAR_AFTER_S`), and an error's
+details (a bad upload's problems, each naming a field) wrap inside its box: in the sidebar's width they ran off
+its right edge and were read by scrolling sideways. Both page styles carry it, since the workshop style replaces
+the base one."""
 WORKSHOP_CSS = (
     """
 <style>
@@ -548,7 +554,7 @@ h1 { font-size: 2.4rem !important; }
 button[data-baseweb="tab"] p { font-size: 1.3rem !important; }
 section[data-testid="stSidebar"] { min-width: 320px; }
 """
-    + STILL_PROGRESS_BAR_CSS
+    + COMMON_CSS
     + """
 </style>
 """
@@ -559,7 +565,7 @@ BASE_CSS = (
 [data-testid="stMetricValue"] { font-size: 2.3rem; }
 section[data-testid="stSidebar"] { min-width: 340px; }
 """
-    + STILL_PROGRESS_BAR_CSS
+    + COMMON_CSS
     + """
 </style>
 """
