@@ -486,16 +486,17 @@ class PoliciesSpec(_Strict):
 
     @model_validator(mode="after")
     def _check(self):
+        problems: list[str] = []  # every problem at once (see _raise_all), not one per attempt
         if self.target_year <= self.start_year:  # the ramp from start to target needs at least one year
-            raise ValueError(
+            problems.append(
                 f"target_year: {self.target_year} is not after start_year {self.start_year}; "
                 f"allowed: {self.start_year + 1} or later"
             )
         for fam, (first, last) in self.subsidy_years.items():
             if fam not in SUBSIDY_FAMILIES:
-                raise ValueError(f"subsidy_years: unknown subsidy '{fam}'; allowed: {', '.join(SUBSIDY_FAMILIES)}")
-            if last < first:
-                raise ValueError(f"subsidy_years.{fam}: last year {last} is before first year {first}")
+                problems.append(f"subsidy_years: unknown subsidy '{fam}'; allowed: {', '.join(SUBSIDY_FAMILIES)}")
+            elif last < first:
+                problems.append(f"subsidy_years.{fam}: last year {last} is before first year {first}")
         for name, points in self.schedules.items():
             if name == CARBON_PRICE_SCHEDULE:
                 low, high = 0.0, 2000.0
@@ -503,24 +504,40 @@ class PoliciesSpec(_Strict):
                 try:
                     p = registry.get(name)
                 except KeyError as e:
-                    raise ValueError(f"schedules: {e.args[0]}") from None
+                    problems.append(f"schedules: {e.args[0]}")
+                    continue
                 if p.kind != "lever" or not p.extra.get("phase_in"):
-                    raise ValueError(
+                    problems.append(
                         f"schedules.{name}: only phase-in levers (or {CARBON_PRICE_SCHEDULE}) take a schedule"
                     )
+                    continue
                 low, high = p.low, p.high
             if not points:
-                raise ValueError(f"schedules.{name}: needs at least one [year, value] point")
+                problems.append(f"schedules.{name}: needs at least one [year, value] point")
+                continue
             years = [pt[0] for pt in points]
             for a, b in zip(years, years[1:], strict=False):
                 if b <= a:
-                    raise ValueError(f"schedules.{name}: years must increase, but {a:g} is followed by {b:g}")
+                    problems.append(f"schedules.{name}: years must increase, but {a:g} is followed by {b:g}")
+                    break
             for y, v in points:
                 if not math.isfinite(v) or not low <= v <= high:
-                    raise ValueError(
+                    problems.append(
                         f"schedules.{name}: value {v!r} in {y:g} outside the allowed range [{low:g}, {high:g}]"
                     )
+                    break
+        _raise_all(problems)
         return self
+
+
+def _raise_all(problems: list[str]) -> None:
+    """Raise every problem a model validator found, one per line (:func:`format_validation_error` lists each).
+
+    Why: a validator that stopped at the first problem made a person fix a file one problem per attempt,
+    and ``citypeak validate`` promises every problem at once.
+    """
+    if problems:
+        raise ValueError("\n".join(problems))
 
 
 # ---------------------------------------------------------------------------------------------- scenario
@@ -558,15 +575,17 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _check(self):
+        problems: list[str] = []  # every problem at once (see _raise_all)
         for name, points in self.policies.schedules.items():
             for y, _ in points:
                 if not self.base_year <= y <= self.horizon:
-                    raise ValueError(
+                    problems.append(
                         f"policies.schedules.{name}: year {y:g} outside the simulated years "
                         f"{self.base_year}-{self.horizon}"
                     )
+                    break
         if self.horizon <= self.base_year + 1:
-            raise ValueError(
+            problems.append(
                 f"horizon: {self.horizon} is less than 2 years after base_year {self.base_year}; "
                 f"allowed: {self.base_year + 2} to 2100"
             )
@@ -574,31 +593,34 @@ class Scenario(_Strict):
             try:
                 p = registry.get(name)
             except KeyError as e:
-                raise ValueError(f"parameters: {e.args[0]}") from None
+                problems.append(f"parameters: {e.args[0]}")
+                continue
             value = v.value if isinstance(v, ParameterValue) else v
             if not math.isfinite(value) or not p.low <= value <= p.high:
-                raise ValueError(
+                problems.append(
                     f"parameters.{name}: value {value!r} outside the allowed range [{p.low:g}, {p.high:g}] {p.unit}"
                 )
         for name in self.uncertain or []:
             try:
                 p = registry.get(name)
             except KeyError as e:
-                raise ValueError(f"uncertain: {e.args[0]}") from None
+                problems.append(f"uncertain: {e.args[0]}")
+                continue
             if p.kind == "setting":
-                raise ValueError(
+                problems.append(
                     f"uncertain: '{name}' is a setting and cannot be sampled; allowed: uncertainties and levers "
                     "(citypeak params lists them)"
                 )
         names = [u.name for u in self.power.units]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
-            raise ValueError(f"power.units: duplicate unit names {sorted(dup)}; allowed: each name once")
+            problems.append(f"power.units: duplicate unit names {sorted(dup)}; allowed: each name once")
+        _raise_all(problems + self._consistency_problems())
         return self
 
-    @model_validator(mode="after")
-    def _check_consistency(self):
-        """Cross-field checks that keep a run meaningful.
+    def _consistency_problems(self) -> list[str]:
+        """Cross-field checks that keep a run meaningful (part of :meth:`_check`, so that a file's problems of
+        both kinds are reported together).
 
         * Power units are the base-year fleet: the model runs every listed unit from the base year on, so a
           unit commissioned later would produce power before it exists (new capacity comes from the
@@ -612,9 +634,10 @@ class Scenario(_Strict):
           ``validate`` does too.
         * Registry entries that are whole numbers (years) must get whole numbers.
         """
+        problems: list[str] = []  # every problem at once (see _raise_all)
         for i, u in enumerate(self.power.units):
             if u.commissioned > self.base_year:
-                raise ValueError(
+                problems.append(
                     f"power.units.{i}.commissioned: unit '{u.name}' is commissioned in {u.commissioned}, after "
                     f"base_year {self.base_year}; allowed: {self.base_year} or earlier (the units are the base-year "
                     "fleet; new capacity comes from the developer and renewable_capacity_target_gw_2030)"
@@ -630,24 +653,26 @@ class Scenario(_Strict):
             names = [x.name for x in items]
             dup = sorted({n for n in names if names.count(n) > 1})
             if dup:
-                raise ValueError(
+                problems.append(
                     f"{where}: duplicate names {dup}; allowed: each name once (inheritance merges items by name)"
                 )
         if self.policies.start_year > self.horizon:
-            raise ValueError(
+            problems.append(
                 f"policies.start_year: {self.policies.start_year} is after horizon {self.horizon}, so the levers "
                 f"would never act; allowed: {self.horizon} or earlier"
             )
         listed = self.uncertain or []
         twice = sorted({n for n in listed if listed.count(n) > 1})
         if twice:
-            raise ValueError(f"uncertain: {twice} listed more than once; allowed: each parameter once")
+            problems.append(f"uncertain: {twice} listed more than once; allowed: each parameter once")
         for name, v in self.parameters.items():
+            if name not in registry.REGISTRY:
+                continue  # reported as an unknown parameter
             p = registry.get(name)
             value = v.value if isinstance(v, ParameterValue) else v
             if p.integer and value != round(value):
-                raise ValueError(f"parameters.{name}: value {value!r} is not a whole number; allowed: whole {p.unit}s")
-        return self
+                problems.append(f"parameters.{name}: value {value!r} is not a whole number; allowed: whole {p.unit}s")
+        return problems
 
     def parameter_values(self, overrides: dict[str, float] | None = None) -> dict[str, float]:
         """Registry defaults, then the scenario's values, then ``overrides`` (validated against bounds)."""
@@ -981,7 +1006,12 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     start with the path inside it (``schedules.x: ...``), which is joined to the location here so every
     line starts with the full field path.
     """
-    errors = _one_branch_per_union(err.errors())
+    errors = []
+    for e in _one_branch_per_union(err.errors()):
+        if e["type"] == "value_error" and "\n" in e["msg"]:  # a model validator's several problems (_raise_all)
+            errors += [{**e, "msg": part} for part in e["msg"].removeprefix("Value error, ").split("\n")]
+        else:
+            errors.append(e)
     errors.sort(key=lambda e: e["type"] != "extra_forbidden")  # a misspelt key first, then what it left missing
     lines = [f"{source}: {len(errors)} problem(s) in scenario"]
     for e in errors[:MAX_PROBLEMS_SHOWN]:
