@@ -517,7 +517,9 @@ def sidebar_share(query: dict[str, str], text: str, file_stem: str) -> None:
     with st.sidebar.expander(tr("share")):
         st.caption(tr("share_caption"))
         base_url = st.context.url or ""
-        st.code(base_url + ("?" + urlencode(query, safe=":;") if query else ""), language=None)
+        # Wrapped: in the sidebar's width a link with a few levers ran off the box after "?preset"; the box's
+        # copy button copies it whole either way.
+        st.code(base_url + ("?" + urlencode(query, safe=":;") if query else ""), language=None, wrap_lines=True)
         if ss["preset"] == uistate.UPLOAD:
             st.caption(tr("share_upload_note"))
         st.download_button(

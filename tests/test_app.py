@@ -84,6 +84,9 @@ def test_first_run_shows_headline_tabs_and_a_link_to_the_view() -> None:
     captions = " ".join(c.value for c in at.caption)
     assert f"{MEMBERS} members at resolution 0.002" in captions
     assert "median · 90%:" in captions
+    link = at.sidebar.code[0]
+    assert link.value.endswith("?preset=pilot")
+    assert link.proto.wrap_lines, "the link wraps in the sidebar's width instead of running off its box"
 
 
 def test_every_registry_lever_is_a_slider_with_its_unit_range_and_guidance() -> None:
