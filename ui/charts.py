@@ -180,6 +180,16 @@ def export_chart(
     return chart.to_html().encode("utf-8"), "html", "text/html"
 
 
+DESK_HEIGHT = {
+    "fan": 340,
+    "peak_histogram": 260,
+    "sector_area": 300,
+    "ecdf": 260,
+    "compare_fans": 340,
+    "paired_histogram": 260,
+    "candidates": 280,
+}
+"""Chart heights at a desk (px)."""
 LARGE_HEIGHT = {
     "fan": 460,
     "peak_histogram": 360,
@@ -192,6 +202,11 @@ LARGE_HEIGHT = {
 """Chart heights in workshop mode (px): its large type takes room from the plot (the histogram's slanted year
 labels alone ~110 px), and the charts have the page's full width there. At the desk heights the ECDF's plot was
 ~80 px tall on a projector's 1280 x 720, shorter than its own vertical axis title."""
+
+
+def _height(chart: str, large: bool) -> int:
+    """The height of ``chart`` (a key of :data:`DESK_HEIGHT`), in workshop mode if ``large``."""
+    return (LARGE_HEIGHT if large else DESK_HEIGHT)[chart]
 
 
 def _font_configuration(large: bool) -> alt.Config:
@@ -238,10 +253,10 @@ def fan_chart(
         reference: optional ``year, p50`` of another ensemble (e.g. the preset before the levers moved),
             drawn dashed, as En-ROADS shows the baseline.
         large: workshop type sizes.
-        height: pixels (default 340, :data:`LARGE_HEIGHT` ``["fan"]`` with the workshop type).
+        height: pixels (default: :func:`_height` of ``"fan"``).
     """
     if height is None:
-        height = LARGE_HEIGHT["fan"] if large else 340
+        height = _height("fan", large)
     data = {
         "bands": bands.assign(series_90=labels["band_90"], series_50=labels["band_50"], series_median=labels["median"]),
         "base": pd.DataFrame(
@@ -377,7 +392,7 @@ def _sector_area(sources: Sources, labels: dict[str, str], order: list[str], lar
                 alt.Tooltip("emissions_mt:Q", format=".2f", title=labels["y"]),
             ],
         )
-        .properties(title=labels["title"], height=LARGE_HEIGHT["sector_area"] if large else 300)
+        .properties(title=labels["title"], height=_height("sector_area", large))
     )
     return _font_config(chart, large)
 
@@ -424,7 +439,7 @@ def _peak_histogram(sources: Sources, labels: dict[str, str], large: bool) -> al
             ),
             tooltip=[alt.Tooltip("outcome:N", title=labels["x"]), alt.Tooltip("probability:Q", format=".0%")],
         )
-        .properties(title=labels["title"], height=LARGE_HEIGHT["peak_histogram"] if large else 260)
+        .properties(title=labels["title"], height=_height("peak_histogram", large))
     )
     return _font_config(chart, large)
 
@@ -471,9 +486,7 @@ def _ecdf_chart(
     line = alt.Chart(sources["ecdf"]).mark_line(interpolate="step-after", strokeWidth=3, color=BAND_COLOUR)
     line = line.encode(**enc)
     rule = alt.Chart(sources["rule"]).mark_rule(strokeDash=[4, 4], color=REFERENCE_COLOUR)
-    chart = alt.layer(line, rule.encode(x=x)).properties(
-        title=labels["title"], height=LARGE_HEIGHT["ecdf"] if large else 260
-    )
+    chart = alt.layer(line, rule.encode(x=x)).properties(title=labels["title"], height=_height("ecdf", large))
     return _font_config(chart, large)
 
 
@@ -510,9 +523,7 @@ def compare_fans(
             ],
         )
     )
-    chart = alt.layer(band, line).properties(
-        title=labels["title"], height=LARGE_HEIGHT["compare_fans"] if large else 340
-    )
+    chart = alt.layer(band, line).properties(title=labels["title"], height=_height("compare_fans", large))
     return _font_config(chart.configure_legend(orient="bottom"), large)
 
 
@@ -531,9 +542,7 @@ def paired_histogram(
         )
     )
     zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="black").encode(x="x:Q")
-    chart = alt.layer(bars, zero).properties(
-        title=labels["title"], height=LARGE_HEIGHT["paired_histogram"] if large else 260
-    )
+    chart = alt.layer(bars, zero).properties(title=labels["title"], height=_height("paired_histogram", large))
     return _font_config(chart.configure_legend(orient="bottom"), large)
 
 
@@ -640,5 +649,5 @@ def candidates_chart(
             .mark_text(align="left", x=4, dy=-8, color=REFERENCE_COLOUR, fontSize=16 if large else 12)
             .encode(y="p:Q", text="text:N")
         )
-    chart = alt.layer(*layers).properties(title=labels["title"], height=LARGE_HEIGHT["candidates"] if large else 280)
+    chart = alt.layer(*layers).properties(title=labels["title"], height=_height("candidates", large))
     return _font_config(chart.configure_legend(orient="bottom"), large)
