@@ -666,9 +666,9 @@ class Scenario(_Strict):
         if twice:
             problems.append(f"uncertain: {twice} listed more than once; allowed: each parameter once")
         for name, v in self.parameters.items():
-            if name not in registry.REGISTRY:
+            p = registry.REGISTRY.get(name)
+            if p is None:
                 continue  # reported as an unknown parameter
-            p = registry.get(name)
             value = v.value if isinstance(v, ParameterValue) else v
             if p.integer and value != round(value):
                 problems.append(f"parameters.{name}: value {value!r} is not a whole number; allowed: whole {p.unit}s")

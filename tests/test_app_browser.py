@@ -17,6 +17,7 @@ import yaml
 
 from benchmarks.app_latency import (
     CHROMIUM,
+    LEVER_LABEL,
     app_server,
     chromium_page,
     headline,
@@ -34,7 +35,6 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
-COAL_YEAR = "Coal condensing units retire by (year)"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
@@ -113,7 +113,7 @@ def test_moving_a_lever_in_the_browser_changes_the_headline(tmp_path: Path) -> N
         # Moves back to settings drawn before, as app_latency.py times them: each wait ends on the page's changed
         # link and the redraw after it, so it ends with that setting's own headline on screen, also where two
         # settings read alike (a small ensemble's rounded headline), which a wait for a changed headline never does.
-        thumb = page.locator(f'input[type="range"][aria-label$="{COAL_YEAR}"]').first
+        thumb = page.locator(f'input[type="range"][aria-label$="{LEVER_LABEL}"]').first
         drawn = {year: headline(page)}
         timed_press(page, thumb, "ArrowLeft", "link")
         drawn[year - 1] = headline(page)
