@@ -485,7 +485,7 @@ def schedule_editor(base_year: int, horizon: int) -> None:
         else:
             ss["schedules"][name] = points
     if ss["schedules"]:
-        st.caption(tr("schedule_in_use", names=", ".join(_schedule_label(n) for n in ss["schedules"])))
+        st.caption(tr("schedule_in_use", names=tr("list_sep").join(_schedule_label(n) for n in ss["schedules"])))
 
 
 def sidebar_settings() -> None:
@@ -1140,7 +1140,9 @@ def render_sensitivity(text: str) -> None:
         # Say which outputs can be ranked instead: a scenario that peaks in the base year in every run (the
         # accelerated preset) leaves the peak year, the default output, constant.
         varying = [_output_label(o) for o in runner.SENSITIVITY_OUTPUTS if o not in morris["constant"]]
-        others = tr("sens_constant_others", others=", ".join(varying)) if varying else tr("sens_constant_none")
+        others = (
+            tr("sens_constant_others", others=tr("list_sep").join(varying)) if varying else tr("sens_constant_none")
+        )
         st.warning(tr("sens_constant", output=_output_label(output), value=morris["constant"][output]) + " " + others)
     else:
         table = morris["indices"]
@@ -1244,7 +1246,7 @@ def _condition_text(c: uidisc.Condition) -> str:
 
 
 def _package_items(values: dict[str, float]) -> str:
-    return "; ".join(
+    return tr("item_sep").join(
         f"{_lever_label(n, with_unit=False)} = {uidisc.format_value(n, v)} {_unit_text(registry.get(n))}".strip()
         for n, v in values.items()
     )
@@ -1470,7 +1472,7 @@ def render_quick_discovery(text: str, expanded: bool) -> None:
                     f"{_lever_label(n, with_unit=False)} {uidisc.format_value(n, lo)} – "
                     f"{uidisc.format_value(n, hi)} {unit}".strip()
                 )
-            st.caption(tr("disc_ranges", items="; ".join(items)))
+            st.caption(tr("disc_ranges", items=tr("item_sep").join(items)))
         if not st.button(tr("disc_run"), key="disc_run", disabled=len(names) < 2, icon=":material/travel_explore:"):
             return
         bar = st.progress(0.0, text=tr("disc_progress", done=0, total=runs))
@@ -1539,7 +1541,7 @@ def main() -> None:
     stem = str(merged.get("name", "scenario"))
 
     st.title(tr("app_title"))
-    st.caption(tr("app_question") + f"  \n**{tr('scenario')}:** {uistate.scenario_title(data, lang())}")
+    st.caption(tr("app_question") + "  \n" + tr("scenario_line", name=uistate.scenario_title(data, lang())))
     link_notes()
     if ss.get("workshop"):
         workshop_bar()

@@ -343,12 +343,22 @@ rendered text, so each read makes the browser finish the page's style and layout
 the redraw it is timing; twenty checks a second did that on the cores the runs use. ``textContent`` reads
 the document without laying it out. Both see a changed number, which is all the check needs."""
 
+
+def run_note_marker(lang: str) -> str:
+    """The words of the app's run note between the member count and the resolution, in ``lang``: shown once
+    a run has finished (read from the translation, so a reworded note cannot leave the wait hanging)."""
+    from ui.i18n import t
+
+    note = t("run_note", lang, n="\0", res=1, seed=0, how="")
+    return note[note.index("\0") + 1 : note.index("1", note.index("\0"))]
+
+
 DRAWN_JS = (
     '() => !document.querySelector(\'[data-testid="stStatusWidget"], [data-testid="stProgress"],'
     ' [data-testid="stSkeleton"]\')'
     ' && [...document.querySelectorAll(\'[data-testid="stCaption"], [data-testid="stCaptionContainer"]\')]'
     ".some(e => { const t = e.textContent;"
-    " return t.includes('members at resolution') || t.includes('个成员,分辨率'); })"
+    f" return t.includes('{run_note_marker('en')}') || t.includes('{run_note_marker('zh')}'); }})"
 )
 """True once the app has finished a run: no running indicator, progress bar or loading skeleton is left
 and its run note (English or Chinese) is shown. Selectors and ``textContent`` only, for the reason given

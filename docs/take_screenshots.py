@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.app_latency import app_server, chromium_page, headline, wait_until_drawn  # noqa: E402
+from benchmarks.app_latency import app_server, chromium_page, headline, run_note_marker, wait_until_drawn  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 WIDTH = 1280
@@ -72,7 +72,8 @@ def drawn(page, timeout_s: float = 900.0) -> None:
 def to_chinese(page, timeout_s: float = 900.0) -> None:
     """Click the language switch and wait until the Chinese page is drawn."""
     page.get_by_text("中文", exact=True).first.click()
-    page.wait_for_function("() => document.body.innerText.includes('个成员,分辨率')", timeout=timeout_s * 1000)
+    marker = run_note_marker("zh")
+    page.wait_for_function(f"() => document.body.innerText.includes('{marker}')", timeout=timeout_s * 1000)
     drawn(page, timeout_s)
 
 

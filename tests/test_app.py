@@ -8,6 +8,7 @@ settings, so the whole file runs in well under a minute; the real-size latency i
 from __future__ import annotations
 
 import copy
+import functools
 import gc
 import json
 import re
@@ -331,8 +332,8 @@ def test_chinese_charts_are_offered_as_html_where_the_server_has_no_chinese_font
 ) -> None:
     monkeypatch.setattr(charts, "has_cjk_font", lambda: False)
     at = start({"lang": "zh"})
-    labels = [b.label for b in at.download_button if b.label.startswith("图表(")]
-    assert len(labels) >= 4 and set(labels) == {"图表(HTML)"}
+    labels = [b.label for b in at.download_button if b.label.startswith("图表（")]
+    assert len(labels) >= 4 and set(labels) == {"图表（HTML）"}
     assert any("服务器没有中文字体" in c.value for c in at.caption)
     if charts.has_png_export():
         at.segmented_control(key="lang").set_value("en").run()
@@ -535,6 +536,9 @@ def test_an_output_that_does_not_vary_names_the_outputs_that_can_be_ranked() -> 
     at.selectbox(key="sens_output").set_value("emissions_2030_mt").run()
     assert_ok(at)
     assert not at.warning and len(at.get("vega_lite_chart")) == 1
+    # In Chinese the outputs are listed with the enumeration comma.
+    zh = start({"tab": "sensitivity", "preset": "accelerated", "lang": "zh"})
+    assert zh.warning[0].value.endswith("以下输出有变化，可以排序：2030年排放、2025–2060累计排放。")
 
 
 def test_morris_whiskers_stop_at_zero_where_the_normal_interval_would_go_below() -> None:
@@ -970,6 +974,62 @@ def test_every_lever_group_family_and_unit_has_a_readable_label() -> None:
         for family in LEVER_FAMILIES:
             assert i18n.family_label(family, lang, ui_runner.family_first_lever(family))
     assert i18n.group_label("brand_new_group", "en") == "Brand new group"
+
+
+_CJK = r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef“”]"
+
+
+def half_width_punctuation_in_chinese(text: str) -> list[str]:
+    """The places where ``text`` puts an ASCII , ; : ? ! ( or ) against a Chinese character (or an ASCII
+    bracket around Chinese), outside ``{placeholders}`` and ``code``, looking through Markdown's ``**``:
+    Chinese text takes the full-width forms (GB/T 15834-2011), and on a projector the half-width ones read
+    as typos."""
+    masked = re.sub(r"\{[^{}]*\}|`[^`]*`", lambda m: "x" * len(m.group()), text).replace("**", "")
+    found = [
+        masked[max(i - 6, 0) : i + 7]
+        for i, ch in enumerate(masked)
+        if ch in ",;:?!()"
+        and (re.match(_CJK, masked[i - 1 : i] or "a") or re.match(_CJK, masked[i + 1 : i + 2] or "a"))
+    ]
+    found += [m.group() for m in re.finditer(rf"\([^()]*{_CJK}[^()]*\)", masked)]
+    return found
+
+
+def chinese_texts() -> dict[str, str]:
+    """Every Chinese text the app shows, by where it comes from (the sidebar's labels and tooltips are made
+    from the registry, so those are included as the app shows them)."""
+    from sim.levers import LEVER_FAMILIES
+
+    texts = {f"STRINGS[{k}]": e["zh"] for k, e in i18n.STRINGS.items()}
+    for table in ("SECTORS", "INDICATORS", "GROUPS", "FAMILIES"):
+        texts |= {f"{table}[{k}]": e["zh"] for k, e in getattr(i18n, table).items()}
+    texts |= {f"UNITS_ZH[{k}]": v for k, v in i18n.UNITS_ZH.items()}
+    for p in registry.REGISTRY.values():
+        texts[f"param_label({p.name})"] = i18n.param_label(p, "zh")
+        # The registry's sources (and guidance without a Chinese version) are English and shown as written.
+        english = [p.source] + ([] if p.extra.get("guidance_zh") else [p.guidance])
+        texts[f"param_help({p.name})"] = functools.reduce(
+            lambda text, part: text.replace(part, "") if part else text, english, i18n.param_help(p, "zh")
+        )
+    for family in LEVER_FAMILIES:
+        texts[f"family_label({family})"] = i18n.family_label(family, "zh", ui_runner.family_first_lever(family))
+    return texts
+
+
+def test_half_width_punctuation_is_found_against_chinese_but_not_in_placeholders_code_or_latin_text() -> None:
+    assert half_width_punctuation_in_chinese("成员,分辨率") == ["成员,分辨率"]
+    assert half_width_punctuation_in_chinese("峰值(百万吨)") != []
+    assert half_width_punctuation_in_chinese("（YAML, at most 2 MB）") == []
+    assert half_width_punctuation_in_chinese("分辨率{res:g}，种子") == []
+    assert half_width_punctuation_in_chinese("运行`citypeak run --out a:b`。") == []
+    assert half_width_punctuation_in_chinese("中位数[P5, P95]") == []
+    assert half_width_punctuation_in_chinese("**情景:** 试点") != []
+
+
+def test_chinese_text_uses_full_width_punctuation() -> None:
+    found = {where: half_width_punctuation_in_chinese(text) for where, text in chinese_texts().items()}
+    wrong = {where: places for where, places in found.items() if places}
+    assert not wrong, wrong
 
 
 def test_a_year_levers_never_value_is_explained_in_both_languages_and_years_read_as_years() -> None:
