@@ -12,6 +12,7 @@ import functools
 import gc
 import json
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -955,6 +956,50 @@ def test_no_string_pairs_single_asterisks_that_markdown_would_turn_into_italics(
         for lang, text in entry.items():
             stars = re.findall(r"(?<![\\*])\*(?!\*)", text)
             assert len(stars) < 2, f"{key} ({lang}): escape the * (\\*): {text[:80]!r}"
+
+
+def bold_markers_markdown_ignores(text: str) -> list[str]:
+    """The ``**`` of ``text`` that CommonMark (Streamlit's Markdown) would print as stars instead of bold.
+
+    A run of stars opens bold only when left-flanking and closes it only when right-flanking: a closing
+    ``**`` right after punctuation must be followed by a space or punctuation, so "**情景：**克拉玛依" and
+    "**84%**的模拟" show their stars (Chinese puts no space there). Placeholders stand for a value such as
+    "84%", which ends in punctuation.
+    """
+
+    def punctuation(c: str) -> bool:
+        return c != "" and unicodedata.category(c)[0] in "PS"
+
+    def space(c: str) -> bool:
+        return c == "" or c.isspace()
+
+    s = re.sub(r"\{[^{}]*\}", "84%", text)
+    wrong = []
+    for k, i in enumerate(m.start() for m in re.finditer(r"(?<![*\\])\*\*(?!\*)", s)):
+        before, after = s[i - 1 : i], s[i + 2 : i + 3]
+        left = not space(after) and (not punctuation(after) or space(before) or punctuation(before))
+        right = not space(before) and (not punctuation(before) or space(after) or punctuation(after))
+        if not (left if k % 2 == 0 else right):
+            wrong.append(s[max(i - 8, 0) : i + 10])
+    return wrong
+
+
+def test_bold_markers_are_found_where_commonmark_would_print_stars() -> None:
+    assert bold_markers_markdown_ignores("**情景：**克拉玛依") == ["**情景：**克拉玛依"]
+    assert bold_markers_markdown_ignores("达峰的模拟占**{p}**的") != []
+    assert bold_markers_markdown_ignores("**情景**：克拉玛依") == []
+    assert bold_markers_markdown_ignores("达峰的模拟占**{p}**，覆盖") == []
+    assert bold_markers_markdown_ignores("**{p}** of runs") == []
+
+
+def test_every_bold_marker_of_every_string_renders_as_bold() -> None:
+    wrong = {
+        f"{key} ({lang})": found
+        for key, entry in i18n.STRINGS.items()
+        for lang, text in entry.items()
+        if (found := bold_markers_markdown_ignores(text))
+    }
+    assert not wrong, wrong
 
 
 def test_every_string_exists_in_both_languages() -> None:

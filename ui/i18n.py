@@ -24,7 +24,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "language": {"en": "Language", "zh": "语言"},
     # ------------------------------------------------------------------ scenario
     "scenario": {"en": "Scenario", "zh": "情景"},
-    "scenario_line": {"en": "**Scenario:** {name}", "zh": "**情景：**{name}"},
+    "scenario_line": {"en": "**Scenario:** {name}", "zh": "**情景**：{name}"},
     "preset_baseline": {"en": "Current policies", "zh": "现行政策"},
     "preset_pilot": {"en": "Pilot plan", "zh": "试点方案"},
     "preset_accelerated": {"en": "Accelerated", "zh": "加速转型"},
@@ -375,7 +375,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "disc_box_sentence": {
         "en": "{conds}: peaks by {year} in **{density}** of runs, covering **{coverage}** of such runs "
         "({n} runs in the box).",
-        "zh": "{conds}：**{density}**的模拟在{year}年前达峰，覆盖全部此类模拟的**{coverage}**（方框内{n}次模拟）。",
+        "zh": "{conds}：在{year}年前达峰的模拟占**{density}**，覆盖全部此类模拟的**{coverage}**（方框内{n}次模拟）。",
     },
     "disc_and": {"en": " and ", "zh": "，且"},
     # Between the items of a list in running text, and between items that have their own commas; Chinese
