@@ -18,7 +18,7 @@ modelling judgement starts with ``assumption:`` and gives the reasoning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Kind = Literal["uncertainty", "lever", "setting"]
@@ -45,6 +45,7 @@ class Parameter:
         sd: standard deviation for ``normal``.
         guidance: what a realistic setting looks like (shown as a tooltip).
         integer: whether the value is a whole number (years, counts).
+        guidance_zh: ``guidance`` in Chinese, for the app's Chinese tooltips (from :data:`_GUIDANCE_ZH`).
     """
 
     name: str
@@ -62,6 +63,7 @@ class Parameter:
     guidance: str = ""
     integer: bool = False
     extra: dict = field(default_factory=dict)
+    guidance_zh: str = ""
 
     def __post_init__(self) -> None:
         if not self.low <= self.default <= self.high:
@@ -1110,6 +1112,45 @@ _ENTRIES += [
         False,
     ),
 ]
+
+_GUIDANCE_ZH: dict[str, str] = {
+    # Each entry's guidance in Chinese, for a workshop run in Chinese (the English is beside each entry above).
+    "carbon_price_start_cny_per_t": "2024年全国碳市场均价约96元/吨；欧盟碳市场约500–700元/吨",
+    "carbon_price_2030_cny_per_t": "多数国内研究预计2030年碳价为100–200元/吨",
+    "carbon_price_2060_cny_per_t": "碳中和研究中2060年碳价一般取500–1500元/吨",
+    "ev_subsidy_cny_per_vehicle": "0表示不补贴；每辆1万–2万元属于力度较大的地方补贴",
+    "coal_phase_out_year": "试点方案要求煤电机组改造，但未规定退出时间",
+    "carbon_coverage_industry_year": "全国碳市场于2025年纳入钢铁、水泥、铝冶炼；化工有望随后纳入",
+    "carbon_coverage_transport_year": "欧盟第二碳市场（ETS2）自2027年起覆盖道路交通燃料",
+    "carbon_free_allocation_share": "决策按完整碳价计入机会成本；免费配额只影响碳收入",
+    "carbon_pass_through_share": "0表示由管制的终端价格吸收；1表示完全传导",
+    "ev_subsidy_budget_mcny": "预算用完当年停止补贴",
+    "green_h2_subsidy_cny_per_kg": "按电解水制氢产量每千克发放",
+    "ccus_subsidy_cny_per_t": "按捕集并封存的CO2每吨发放",
+    "bus_electric_sales_share": "国家要求试点城市新增及更新公交车中新能源汽车比例不低于80%",
+    "electric_heating_share_of_installs": "试点方案：热泵、电锅炉、电采暖",
+    "industry_electrification_extra_pct_pts_per_yr": "试点方案：以工业电锅炉和热泵替代燃料",
+    "coal_retrofit_mandate_year": "试点方案：现役煤电机组节能降碳改造、灵活性改造和供热改造（“三改联动”）",
+    "renewable_capacity_target_gw_2030": "基准年装机6.5吉瓦；自起始年起按线性路径达到目标",
+    "storage_share_of_new_re": "储能时长为4小时",
+    "ccus_mandate_year": "试点方案：1–2个百万吨级全流程CCUS示范项目",
+    "refinery_chemicals_shift_pct_pts": "试点方案：“减油增化”；化工产品每吨能耗约高25%",
+    "efficiency_standard_extra_pct_per_yr": "试点方案：电机、泵、风机、锅炉、变压器；适用于工业和家用电器",
+    "transit_service_improvement_utils": "试点方案：2025年中心城区绿色出行比例达到75%",
+    "emissions_cap_mt": "超出总量时，次年压减煤电外送",
+    "oilfield_steam_electrification_share": "以风光供电、配储热的电锅炉替代燃气注汽锅炉",
+    "pv_for_oil_share": "试点方案：“光伏+采油”项目",
+    "ccus_cluster_mt_2030": "规划2026–2030年形成约1000万吨/年能力（二手资料，见calibration-facts.md）",
+    "ccus_power_demo_year": "试点方案：1–2个百万吨级全流程CCUS示范项目",
+    "green_h2_plant_kt_2030": "中国能建项目：1吉瓦风光配套年产1万吨绿氢（2024年报道）",
+    "data_centre_green_power_share": "运营方按年用电量的这一比例签约新增可再生能源",
+    "waste_incineration_share_target": "试点方案：资源化利用率不低于60%",
+    "afforestation_ha_per_yr": "试点方案：防护林和城市绿化",
+}
+_unknown = set(_GUIDANCE_ZH) - {p.name for p in _ENTRIES}
+if _unknown:
+    raise ValueError(f"_GUIDANCE_ZH names parameters the registry does not have: {sorted(_unknown)}")
+_ENTRIES = [replace(p, guidance_zh=_GUIDANCE_ZH[p.name]) if p.name in _GUIDANCE_ZH else p for p in _ENTRIES]
 
 REGISTRY: dict[str, Parameter] = {p.name: p for p in _ENTRIES}
 

@@ -1051,8 +1051,8 @@ def chinese_texts() -> dict[str, str]:
     texts |= {f"UNITS_ZH[{k}]": v for k, v in i18n.UNITS_ZH.items()}
     for p in registry.REGISTRY.values():
         texts[f"param_label({p.name})"] = i18n.param_label(p, "zh")
-        # The registry's sources (and guidance without a Chinese version) are English and shown as written.
-        english = [p.source] + ([] if p.extra.get("guidance_zh") else [p.guidance])
+        # The registry's sources are citations, shown as written.
+        english = [p.source]
         texts[f"param_help({p.name})"] = functools.reduce(
             lambda text, part: text.replace(part, "") if part else text, english, i18n.param_help(p, "zh")
         )
@@ -1075,6 +1075,15 @@ def test_chinese_text_uses_full_width_punctuation() -> None:
     found = {where: half_width_punctuation_in_chinese(text) for where, text in chinese_texts().items()}
     wrong = {where: places for where, places in found.items() if places}
     assert not wrong, wrong
+
+
+def test_every_levers_guidance_is_given_in_chinese_too() -> None:
+    for p in registry.REGISTRY.values():
+        assert bool(p.guidance_zh) == bool(p.guidance), p.name
+        if p.guidance:
+            help_zh = i18n.param_help(p, "zh")
+            assert help_zh.startswith(p.guidance_zh) and p.guidance not in help_zh, p.name
+            assert re.search(r"[\u4e00-\u9fff]", p.guidance_zh), p.name
 
 
 def test_a_year_levers_never_value_is_explained_in_both_languages_and_years_read_as_years() -> None:

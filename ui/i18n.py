@@ -656,10 +656,10 @@ NO_POLICY_YEAR = 2100
 def param_help(p: Parameter, lang: str) -> str:
     """Tooltip of a lever: guidance, range and current-policy value, source.
 
-    The registry keeps guidance and sources in English; a ``guidance_zh`` in the entry's ``extra`` is used
-    for Chinese when present.
+    The registry gives each lever's guidance in both languages (``guidance_zh``; English where an entry has
+    no Chinese); sources are citations and shown as written.
     """
-    guidance = (p.extra.get("guidance_zh") if lang == "zh" else None) or p.guidance
+    guidance = (p.guidance_zh if lang == "zh" else None) or p.guidance
     parts = [guidance] if guidance else []
     if p.unit == "year" and p.high >= NO_POLICY_YEAR:
         # The sentinel is explained in the English source too, but a Chinese reader needs it in Chinese.
