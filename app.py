@@ -536,15 +536,41 @@ def sidebar_share(query: dict[str, str], text: str, file_stem: str) -> None:
 # ---------------------------------------------------------------------------------------------- main view
 
 
+FOUR_COLUMN_ROWS = (
+    '[data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]), '
+    '[data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stDownloadButton"])'
+    ':not(:has([data-testid="stVegaLiteChart"]))'
+)
+"""The rows of four that go two by two when narrow: the headline's numbers (the only ``st.metric`` on the page)
+and the result downloads (a row of download buttons without a chart)."""
 COMMON_CSS = (
     '[data-testid="stProgress"] * { transition: none !important; }\n'
     '[data-testid="stAlert"] pre, [data-testid="stAlert"] pre code'
     " { white-space: pre-wrap !important; overflow-wrap: anywhere; }\n"
+    f"{FOUR_COLUMN_ROWS} {{ container: four / inline-size; flex-wrap: wrap; }}\n"
+    "@container four (max-width: 44rem) {"
+    ' [data-testid="stColumn"] { flex: 1 1 calc(50% - 1rem) !important; min-width: calc(50% - 1rem) !important; } }\n'
+    '[data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] *'
+    " { white-space: normal !important; overflow-wrap: break-word; text-overflow: clip !important; }\n"
+    '[data-testid="stButton"] button *, [data-testid="stDownloadButton"] button *'
+    " { white-space: normal !important; text-overflow: clip !important; overflow: visible !important; }\n"
+    '[role="group"]:has(> [data-testid="stMultiSelectTagsContainer"])'
+    " { height: auto !important; max-height: none !important; }\n"
+    '[data-testid="stMultiSelectTagsContainer"], [data-testid="stMultiSelectTagsContainer"] > [role="group"]'
+    " { flex-wrap: wrap !important; overflow: visible !important; height: auto !important; }\n"
+    '[data-testid="stMultiSelectTagsContainer"] [data-tag] { max-width: 100% !important; height: auto !important; }\n'
+    '[data-testid="stMultiSelectTagsContainer"] [data-tag] > span'
+    " { white-space: normal !important; text-overflow: clip !important; overflow: visible !important; }\n"
 )
 """The progress bar jumps to each value instead of gliding (see :data:`PROGRESS_BAR_AFTER_S`), and an error's
 details (a bad upload's problems, each naming a field) wrap inside its box: in the sidebar's width they ran off
-its right edge and were read by scrolling sideways. Both page styles carry it, since the workshop style replaces
-the base one."""
+its right edge and were read by scrolling sideways. The headline's four numbers and the four downloads go two
+by two where their row is narrower than 44 rem (a tablet, a window beside another), and a label or number that
+still does not fit wraps, as a button's label does: in four columns of ~90 px Streamlit cut every one to "2…",
+"Peak y…", "Scenario (YA…".
+A multiselect shows every chosen item whole, on as many lines as it takes (Streamlit keeps them on one line that
+scrolls sideways: at 1024 px the Discovery tab showed one of the three levers it would vary).
+Both page styles carry it, since the workshop style replaces the base one."""
 WORKSHOP_CSS = (
     """
 <style>
@@ -555,12 +581,18 @@ html, body, [data-testid="stAppViewContainer"] { font-size: 20px; }
 h1 { font-size: 2.4rem !important; }
 button[data-baseweb="tab"] p { font-size: 1.3rem !important; }
 section[data-testid="stSidebar"] { min-width: 320px; }
+.st-key-ws_bar [data-testid="stHorizontalBlock"]:has(h3) { flex-wrap: nowrap; }
+.st-key-ws_bar [data-testid="stHorizontalBlock"]:has(h3) > [data-testid="stColumn"] { min-width: 0; }
+.st-key-ws_bar [data-testid="stHorizontalBlock"]:has(h3) > [data-testid="stColumn"]:has([data-testid="stButton"])
+ { min-width: max-content; }
 """
     + COMMON_CSS
     + """
 </style>
 """
 )
+"""Large type for a projector. The step bar's Previous and Next buttons keep their whole label (at 1024 px, a
+meeting room's projector, "◀ Previous" was cut to "◀ Pr…"); the step's name beside them wraps instead."""
 BASE_CSS = (
     """
 <style>
@@ -578,7 +610,7 @@ def workshop_bar() -> None:
     """Step through the saved sequence (workshop mode)."""
     seq = ss["sequence"]
     i = min(ss.get("ws_index", 0), len(seq) - 1)
-    with st.container(border=True):
+    with st.container(border=True, key="ws_bar"):
         cols = st.columns([1.4, 4, 1.4], vertical_alignment="center")
         cols[0].button(tr("ws_prev"), on_click=go_to_step, args=(i - 1,), disabled=i <= 0, width="stretch")
         cols[1].markdown(f"### {tr('ws_step', i=i + 1, n=len(seq), name=step_name(seq[i]))}")
