@@ -1130,6 +1130,7 @@ def render_sensitivity(text: str) -> None:
                     "title": f"{index} · {_output_label(output)}",
                     "x": tr("axis_index"),
                     "y": tr("axis_parameter"),
+                    "ci": tr("tooltip_ci95"),
                 },
                 large,
                 lowest=0.0 if index in NON_NEGATIVE_INDICES else None,
@@ -1183,7 +1184,12 @@ def render_sensitivity(text: str) -> None:
         show_chart(
             charts.index_bars(
                 bars,
-                {"title": f"μ* · {_output_label(output)}", "x": tr("axis_index"), "y": tr("axis_parameter")},
+                {
+                    "title": f"μ* · {_output_label(output)}",
+                    "x": tr("axis_index"),
+                    "y": tr("axis_parameter"),
+                    "ci": tr("tooltip_ci95"),
+                },
                 large,
                 lowest=0.0,
             ),
@@ -1231,13 +1237,18 @@ def render_cost(text: str) -> None:
     st.dataframe(shown, hide_index=True, width="stretch", column_config=money)
     large = bool(ss.get("workshop"))
     frame = table.assign(family=names)
+    family = {"family": tr("col_family")}
     show_chart(
-        charts.cost_bars(frame, "avoided_mt", {"title": tr("cost_avoided_title"), "x": tr("axis_avoided")}, large),
+        charts.cost_bars(
+            frame, "avoided_mt", {"title": tr("cost_avoided_title"), "x": tr("axis_avoided"), **family}, large
+        ),
         "cost_avoided",
         True,
     )
     show_chart(
-        charts.cost_bars(frame, "cost_per_t_cny", {"title": tr("cost_per_t_title"), "x": tr("axis_per_t")}, large),
+        charts.cost_bars(
+            frame, "cost_per_t_cny", {"title": tr("cost_per_t_title"), "x": tr("axis_per_t"), **family}, large
+        ),
         "cost_per_t",
         True,
     )
@@ -1449,6 +1460,8 @@ def render_target(target: uidisc.TargetView, scenario_name: str | None) -> None:
                 "y": tr("axis_p_target", year=year),
                 "legend": tr("disc_cand_legend"),
                 "target": _pct(target.probability_target) if target.probability_target else "",
+                "ci_low": tr("tooltip_ci_low"),
+                "ci_high": tr("tooltip_ci_high"),
             },
             target.probability_target,
             bool(ss.get("workshop")),

@@ -1002,6 +1002,66 @@ def test_every_bold_marker_of_every_string_renders_as_bold() -> None:
     assert not wrong, wrong
 
 
+def tooltip_titles(spec: object) -> list[tuple[str, str | None]]:
+    """(field, title) of every tooltip entry anywhere in a Vega-Lite spec."""
+    found: list[tuple[str, str | None]] = []
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key == "tooltip" and isinstance(value, list | dict):
+                for entry in value if isinstance(value, list) else [value]:
+                    if isinstance(entry, dict) and "field" in entry:
+                        found.append((entry["field"], entry.get("title")))
+            else:
+                found += tooltip_titles(value)
+    elif isinstance(spec, list):
+        for item in spec:
+            found += tooltip_titles(item)
+    return found
+
+
+def assert_tooltips_are_chinese(specs: list[dict], where: str) -> None:
+    """Every tooltip entry has a title, and the title is Chinese or a percentile's name (P5 ... P95): a
+    hover over a Chinese chart showed raw column names ("probability", "family") and "CI low"."""
+    titles = [t for spec in specs for t in tooltip_titles(spec)]
+    assert titles, f"{where}: no tooltips found"
+    for field, title in titles:
+        assert title, f"{where}: the tooltip of {field!r} shows the column's name"
+        assert re.search(_CJK, title) or re.fullmatch(r"P\d+", title), f"{where}: {field!r} is titled {title!r}"
+
+
+@pytest.mark.parametrize("tab", ["results", "compare", "sensitivity", "cost"])
+def test_every_chart_tooltip_names_its_values_in_chinese_on_a_chinese_page(tab: str) -> None:
+    at = start({"tab": tab, "lang": "zh", "preset": "pilot"})
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    assert_tooltips_are_chinese(specs, tab)
+
+
+def test_a_target_searchs_chart_names_its_tooltips_in_the_pages_language() -> None:
+    frame = pd.DataFrame(
+        {
+            "cost_mcny": [10.0, 20.0],
+            "probability": [0.5, 0.9],
+            "ci_low": [0.4, 0.8],
+            "ci_high": [0.6, 0.95],
+            "status": ["未达标", "达标"],
+            "best": [False, True],
+        }
+    )
+    labels = {
+        key: i18n.t(name, "zh", year=2030)
+        for key, name in {
+            "title": "disc_cand_title",
+            "x": "axis_cost_mcny",
+            "y": "axis_p_target",
+            "legend": "disc_cand_legend",
+            "ci_low": "tooltip_ci_low",
+            "ci_high": "tooltip_ci_high",
+        }.items()
+    }
+    chart = charts.candidates_chart(frame, {**labels, "target": "80%"}, target_p=0.8)
+    assert_tooltips_are_chinese([chart.to_dict()], "candidates")
+
+
 def test_every_string_exists_in_both_languages() -> None:
     for key, entry in i18n.STRINGS.items():
         assert set(entry) == set(i18n.LANGS), key

@@ -155,7 +155,7 @@ def test_every_peak_year_bar_keeps_its_axis_label() -> None:
 
 def test_index_whiskers_stop_at_the_least_value_the_index_can_take() -> None:
     table = pd.DataFrame({"parameter": ["GDP", "Coal price"], "value": [9.0, 0.5], "conf": [16.0, np.nan]})
-    labels = {"title": "μ*", "x": "Index", "y": "Parameter"}
+    labels = {"title": "μ*", "x": "Index", "y": "Parameter", "ci": "± 95% CI"}
 
     def ends(chart: alt.TopLevelMixin) -> dict[str, tuple[float, float]]:
         rows = next(r for r in chart.to_dict()["datasets"].values() if "lo" in r[0])

@@ -437,7 +437,10 @@ def _peak_histogram(sources: Sources, labels: dict[str, str], large: bool) -> al
             color=alt.Color(
                 "deadline:N", legend=None, scale=alt.Scale(domain=["ok", "late"], range=["#54a24b", "#9ecae1"])
             ),
-            tooltip=[alt.Tooltip("outcome:N", title=labels["x"]), alt.Tooltip("probability:Q", format=".0%")],
+            tooltip=[
+                alt.Tooltip("outcome:N", title=labels["x"]),
+                alt.Tooltip("probability:Q", format=".0%", title=labels["y"]),
+            ],
         )
         .properties(title=labels["title"], height=_height("peak_histogram", large))
     )
@@ -482,7 +485,7 @@ def _ecdf_chart(
             alt.Scale(range=PALETTE) if order is None else alt.Scale(domain=list(order), range=PALETTE[: len(order)])
         )
         enc["color"] = alt.Color(f"{by}:N", title=labels.get("legend"), scale=scale)
-        enc["tooltip"] = [alt.Tooltip(f"{by}:N"), *enc["tooltip"]]
+        enc["tooltip"] = [alt.Tooltip(f"{by}:N", title=labels["legend"]), *enc["tooltip"]]
     line = alt.Chart(sources["ecdf"]).mark_line(interpolate="step-after", strokeWidth=3, color=BAND_COLOUR)
     line = line.encode(**enc)
     rule = alt.Chart(sources["rule"]).mark_rule(strokeDash=[4, 4], color=REFERENCE_COLOUR)
@@ -553,7 +556,7 @@ def index_bars(
 
     Args:
         table: ``parameter`` (translated), ``value``, ``conf`` (CI half-width, may be NaN).
-        labels: ``title``, ``x``, ``y``.
+        labels: ``title``, ``x``, ``y``, ``ci`` (the tooltip's name for the CI half-width).
         lowest: the least value the index can take, where the whisker stops. Why: SALib gives Morris' μ* (a
             mean of absolute effects, never negative) a symmetric normal-approximation interval, which with few
             trajectories reaches far below zero; drawn as is, it shows values the index cannot have.
@@ -574,7 +577,7 @@ def index_bars(
             tooltip=[
                 alt.Tooltip("parameter:N", title=labels["y"]),
                 alt.Tooltip("value:Q", format=".3g", title=labels["x"]),
-                alt.Tooltip("conf:Q", format=".2g", title="± 95% CI"),
+                alt.Tooltip("conf:Q", format=".2g", title=labels["ci"]),
             ],
         )
     )
@@ -599,7 +602,10 @@ def cost_bars(table: pd.DataFrame, column: str, labels: dict[str, str], large: b
             x=alt.X(f"{column}:Q", title=labels["x"]),
             y=alt.Y("family:N", sort=order, title=None, axis=alt.Axis(labelLimit=360)),
             color=alt.condition(alt.datum[column] >= 0, alt.value(BAND_COLOUR), alt.value("#e45756")),
-            tooltip=[alt.Tooltip("family:N"), alt.Tooltip(f"{column}:Q", format=",.1f", title=labels["x"])],
+            tooltip=[
+                alt.Tooltip("family:N", title=labels["family"]),
+                alt.Tooltip(f"{column}:Q", format=",.1f", title=labels["x"]),
+            ],
         )
         .properties(title=labels["title"], height=alt.Step(24))
     )
@@ -614,7 +620,8 @@ def candidates_chart(
     Args:
         frame: ``cost_mcny``, ``probability``, ``ci_low``, ``ci_high``, ``status`` (translated "meets the
             target" / "misses it"), ``best`` (True for the package found).
-        labels: ``title``, ``x``, ``y``, ``legend``, ``target`` (text of the probability rule).
+        labels: ``title``, ``x``, ``y``, ``legend``, ``target`` (text of the probability rule), ``ci_low`` and
+            ``ci_high`` (the tooltip's names for the interval's ends).
         target_p: the required probability, drawn as a rule.
     """
     statuses = list(dict.fromkeys(frame["status"]))
@@ -634,8 +641,8 @@ def candidates_chart(
             tooltip=[
                 alt.Tooltip("cost_mcny:Q", format=",.0f", title=labels["x"]),
                 alt.Tooltip("probability:Q", format=".0%", title=labels["y"]),
-                alt.Tooltip("ci_low:Q", format=".0%", title="CI low"),
-                alt.Tooltip("ci_high:Q", format=".0%", title="CI high"),
+                alt.Tooltip("ci_low:Q", format=".0%", title=labels["ci_low"]),
+                alt.Tooltip("ci_high:Q", format=".0%", title=labels["ci_high"]),
             ],
         )
     )
