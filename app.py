@@ -40,6 +40,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from sim import registry
+from sim.levers import FAMILY_LIMITATIONS
 from sim.scenario import MAX_SCENARIO_BYTES, ScenarioError, load_yaml
 from ui import charts, i18n, runner
 from ui import discovery as uidisc
@@ -1235,6 +1236,14 @@ def render_cost(text: str) -> None:
         tr(c): st.column_config.NumberColumn(format="localized") for c in ("col_fiscal", "col_private", "col_revenue")
     }
     st.dataframe(shown, hide_index=True, width="stretch", column_config=money)
+    # A family whose figures a known model limitation distorts says so under the table, not only in the docs.
+    limits = [
+        tr("limitation_line", family=name, text=tr(f"limitation_{f}"))
+        for f, name in zip(table["lever"], names, strict=True)
+        if f in FAMILY_LIMITATIONS
+    ]
+    if limits:
+        st.caption("  \n".join(limits))
     large = bool(ss.get("workshop"))
     frame = table.assign(family=names)
     family = {"family": tr("col_family")}

@@ -552,7 +552,7 @@ def _add_levers(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_levers(args: argparse.Namespace) -> int:
-    from sim.levers import lever_effects
+    from sim.levers import FAMILY_LIMITATIONS, lever_effects
     from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
@@ -576,6 +576,9 @@ def _cmd_levers(args: argparse.Namespace) -> int:
             }
         ).to_string(index=False, na_rep="n/a")
     )
+    for family in df["lever"]:
+        if family in FAMILY_LIMITATIONS:
+            print(f"note on {family}: {FAMILY_LIMITATIONS[family]}")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         df.to_parquet(args.out, index=False)

@@ -588,6 +588,27 @@ def test_policy_cost_tab_costs_the_active_lever_families() -> None:
         assert not np.any((values == 0) & np.signbit(values)), column
 
 
+def test_policy_cost_tab_notes_a_known_limitation_under_the_families_it_distorts() -> None:
+    # The pilot plan sets the green-hydrogen subsidy, whose electrolysers draw grid power (docs/limitations.md).
+    at = start({"tab": "cost", "preset": "pilot"})
+    table = next(d.value for d in at.dataframe if "Lever family" in d.value.columns)
+    assert "Green hydrogen subsidy" in set(table["Lever family"])
+    notes = [c.value for c in at.caption if "docs/limitations.md" in c.value]
+    assert len(notes) == 1 and "**Green hydrogen subsidy**: the refineries' electrolysers draw grid power" in notes[0]
+    zh = start({"tab": "cost", "preset": "pilot", "lang": "zh"})
+    assert any("**绿氢补贴**：本模型中炼厂电解槽使用电网电力" in c.value for c in zh.caption)
+
+
+def test_every_known_limitation_names_a_lever_family_and_reads_in_both_languages() -> None:
+    from sim.levers import FAMILY_LIMITATIONS, LEVER_FAMILIES
+
+    assert set(FAMILY_LIMITATIONS) <= set(LEVER_FAMILIES)
+    for family in FAMILY_LIMITATIONS:
+        assert f"limitation_{family}" in i18n.STRINGS, family
+    documented = {k.removeprefix("limitation_") for k in i18n.STRINGS if k.startswith("limitation_")} - {"line"}
+    assert documented == set(FAMILY_LIMITATIONS)
+
+
 def test_policy_cost_tab_says_when_nothing_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     at = start({"tab": "cost", "preset": "baseline"})
     assert at.info or any(d for d in at.dataframe if "Lever family" in d.value.columns)

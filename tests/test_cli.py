@@ -49,3 +49,13 @@ def test_missing_scenario_file_exits_2(capsys):
 def test_params_prints_registry_table(capsys):
     assert main(["params"]) == 0
     assert "| `carbon_price_2030_cny_per_t` | lever | CNY/t |" in capsys.readouterr().out
+
+
+def test_levers_prints_a_known_limitations_note_under_the_family_it_distorts(capsys):
+    from sim.levers import FAMILY_LIMITATIONS
+    from tests.conftest import SCENARIOS
+
+    assert main(["levers", str(SCENARIOS / "karamay_pilot.yaml"), "--resolution", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert f"note on green_h2_subsidy: {FAMILY_LIMITATIONS['green_h2_subsidy']}" in out
+    assert "docs/limitations.md" in out
