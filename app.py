@@ -1559,14 +1559,19 @@ def link_notes() -> None:
 
     Why here and not in the sidebar's share section, where it was: a person who follows an old or mistyped
     link sees the view at once and would not know that part of it is the preset's, not the link's. The notes
-    are plain text (``st.code``): they quote the link's values, which must not be read as Markdown.
+    are plain text (``st.code``): they quote the link's values, which must not be read as Markdown. Each is a
+    :class:`ui.state.LinkNote`, shown in the page's language.
     """
     notes = ss.get("link_notes") or []
     if not notes:
         return
     with st.container(key="link_notes"):
         st.warning(tr("link_notes", k=len(notes)), icon="⚠️")
-        st.code("\n".join(notes), language=None, wrap_lines=True)
+        st.code(
+            "\n".join(note.text(lang()) for note in notes),
+            language=None,
+            wrap_lines=True,
+        )
         st.button(tr("link_notes_dismiss"), key="link_notes_dismiss", on_click=lambda: ss.pop("link_notes", None))
 
 

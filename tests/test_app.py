@@ -501,6 +501,29 @@ def test_link_notes_name_the_key_the_value_and_what_is_allowed() -> None:
     assert state.values == base.values and state.schedules == base.schedules
 
 
+def test_a_chinese_page_shows_a_links_notes_in_chinese() -> None:
+    defaults = ui_state.Settings()
+    _, notes = ui_state.decode_settings({"lang": "fr", "seed": "-1", "ws": "yes"}, defaults)
+    assert [n.text("zh") for n in notes] == [
+        "lang='fr'无法识别（允许：en, zh）；改用en",
+        "seed='-1'超出范围（允许：0至4294967295的整数）；改用1",
+        "ws='yes'无法识别（允许：1表示研讨会模式，0表示不使用）；不使用研讨会模式",
+    ]
+    base = ui_state.state_from_data(ui_state.preset_data("pilot"))
+    query = {"carbon_price_2030_cny_per_t": "abc", "coal_phase_out_year": "1990", "members": "7", "foo": "1"}
+    _, notes = ui_state.decode_levers(query, base, 2024, 2060)
+    assert [n.text("zh") for n in notes] == [
+        "carbon_price_2030_cny_per_t='abc'不是数值（允许：0至800元/吨）；使用预设值",
+        "coal_phase_out_year='1990'超出允许范围2028至2100年；使用预设值",
+        "members='7'：不是政策杠杆或设置（是否指n？）",
+        "foo='1'：不是政策杠杆或设置（参数列表见docs/parameters.md）",
+    ]
+    for note in notes:
+        assert not half_width_punctuation_in_chinese(note.text("zh")), note.text("zh")
+    at = start({"lang": "zh", "coal_phase_out_year": "1990"})
+    assert at.main.code[0].value == "coal_phase_out_year='1990'超出允许范围2028至2100年；使用预设值"
+
+
 # ---------------------------------------------------------------------------------------------- tabs
 
 

@@ -123,6 +123,77 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "The address bar holds this view's levers and settings. This link reproduces it on this server:",
         "zh": "地址栏保存了当前视图的杠杆和设置。以下链接可在本服务器上重现该视图：",
     },
+    # What a link's setting could not do (ui.state.LinkNote kinds): {name}={raw} quotes the link.
+    "note_unknown": {
+        "en": "{name}={raw} is not known (allowed: {allowed}); using {default}",
+        "zh": "{name}={raw}无法识别（允许：{allowed}）；改用{default}",
+    },
+    "note_not_whole": {
+        "en": "{name}={raw} is not a whole number (allowed: a whole number from {low} to {high}); using {default}",
+        "zh": "{name}={raw}不是整数（允许：{low}至{high}的整数）；改用{default}",
+    },
+    "note_not_number": {
+        "en": "{name}={raw} is not a number (allowed: a number from {low} to {high}); using {default}",
+        "zh": "{name}={raw}不是数值（允许：{low}至{high}的数值）；改用{default}",
+    },
+    "note_range_whole": {
+        "en": "{name}={raw} is out of range (allowed: a whole number from {low} to {high}); using {default}",
+        "zh": "{name}={raw}超出范围（允许：{low}至{high}的整数）；改用{default}",
+    },
+    "note_range_number": {
+        "en": "{name}={raw} is out of range (allowed: a number from {low} to {high}); using {default}",
+        "zh": "{name}={raw}超出范围（允许：{low}至{high}的数值）；改用{default}",
+    },
+    "note_ws": {
+        "en": "ws={raw} is not known (allowed: 1 for workshop mode, 0); workshop mode off",
+        "zh": "ws={raw}无法识别（允许：1表示研讨会模式，0表示不使用）；不使用研讨会模式",
+    },
+    "note_tab": {
+        "en": "tab={raw} is not known (allowed: {allowed}); opening {default}",
+        "zh": "tab={raw}无法识别（允许：{allowed}）；打开{default}",
+    },
+    "note_phase_format": {
+        "en": "phase={raw} is not START-TARGET (allowed: START-TARGET, years {first}-{last} in order);"
+        " using the preset's",
+        "zh": "phase={raw}不是START-TARGET格式（允许：START-TARGET，{first}–{last}年且按先后顺序）；"
+        "使用预设的分阶段窗口",
+    },
+    "note_phase_range": {
+        "en": "phase={raw} is outside the simulated years or not in order (allowed: START-TARGET, years {first}-{last}"
+        " in order); using the preset's",
+        "zh": "phase={raw}超出模拟年份或先后颠倒（允许：START-TARGET，{first}–{last}年且按先后顺序）；"
+        "使用预设的分阶段窗口",
+    },
+    "note_schedule_unknown": {
+        "en": "{name}: no schedulable lever of that name{hint}",
+        "zh": "{name}：没有可逐年设定的同名杠杆{hint}",
+    },
+    "note_schedule_format": {
+        "en": "{name}={raw} is not YEAR:VALUE;YEAR:VALUE... (or none); using the preset's schedule",
+        "zh": "{name}={raw}不是YEAR:VALUE;YEAR:VALUE...格式（或none）；使用预设的逐年设定",
+    },
+    "note_schedule_invalid": {
+        "en": "{name}={raw}: {error}; using the preset's schedule",
+        "zh": "{name}={raw}：{error}；使用预设的逐年设定",
+    },
+    "note_lever_not_number": {
+        "en": "{name}={raw} is not a number (allowed: {low} to {high}{unit}); using the preset's value",
+        "zh": "{name}={raw}不是数值（允许：{low}至{high}{unit}）；使用预设值",
+    },
+    "note_lever_range": {
+        "en": "{name}={raw} is outside the allowed range {low} to {high}{unit}; using the preset's value",
+        "zh": "{name}={raw}超出允许范围{low}至{high}{unit}；使用预设值",
+    },
+    "note_not_a_key": {
+        "en": "{name}={raw}: not a lever or setting{hint}",
+        "zh": "{name}={raw}：不是政策杠杆或设置{hint}",
+    },
+    "note_hint_close": {"en": " (did you mean {keys}?)", "zh": "（是否指{keys}？）"},
+    "note_hint_none": {
+        "en": " (see the parameter list in docs/parameters.md)",
+        "zh": "（参数列表见docs/parameters.md）",
+    },
+    "note_or": {"en": " or ", "zh": "或"},
     "link_notes": {
         "en": "This link holds {k} setting(s) the app cannot use. The view shows everything else; "
         "each line names the setting, the link's value and what is allowed:",

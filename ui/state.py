@@ -36,6 +36,7 @@ from sim.scenario import (
     resolve_inheritance,
     scenario_from_dict,
 )
+from ui import i18n
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_DIR = ROOT / "scenarios"
@@ -348,30 +349,69 @@ SETTING_KEYS: tuple[str, ...] = ("preset", "lang", "n", "res", "seed", "ws", "ta
 schedule (:func:`decode_levers`)."""
 
 
-def _unit(p: Parameter) -> str:
-    return f" {p.unit}" if p.unit else ""
+class LinkNote(str):
+    """What a link's setting could not do, in either language: a ``str`` holding the English text (what logs and
+    tests read), and :meth:`text` for the page's language.
+
+    Why a ``str``: the notes travel in the session and are compared as plain text; the template and its values
+    are kept beside it so that a Chinese page shows them in Chinese (``ui.i18n`` keys ``note_<kind>``).
+    """
+
+    kind: str
+    fields: dict[str, object]
+
+    def __new__(cls, kind: str, **fields: object) -> LinkNote:
+        note = super().__new__(cls, cls._format(kind, fields, "en"))
+        note.kind, note.fields = kind, fields
+        return note
+
+    def __reduce__(self) -> tuple:
+        return _link_note, (self.kind, self.fields)
+
+    def text(self, lang: str) -> str:
+        """The note in ``lang``."""
+        return self._format(self.kind, self.fields, lang)
+
+    @staticmethod
+    def _format(kind: str, fields: Mapping[str, object], lang: str) -> str:
+        values = {k: v.text(lang) if isinstance(v, LinkNote) else v for k, v in fields.items()}
+        if "unit" in values:  # a share ("-") says its range only
+            unit = str(values["unit"])
+            shown = "" if unit in ("", "-") else i18n.unit_label(unit, lang)
+            values["unit"] = f" {shown}" if shown and lang == "en" else shown
+        if "keys" in values:
+            values["keys"] = i18n.t("note_or", lang).join(values["keys"])  # type: ignore[arg-type]
+        return i18n.t(f"note_{kind}", lang, **values)
 
 
-def decode_settings(query: Mapping[str, str], defaults: Settings) -> tuple[Settings, list[str]]:
+def _link_note(kind: str, fields: dict[str, object]) -> LinkNote:
+    return LinkNote(kind, **fields)
+
+
+def decode_settings(query: Mapping[str, str], defaults: Settings) -> tuple[Settings, list[LinkNote]]:
     """Settings from query parameters; bad values keep the default and add a note to the returned list.
 
     Each note names the key, the value the link gave and what is allowed, and says what the view uses instead:
     a person who follows an old or mistyped link can see what did not carry over and why.
     """
-    notes: list[str] = []
+    notes: list[LinkNote] = []
     s = copy.copy(defaults)
     preset = query.get("preset")
     if preset is not None:
         if preset in PRESETS:
             s.preset = preset
         else:
-            notes.append(f"preset={preset!r} is not known (allowed: {', '.join(PRESETS)}); using {defaults.preset}")
+            notes.append(
+                LinkNote(
+                    "unknown", name="preset", raw=repr(preset), allowed=", ".join(PRESETS), default=defaults.preset
+                )
+            )
     lang = query.get("lang")
     if lang is not None:
         if lang in ("en", "zh"):
             s.lang = lang
         else:
-            notes.append(f"lang={lang!r} is not known (allowed: en, zh); using {defaults.lang}")
+            notes.append(LinkNote("unknown", name="lang", raw=repr(lang), allowed="en, zh", default=defaults.lang))
     res = registry.get("resolution")
     for key, attr, cast, low, high in (
         ("n", "members", int, 2, 1000),
@@ -381,63 +421,60 @@ def decode_settings(query: Mapping[str, str], defaults: Settings) -> tuple[Setti
         raw = query.get(key)
         if raw is None:
             continue
-        kind = "a whole number" if cast is int else "a number"
-        allowed = f"{kind} from {low} to {high}" if cast is int else f"{kind} from {low:g} to {high:g}"
-        using = f"using {getattr(defaults, attr):g}"
+        kind = "whole" if cast is int else "number"
+        bounds = {"low": f"{low}", "high": f"{high}"} if cast is int else {"low": f"{low:g}", "high": f"{high:g}"}
+        default = f"{getattr(defaults, attr):g}"
         try:
             value = cast(raw)
         except ValueError:
-            notes.append(f"{key}={raw!r} is not {kind} (allowed: {allowed}); {using}")
+            notes.append(LinkNote(f"not_{kind}", name=key, raw=repr(raw), default=default, **bounds))
             continue
         if math.isfinite(value) and low <= value <= high:
             setattr(s, attr, value)
         else:
-            notes.append(f"{key}={raw!r} is out of range (allowed: {allowed}); {using}")
+            notes.append(LinkNote(f"range_{kind}", name=key, raw=repr(raw), default=default, **bounds))
     workshop = query.get("ws")
     if workshop not in (None, "1", "0"):
-        notes.append(f"ws={workshop!r} is not known (allowed: 1 for workshop mode, 0); workshop mode off")
+        notes.append(LinkNote("ws", raw=repr(workshop)))
     s.workshop = workshop == "1"
     tab = query.get("tab")
     if tab in TABS:
         s.tab = tab
     elif tab is not None:
-        notes.append(f"tab={tab!r} is not known (allowed: {', '.join(TABS)}); opening {defaults.tab}")
+        notes.append(LinkNote("tab", raw=repr(tab), allowed=", ".join(TABS), default=defaults.tab))
     return s, notes
 
 
 def decode_levers(
     query: Mapping[str, str], base: LeverState, base_year: int, horizon: int
-) -> tuple[LeverState, list[str]]:
+) -> tuple[LeverState, list[LinkNote]]:
     """Lever values, phase-in window and schedules from query parameters, on top of the preset's.
 
     Unknown names and out-of-range values are skipped with a note rather than rejected: an old link should
     still open, showing what it can. Each note names the key, the value and what is allowed; an unknown key
     also names the keys it may have meant.
     """
-    notes: list[str] = []
+    notes: list[LinkNote] = []
     state = base.copy()
     known = {p.name: p for p in levers()}
     for key, raw in query.items():
         if key in SETTING_KEYS:
             continue
         if key == "phase":
-            allowed = f"START-TARGET, years {base_year}-{horizon} in order"
+            years = {"first": base_year, "last": horizon}
             try:
                 a, b = (int(x) for x in raw.split("-"))
             except ValueError:
-                notes.append(f"phase={raw!r} is not START-TARGET (allowed: {allowed}); using the preset's")
+                notes.append(LinkNote("phase_format", raw=repr(raw), **years))
                 continue
             if base_year <= a <= b <= horizon:
                 state.start_year, state.target_year = a, b
             else:
-                notes.append(
-                    f"phase={raw!r} is outside the simulated years or not in order (allowed: {allowed});"
-                    " using the preset's"
-                )
+                notes.append(LinkNote("phase_range", raw=repr(raw), **years))
         elif key.startswith(SCHEDULE_PREFIX):
             name = key[len(SCHEDULE_PREFIX) :]
             if name not in schedule_targets():
-                notes.append(f"{key}: no schedulable lever of that name{_did_you_mean(key, query_keys())}")
+                notes.append(LinkNote("schedule_unknown", name=key, hint=_did_you_mean(key, query_keys())))
                 continue
             if raw == "none":
                 state.schedules.pop(name, None)
@@ -445,26 +482,26 @@ def decode_levers(
             try:
                 points = [[float(a), float(b)] for a, b in (pt.split(":") for pt in raw.split(";"))]
             except ValueError:
-                notes.append(f"{key}={raw!r} is not YEAR:VALUE;YEAR:VALUE... (or none); using the preset's schedule")
+                notes.append(LinkNote("schedule_format", name=key, raw=repr(raw)))
                 continue
             try:
                 state.schedules[name] = check_schedule(name, points, base_year, horizon)
             except ValueError as e:
-                notes.append(f"{key}={raw!r}: {e}; using the preset's schedule")
+                notes.append(LinkNote("schedule_invalid", name=key, raw=repr(raw), error=str(e)))
         elif key in known:
             p = known[key]
-            allowed = f"{p.low:g} to {p.high:g}{_unit(p)}"
+            bounds = {"low": f"{p.low:g}", "high": f"{p.high:g}", "unit": p.unit}
             try:
                 value = float(raw)
             except ValueError:
-                notes.append(f"{key}={raw!r} is not a number (allowed: {allowed}); using the preset's value")
+                notes.append(LinkNote("lever_not_number", name=key, raw=repr(raw), **bounds))
                 continue
             if math.isfinite(value) and p.low <= value <= p.high:
                 state.values[key] = snap(p, value)
             else:
-                notes.append(f"{key}={raw!r} is outside the allowed range {allowed}; using the preset's value")
+                notes.append(LinkNote("lever_range", name=key, raw=repr(raw), **bounds))
         else:
-            notes.append(f"{key}={raw!r}: not a lever or setting{_did_you_mean(key, query_keys())}")
+            notes.append(LinkNote("not_a_key", name=key, raw=repr(raw), hint=_did_you_mean(key, query_keys())))
     return state, notes
 
 
@@ -477,6 +514,6 @@ _SETTING_NAMES = {"members": "n", "ensemble": "n", "resolution": "res", "languag
 """Settings' long names, which a hand-written link may use for their short keys."""
 
 
-def _did_you_mean(key: str, keys: list[str]) -> str:
+def _did_you_mean(key: str, keys: list[str]) -> LinkNote:
     close = [_SETTING_NAMES[key]] if key in _SETTING_NAMES else difflib.get_close_matches(key, keys, n=3, cutoff=0.6)
-    return f" (did you mean {' or '.join(close)}?)" if close else " (see the parameter list in docs/parameters.md)"
+    return LinkNote("hint_close", keys=close) if close else LinkNote("hint_none")
