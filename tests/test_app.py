@@ -518,8 +518,32 @@ def test_a_chinese_page_shows_a_links_notes_in_chinese() -> None:
         "members='7'：不是政策杠杆或设置（是否指n？）",
         "foo='1'：不是政策杠杆或设置（参数列表见docs/parameters.md）",
     ]
-    for note in notes:
-        assert not half_width_punctuation_in_chinese(note.text("zh")), note.text("zh")
+    # Every kind of note reads in Chinese, with Chinese punctuation.
+    _, every = ui_state.decode_settings(
+        {"preset": "x", "lang": "fr", "res": "5", "seed": "x", "n": "0", "ws": "yes", "tab": "bogus"}, defaults
+    )
+    _, more = ui_state.decode_levers(
+        {
+            "phase": "2030",
+            "s.bus_electric_sales_share": "2025:0.2;2030:x",
+            "s.carbon_price_cny_per_t": "2025:50;2030:5000",
+            "s.nothing": "2025:1",
+            **query,
+        },
+        base,
+        2024,
+        2060,
+    )
+    every += more + ui_state.decode_levers({"phase": "2030-2020"}, base, 2024, 2060)[1]
+    every += ui_state.decode_settings({"res": "x"}, defaults)[1]
+    assert {n.kind for n in every} == {
+        "unknown", "not_number", "range_whole", "not_whole", "ws", "tab", "phase_format", "phase_range",
+        "schedule_format", "schedule_invalid", "schedule_unknown", "lever_not_number", "lever_range", "not_a_key",
+        "range_number",
+    }  # fmt: skip
+    for note in every:
+        zh = note.text("zh")
+        assert re.search(_CJK, zh) and zh != str(note) and not half_width_punctuation_in_chinese(zh), zh
     at = start({"lang": "zh", "coal_phase_out_year": "1990"})
     assert at.main.code[0].value == "coal_phase_out_year='1990'超出允许范围2028至2100年；使用预设值"
 
