@@ -8,7 +8,6 @@ settings, so the whole file runs in well under a minute; the real-size latency i
 from __future__ import annotations
 
 import copy
-import functools
 import gc
 import json
 import re
@@ -1180,10 +1179,7 @@ def chinese_texts() -> dict[str, str]:
     for p in registry.REGISTRY.values():
         texts[f"param_label({p.name})"] = i18n.param_label(p, "zh")
         # The registry's sources are citations, shown as written.
-        english = [p.source]
-        texts[f"param_help({p.name})"] = functools.reduce(
-            lambda text, part: text.replace(part, "") if part else text, english, i18n.param_help(p, "zh")
-        )
+        texts[f"param_help({p.name})"] = i18n.param_help(p, "zh").replace(p.source, "")
     for family in LEVER_FAMILIES:
         texts[f"family_label({family})"] = i18n.family_label(family, "zh", ui_runner.family_first_lever(family))
     return texts
