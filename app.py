@@ -482,7 +482,8 @@ def schedule_editor(base_year: int, horizon: int) -> None:
             points = uistate.check_schedule(name, edited[["year", "value"]].to_numpy().tolist(), base_year, horizon)
         except ValueError as err:
             ss["schedules"].pop(name, None)
-            st.warning(tr("schedule_error", msg=str(err)))
+            why = err.note.text(lang()) if isinstance(err, uistate.ScheduleError) else str(err)
+            st.warning(tr("schedule_error", msg=why))
         else:
             ss["schedules"][name] = points
     if ss["schedules"]:

@@ -908,6 +908,24 @@ def test_bad_schedule_tables_are_refused_with_a_reason(points: list, message: st
         ui_state.check_schedule("bus_electric_sales_share", points, 2024, 2060)
 
 
+def test_a_bad_schedule_tables_reason_reads_in_chinese_too() -> None:
+    reasons = {}
+    for points in ([[2025, 0.1], [2025, 0.2]], [[2020, 0.1]], [[2030, 1.5]], [[None, None]]):
+        with pytest.raises(ui_state.ScheduleError) as refused:
+            ui_state.check_schedule("bus_electric_sales_share", points, 2024, 2060)
+        reasons[str(refused.value)] = refused.value.note.text("zh")
+    assert reasons == {
+        "year 2025 appears twice": "年份2025出现了两次",
+        "year 2020 is outside the simulated years 2024-2060": "年份2020不在模拟年份2024–2060之内",
+        "value 1.5 in 2030 is outside the allowed range [0, 1]": "2030年的数值1.5超出允许范围[0, 1]",
+        "the table has no complete year/value row": "表中没有完整的年份/数值行",
+    }
+    # Inside a link's note, the reason follows the page's language as well.
+    base = ui_state.state_from_data(ui_state.preset_data("pilot"))
+    _, notes = ui_state.decode_levers({"s.bus_electric_sales_share": "2025:1;2025:0"}, base, 2024, 2060)
+    assert notes[0].text("zh") == "s.bus_electric_sales_share='2025:1;2025:0'：年份2025出现了两次；使用预设的逐年设定"
+
+
 def test_schedule_tables_are_sorted_by_year() -> None:
     assert ui_state.check_schedule("bus_electric_sales_share", [[2030, 1], [2025, 0.2]], 2024, 2060) == [
         [2025, 0.2],

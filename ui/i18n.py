@@ -194,6 +194,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "（参数列表见docs/parameters.md）",
     },
     "note_or": {"en": " or ", "zh": "或"},
+    # Why a year/value table cannot be used (ui.state.check_schedule).
+    "note_schedule_empty": {"en": "the table has no complete year/value row", "zh": "表中没有完整的年份/数值行"},
+    "note_schedule_year": {
+        "en": "year {year} is outside the simulated years {first}-{last}",
+        "zh": "年份{year}不在模拟年份{first}–{last}之内",
+    },
+    "note_schedule_twice": {"en": "year {year} appears twice", "zh": "年份{year}出现了两次"},
+    "note_schedule_value": {
+        "en": "value {value} in {year} is outside the allowed range [{low}, {high}]",
+        "zh": "{year}年的数值{value}超出允许范围[{low}, {high}]",
+    },
     "link_notes": {
         "en": "This link holds {k} setting(s) the app cannot use. The view shows everything else; "
         "each line names the setting, the link's value and what is allowed:",

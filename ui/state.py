@@ -256,11 +256,19 @@ def build_scenario(data: Mapping[str, Any]) -> Scenario:
     return scenario_from_dict(copy.deepcopy(dict(data)), str(data.get("name", "<scenario>")))
 
 
+class ScheduleError(ValueError):
+    """A year/value table that cannot be used; ``note`` says why in either language (its ``str`` is English)."""
+
+    def __init__(self, note: LinkNote) -> None:
+        super().__init__(str(note))
+        self.note = note
+
+
 def check_schedule(name: str, points: list[list[float]], base_year: int, horizon: int) -> list[list[float]]:
     """Validate a year/value table from the schedule editor and return it sorted by year.
 
     Raises:
-        ValueError: empty, a year outside the simulated years, a year twice, or a value outside the lever's
+        ScheduleError: empty, a year outside the simulated years, a year twice, or a value outside the lever's
             bounds; the message names the offending entry.
     """
     if name == CARBON_PRICE_SCHEDULE:
@@ -274,18 +282,18 @@ def check_schedule(name: str, points: list[list[float]], base_year: int, horizon
             continue
         clean.append([int(round(float(y))), float(v)])
     if not clean:
-        raise ValueError("the table has no complete year/value row")
+        raise ScheduleError(LinkNote("schedule_empty"))
     clean.sort()
     years = [y for y, _ in clean]
     for y in years:
         if not base_year <= y <= horizon:
-            raise ValueError(f"year {y} is outside the simulated years {base_year}-{horizon}")
+            raise ScheduleError(LinkNote("schedule_year", year=y, first=base_year, last=horizon))
     dup = sorted({y for y in years if years.count(y) > 1})
     if dup:
-        raise ValueError(f"year {dup[0]} appears twice")
+        raise ScheduleError(LinkNote("schedule_twice", year=dup[0]))
     for y, v in clean:
         if not low <= v <= high:
-            raise ValueError(f"value {v:g} in {y} is outside the allowed range [{low:g}, {high:g}]")
+            raise ScheduleError(LinkNote("schedule_value", value=f"{v:g}", year=y, low=f"{low:g}", high=f"{high:g}"))
     return clean
 
 
@@ -486,8 +494,8 @@ def decode_levers(
                 continue
             try:
                 state.schedules[name] = check_schedule(name, points, base_year, horizon)
-            except ValueError as e:
-                notes.append(LinkNote("schedule_invalid", name=key, raw=repr(raw), error=str(e)))
+            except ScheduleError as e:
+                notes.append(LinkNote("schedule_invalid", name=key, raw=repr(raw), error=e.note))
         elif key in known:
             p = known[key]
             bounds = {"low": f"{p.low:g}", "high": f"{p.high:g}", "unit": p.unit}
