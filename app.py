@@ -1239,7 +1239,7 @@ def render_cost(text: str) -> None:
     st.dataframe(shown, hide_index=True, width="stretch", column_config=money)
     # A family whose figures a known model limitation distorts says so under the table, not only in the docs.
     limits = [
-        tr("limitation_line", family=name, text=tr(f"limitation_{f}"))
+        tr("limitation_line", family=name, text=FAMILY_LIMITATIONS[f][lang()])
         for f, name in zip(table["lever"], names, strict=True)
         if f in FAMILY_LIMITATIONS
     ]

@@ -578,7 +578,7 @@ def _cmd_levers(args: argparse.Namespace) -> int:
     )
     for family in df["lever"]:
         if family in FAMILY_LIMITATIONS:
-            print(f"note on {family}: {FAMILY_LIMITATIONS[family]}")
+            print(f"note on {family}: {FAMILY_LIMITATIONS[family]['en']}")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         df.to_parquet(args.out, index=False)

@@ -57,5 +57,5 @@ def test_levers_prints_a_known_limitations_note_under_the_family_it_distorts(cap
 
     assert main(["levers", str(SCENARIOS / "karamay_pilot.yaml"), "--resolution", "0.05"]) == 0
     out = capsys.readouterr().out
-    assert f"note on green_h2_subsidy: {FAMILY_LIMITATIONS['green_h2_subsidy']}" in out
+    assert f"note on green_h2_subsidy: {FAMILY_LIMITATIONS['green_h2_subsidy']['en']}" in out
     assert "docs/limitations.md" in out

@@ -404,23 +404,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "所有杠杆均为现行政策，没有可核算的成本。请调整杠杆或选择其他情景。",
     },
     "col_family": {"en": "Lever family", "zh": "杠杆组"},
-    # One per entry of sim.levers.FAMILY_LIMITATIONS, as "limitation_<family>".
+    # A lever family and its note of sim.levers.FAMILY_LIMITATIONS, under the Policy cost table.
     "limitation_line": {"en": "**{family}**: {text}", "zh": "**{family}**：{text}"},
-    "limitation_green_h2_subsidy": {
-        "en": "the refineries' electrolysers draw grid power in this model (coal at the margin), so this subsidy can "
-        "raise emissions; see docs/limitations.md.",
-        "zh": "本模型中炼厂电解槽使用电网电力（边际电源为煤电），因此该补贴可能增加排放；详见docs/limitations.md。",
-    },
-    "limitation_renewable_target": {
-        "en": "part of what it avoids comes from the refineries' electrolyser load on the grid; see "
-        "docs/limitations.md.",
-        "zh": "其减排量部分来自炼厂电解槽的电网负荷；详见docs/limitations.md。",
-    },
-    "limitation_pv_for_oil": {
-        "en": "part of what it avoids comes from the refineries' electrolyser load on the grid; see "
-        "docs/limitations.md.",
-        "zh": "其减排量部分来自炼厂电解槽的电网负荷；详见docs/limitations.md。",
-    },
     "col_avoided": {"en": "Avoided 2025–2060, Mt", "zh": "2025–2060减排量，百万吨"},
     "col_fiscal": {"en": "Fiscal cost, M CNY", "zh": "财政成本，百万元"},
     "col_private": {"en": "Private cost, M CNY", "zh": "私人成本，百万元"},
