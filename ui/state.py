@@ -358,8 +358,9 @@ schedule (:func:`decode_levers`)."""
 
 
 class LinkNote(str):
-    """What a link's setting could not do, in either language: a ``str`` holding the English text (what logs and
-    tests read), and :meth:`text` for the page's language.
+    """What a link's setting could not do (or why a schedule table is refused, :class:`ScheduleError`), in either
+    language: a ``str`` holding the English text (what logs and tests read), and :meth:`text` for the page's
+    language.
 
     Why a ``str``: the notes travel in the session and are compared as plain text; the template and its values
     are kept beside it so that a Chinese page shows them in Chinese (``ui.i18n`` keys ``note_<kind>``).
