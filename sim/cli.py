@@ -63,7 +63,7 @@ def _parse_overrides(items: list[str]) -> dict[str, float]:
         except ValueError:
             raise UserError(f"--set {name}: value {value!r} is not a number") from None
         if not p.low <= v <= p.high:
-            raise UserError(f"--set {name}: value {v:g} outside the allowed range [{p.low:g}, {p.high:g}] {p.unit}")
+            raise UserError(f"--set {name}: value {v:g} outside the allowed range {p.allowed_range}")
         out[p.name] = v
     return out
 

@@ -78,7 +78,7 @@ def parse_lever_ranges(items: Sequence[str] | None) -> dict[str, tuple[float, fl
             lo, hi = DEFAULT_LEVER_RANGES.get(name, (p.low, p.high))
         if not (p.low <= lo < hi <= p.high):
             raise DiscoveryError(
-                f"--lever {name}: range {lo:g}:{hi:g} must satisfy {p.low:g} <= low < high <= {p.high:g} {p.unit}"
+                f"--lever {name}: range {lo:g}:{hi:g} must satisfy {p.low:g} <= low < high <= {p.high:g}{p.unit_suffix}"
             )
         out[name] = (lo, hi)
     return out
@@ -183,7 +183,7 @@ def _statement(name: str, lo: float, hi: float, full: tuple[float, float]) -> st
     fmt = (lambda v: f"{v:.0f}") if (p.integer or abs(full[1]) >= 100) else (lambda v: f"{v:.3g}")
     lower = lo > full[0] + 1e-9 * max(1.0, abs(full[0]))
     upper = hi < full[1] - 1e-9 * max(1.0, abs(full[1]))
-    unit = "" if p.unit == "-" else f" {p.unit}"
+    unit = p.unit_suffix
     if lower and upper:
         return f"{name} between {fmt(lo)} and {fmt(hi)}{unit}"
     if lower:
@@ -381,7 +381,7 @@ class TargetResult:
         )
         for k, v in b.package.items():
             p = registry.get(k)
-            lines.append(f"  {k} = {v:g} {p.unit}")
+            lines.append(f"  {k} = {v:g}{p.unit_suffix}")
         return "\n".join(lines)
 
 

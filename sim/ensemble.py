@@ -426,7 +426,7 @@ def check_resolution(resolution: Any) -> float:
     except (TypeError, ValueError):
         raise EnsembleError(f"resolution={resolution!r} is not a number") from None
     if not (math.isfinite(value) and p.low <= value <= p.high):
-        raise EnsembleError(f"resolution={value:g} is outside the allowed range [{p.low:g}, {p.high:g}] {p.unit}")
+        raise EnsembleError(f"resolution={value:g} is outside the allowed range {p.allowed_range}")
     return value
 
 

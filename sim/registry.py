@@ -71,6 +71,17 @@ class Parameter:
         if self.distribution == "normal" and not (self.sd and self.sd > 0):
             raise ValueError(f"registry entry {self.name}: normal distribution needs sd > 0")
 
+    @property
+    def unit_suffix(self) -> str:
+        """The unit as it follows a number in a message: empty for a dimensionless value (unit ``-``), where
+        a trailing "-" reads as a stray dash."""
+        return "" if self.unit == "-" else f" {self.unit}"
+
+    @property
+    def allowed_range(self) -> str:
+        """``[low, high] unit``, as every message about a value outside the registry's bounds states it."""
+        return f"[{self.low:g}, {self.high:g}]{self.unit_suffix}"
+
 
 def _p(*args, **kwargs) -> Parameter:
     return Parameter(*args, **kwargs)

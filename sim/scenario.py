@@ -597,9 +597,7 @@ class Scenario(_Strict):
                 continue
             value = v.value if isinstance(v, ParameterValue) else v
             if not math.isfinite(value) or not p.low <= value <= p.high:
-                problems.append(
-                    f"parameters.{name}: value {value!r} outside the allowed range [{p.low:g}, {p.high:g}] {p.unit}"
-                )
+                problems.append(f"parameters.{name}: value {value!r} outside the allowed range {p.allowed_range}")
         for name in self.uncertain or []:
             try:
                 p = registry.get(name)
@@ -682,7 +680,7 @@ class Scenario(_Strict):
         for k, v in (overrides or {}).items():
             p = registry.get(k)
             if not (math.isfinite(v) and p.low <= v <= p.high):
-                raise ScenarioError(f"override {k}={v!r} outside the allowed range [{p.low:g}, {p.high:g}] {p.unit}")
+                raise ScenarioError(f"override {k}={v!r} outside the allowed range {p.allowed_range}")
             values[k] = float(v)
         return values
 
@@ -995,7 +993,8 @@ def _allowed_parameter(shown: list[str]) -> str:
     """What a ``parameters.<name>`` entry may be, from the registry."""
     if len(shown) >= 2 and shown[0] == "parameters" and shown[1] in registry.REGISTRY:
         p = registry.get(shown[1])
-        return f"; allowed: a number from {p.low:g} to {p.high:g} {p.unit}, or {{value: <number>, source: <text>}}"
+        number = f"a number from {p.low:g} to {p.high:g}{p.unit_suffix}"
+        return f"; allowed: {number}, or {{value: <number>, source: <text>}}"
     return ""
 
 

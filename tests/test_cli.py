@@ -41,6 +41,13 @@ def test_run_with_bad_override_exits_2(capsys):
     assert "outside the allowed range [0, 800]" in capsys.readouterr().err
 
 
+def test_out_of_range_message_of_a_dimensionless_parameter_ends_with_its_range_not_a_dash(capsys):
+    code = main(["run", str(SCENARIOS / "karamay_baseline.yaml"), "--set", "wind_capacity_factor=2"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("--set wind_capacity_factor: value 2 outside the allowed range [0.21, 0.31]"), err
+
+
 def test_missing_scenario_file_exits_2(capsys):
     assert main(["run", "no/such/file.yaml"]) == 2
     assert "cannot read scenario file" in capsys.readouterr().err
