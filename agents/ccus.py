@@ -27,6 +27,8 @@ class CCUSNetwork(mesa.Agent):
         self.spec = spec
         self.granted_t = 0.0
         self.capacity_t = 0.0
+        self._pledged: tuple[int, float] = (0, 0.0)
+        """(year, t CO2/yr) promised this year to the capture fitted in the year's decisions."""
         self._capacity_mt: dict[tuple[int, float], float] = {}
         """Capacity by (year, cluster lever value): coal units ask for it whenever they consider capture."""
 
@@ -45,6 +47,18 @@ class CCUSNetwork(mesa.Agent):
             frac = min(max((year - start + 1) / max(2030 - start + 1, 1), 0.0), 1.0)
             capacity = self._capacity_mt[key] = base + cluster_2030 * frac
         return capacity
+
+    def room_t(self, year: int) -> float:
+        """Capacity in ``year`` that neither last year's grants nor the capture fitted earlier in this year's
+        decisions take: what a new capture train may count on (t CO2/yr)."""
+        pledged_year, pledged_t = self._pledged
+        return self.capacity_mt(year) * 1e6 - self.granted_t - (pledged_t if pledged_year == year else 0.0)
+
+    def pledge(self, year: int, tonnes: float) -> None:
+        """Count capture fitted this year against the room later decisions of the year see: without this,
+        every coal unit deciding in one year saw the same room and all were fitted for it."""
+        pledged_year, pledged_t = self._pledged
+        self._pledged = (year, (pledged_t if pledged_year == year else 0.0) + tonnes)
 
     def begin_year(self, year: int) -> None:
         self.capacity_t = self.capacity_mt(year) * 1e6

@@ -72,6 +72,14 @@ COHORT_TECHNOLOGIES = ("wind", "solar", "battery")
 """Technologies whose new builds join one cohort unit per year (see :meth:`sim.model.CityModel.build_cohort`)."""
 
 
+CAPTURE_PAYBACK_YEARS = 15
+"""Years of carbon price and support a coal unit's capture plant must be paid back over (assumption: the
+economic life investors give a retrofit on a unit of the city's fleet, commissioned 2005-2020)."""
+MIN_CAPTURE_TRAIN_T = 100_000.0
+"""Smallest capture train worth building on a coal unit, t CO2/yr (assumption: the scale of China's post-combustion
+demonstrations, 100-150 kt/yr: Guohua Jinjie 150 kt/yr, 2021; Sinopec Shengli 40 kt/yr was an early pilot)."""
+
+
 class PowerPlant(mesa.Agent):
     """A generating unit (or aggregated farm) that retires, retrofits and is dispatched.
 
@@ -185,29 +193,55 @@ class PowerPlant(mesa.Agent):
 
     def _consider_ccs(self, year: int) -> None:
         """Fit post-combustion capture: the named demonstration unit when its lever date comes, any coal unit
-        when carbon price plus CCUS support beats the capture cost and the network has room for its CO2."""
+        when carbon price plus CCUS support beats the capture cost and the network has room for its CO2.
+
+        Capture is added in trains sized to the room the network has (a unit's capture rate rises towards
+        ``power_capture_rate`` as the network grows), not all or nothing: a train treats a slipstream of the
+        flue gas, as the 150 kt/yr Guohua Jinjie demonstration does on a 660 MW unit, and where a unit could
+        only be fitted whole, a network with room for most of one unit's CO2 stored none of it.
+        """
         m = self.model
         spec = m.inputs.ccus
-        if self.ccs_year is not None or spec is None or m.ccus_network is None:
+        if spec is None or m.ccus_network is None:
+            return
+        full = spec.power_capture_rate
+        if self.capture_rate >= full:
             return
         demo = self.name == spec.power_demo_unit and year >= m.params["ccus_power_demo_year"]
-        if not demo:
+        if demo:
+            rate = full
+        else:
             # Whether capture pays is the same for every coal unit of the year's decisions, so it is weighed once
             # per year (see :meth:`sim.model.CityModel._step_power_units`, which clears it before the units decide).
             pays = m._capture_pays
             if pays is None or pays[0] != year:
-                support = m.policies.carbon_price("power_heat", year) + m.policies.abatement_support_cny_per_t(
-                    "ccus_power", year
+                # A capture plant is paid for over years: it pays if the carbon price and CCUS support the
+                # announced policy path gives over its first CAPTURE_PAYBACK_YEARS, on average, cover its cost.
+                policies = m.policies
+                support = (
+                    sum(
+                        policies.carbon_price("power_heat", y) + policies.abatement_support_cny_per_t("ccus_power", y)
+                        for y in range(year, year + CAPTURE_PAYBACK_YEARS)
+                    )
+                    / CAPTURE_PAYBACK_YEARS
                 )
                 pays = m._capture_pays = (year, self.capture_cost_cny_per_t(year) <= support)
             if not pays[1]:  # not worth capturing
                 return
-            headroom_t = m.ccus_network.capacity_mt(year) * 1e6 - m.ccus_network.granted_t
-            if not headroom_t >= self.last_emissions_t * spec.power_capture_rate:  # no room for its CO2
+            headroom_t = m.ccus_network.room_t(year)
+            emitted_t = self.last_emissions_t * (1.0 - self.capture_rate)  # what the unit still releases
+            if not (headroom_t >= MIN_CAPTURE_TRAIN_T and emitted_t > 0):  # no room for a train
                 return
-        self.ccs_year = year
-        self.capture_rate = spec.power_capture_rate
-        self.heat_rate_gj_per_mwh *= 1 + spec.power_energy_penalty_share
+            rate = min(full, self.capture_rate + headroom_t / self.last_emissions_t)
+            if (rate - self.capture_rate) * self.last_emissions_t < MIN_CAPTURE_TRAIN_T:
+                return
+        if self.ccs_year is None:
+            self.ccs_year = year
+        m.ccus_network.pledge(year, (rate - self.capture_rate) * self.last_emissions_t)
+        # The energy penalty scales with the share of the flue gas treated.
+        penalty = spec.power_energy_penalty_share / full
+        self.heat_rate_gj_per_mwh *= (1 + penalty * rate) / (1 + penalty * self.capture_rate)
+        self.capture_rate = rate
 
     def _retire(self, year: int, reason: str) -> None:
         self.retired_year = year
@@ -254,8 +288,8 @@ class RenewableDeveloper(mesa.Agent):
     """Investors who add wind, solar and paired storage when expected revenue beats annualised cost, and the
     planner who tops their build up to the renewable capacity target.
 
-    Market build: expected revenue uses last year's curtailment rate, so curtailment feeds back on
-    investment. The build rate follows a supply curve: zero at a profitability index (revenue / cost) of 1,
+    Market build: expected revenue uses the technology's curtailment rate last year, so curtailment feeds
+    back on investment. The build rate follows a supply curve: zero at a profitability index (revenue / cost) of 1,
     the maximum yearly build at 1.5 and above (good sites and grid access are limited: assumption).
 
     Target-driven build: a capacity target is a floor on the total, not a quota per technology, so the
@@ -263,12 +297,18 @@ class RenewableDeveloper(mesa.Agent):
     what the market builds anyway counts towards the target (as a minimum-capacity constraint does in
     capacity-expansion models such as LEAP or TIMES: it bounds total installed capacity). The gap goes to the
     technology whose extra MW is worth most once the curtailment it would see in last year's hourly dispatch
-    is deducted, up to that technology's yearly build limit, then to the next: guaranteed-connection quota is
-    awarded by competitive allocation (竞争性配置; NEA 2021 notice on wind and solar development) to the
-    projects with the best yield, within the accommodation capacity (消纳能力) the grid company assesses.
-    Any rest beyond both limits goes to the best technology (a target overrides the normal site and grid
-    limits; assumption). Target-driven projects connect whatever the grid-access rule says (guaranteed
-    connection).
+    is deducted: guaranteed-connection quota is awarded by competitive allocation (竞争性配置; NEA 2021 notice
+    on wind and solar development) to the projects with the best yield. The whole gap goes to that technology,
+    past the market's yearly build limit (a target overrides the normal site and grid limits; assumption);
+    its curtailment then rises, so the ranking, weighed again each year, spreads a long target over both.
+    Filling the better technology to its limit and the rest with the other, as this model did before,
+    gave a front-loaded target's solar the midday accommodation that market wind would have used, and
+    the target could then raise emissions (docs/limitations.md). Target-driven projects connect whatever
+    the grid-access rule says (guaranteed connection).
+
+    Grid access for market projects follows each technology's own utilisation: NEA keeps wind and solar
+    utilisation rates (风电利用率, 光伏利用率) each at or above 90% and reports them apart, so curtailed
+    midday solar does not close the grid to wind that blows day and night.
     """
 
     TECHNOLOGIES = ("wind", "solar")
@@ -282,12 +322,15 @@ class RenewableDeveloper(mesa.Agent):
         self.marginal_curtailment_share: dict[str, float] = {"wind": 0.0, "solar": 0.0}
         """Share of an extra MW's output that last year's dispatch would have curtailed, by technology (see
         :func:`dispatch`)."""
+        self.average_curtailment_share: dict[str, float] = {"wind": 0.0, "solar": 0.0}
+        """Share of each technology's grid output that last year's dispatch curtailed: what grid access follows."""
         self._new_mw_terms: dict[tuple[str, int], tuple[float, float]] = {}
         """(price, annualised cost) of a new MW by (technology, year): see :meth:`_price_and_cost`."""
 
     def observe_dispatch(self, result: dict) -> None:
-        """Remember what the year's dispatch says about the curtailment an extra MW of each technology sees."""
+        """Remember what the year's dispatch says about each technology's curtailment, average and marginal."""
         self.marginal_curtailment_share = dict(result["marginal_curtailment_share"])
+        self.average_curtailment_share = dict(result["average_curtailment_share"])
 
     @staticmethod
     def grid_access(curtailment_share: float) -> float:
@@ -312,14 +355,14 @@ class RenewableDeveloper(mesa.Agent):
             tech: ``"wind"`` or ``"solar"``.
             year: year of the decision.
             curtailment_share: share of the new MW's output expected to be curtailed; by default the
-                developer's rule of thumb, twice last year's average curtailment (marginal ~2x average:
-                assumption), which is what market investors use.
+                developer's rule of thumb, twice the technology's own average curtailment last year (marginal
+                ~2x average: assumption), which is what market investors use.
         """
         m = self.model
         cf = m.params[_CAPACITY_FACTOR_PARAM[tech]]
         price, cost = self._new_mw_terms.get((tech, year)) or self._price_and_cost(tech, year)
         if curtailment_share is None:
-            curtailment_share = 2.0 * m.last_curtailment_share
+            curtailment_share = 2.0 * self.average_curtailment_share[tech]
         revenue = cf * 8760 * (1 - min(curtailment_share, 1.0)) * price
         return revenue / cost
 
@@ -352,34 +395,24 @@ class RenewableDeveloper(mesa.Agent):
         return self.profitability_index(tech, year, self.marginal_curtailment_share[tech])
 
     def market_build_mw(self, tech: str, year: int) -> float:
-        """MW of ``tech`` the market builds this year: the supply curve times the grid's connection share."""
+        """MW of ``tech`` the market builds this year: the supply curve times the grid's connection share for
+        that technology (its own curtailment last year)."""
         m = self.model
         spec = m.inputs.power
         limit = spec.max_wind_build_mw_per_yr if tech == "wind" else spec.max_solar_build_mw_per_yr
         if limit <= 0:
             return 0.0
         pi = self.profitability_index(tech, year)
-        return limit * min(max((pi - 1.0) / 0.5, 0.0), 1.0) * self.grid_access(m.last_curtailment_share)
+        return limit * min(max((pi - 1.0) / 0.5, 0.0), 1.0) * self.grid_access(self.average_curtailment_share[tech])
 
-    def allocate_target_build(self, shortfall_mw: float, market_mw: dict[str, float], year: int) -> dict[str, float]:
-        """Split the MW the target still needs beyond the market build between wind and solar.
-
-        The technology with the higher :meth:`allocation_index` gets the gap up to its yearly build limit
-        (less what the market already builds of it), the other the rest up to its limit, and anything left
-        goes to the better one.
-        """
-        spec = self.model.inputs.power
-        limits = {"wind": spec.max_wind_build_mw_per_yr, "solar": spec.max_solar_build_mw_per_yr}
+    def allocate_target_build(self, shortfall_mw: float, year: int) -> dict[str, float]:
+        """Give the MW the target still needs beyond the market build to the technology with the higher
+        :meth:`allocation_index` (wind on ties), whole: see the class docstring."""
         out = dict.fromkeys(self.TECHNOLOGIES, 0.0)
         if shortfall_mw <= 0:
             return out
-        order = sorted(self.TECHNOLOGIES, key=lambda t: -self.allocation_index(t, year))
-        left = shortfall_mw
-        for tech in order:
-            take = min(left, max(limits[tech] - market_mw[tech], 0.0))
-            out[tech] += take
-            left -= take
-        out[order[0]] += left
+        best = max(self.TECHNOLOGIES, key=lambda t: self.allocation_index(t, year))
+        out[best] = shortfall_mw
         return out
 
     def step(self) -> None:
@@ -388,7 +421,7 @@ class RenewableDeveloper(mesa.Agent):
         spec = m.inputs.power
         market = {tech: self.market_build_mw(tech, year) for tech in self.TECHNOLOGIES}
         shortfall = max(m.policies.required_re_build_mw(year, m) - sum(market.values()), 0.0)
-        mandated = self.allocate_target_build(shortfall, market, year)
+        mandated = self.allocate_target_build(shortfall, year)
         # Renewables contracted by data centres under the green-power lever come on top of the market build.
         dc_each = m.data_centre_green_gap_mw(year) / 2
         self.built_for_data_centres_mw += 2 * dc_each
@@ -518,7 +551,8 @@ def dispatch(
         curtailment, storage and heat figures for the year. ``re_available_mwh`` and ``curtailment_mwh`` cover the
         wind and solar that reach the grid (self-consumed PV excluded); ``self_consumed_mwh`` is the PV used
         behind the meter; ``marginal_curtailment_share`` gives, for wind and for solar, the share of an
-        extra MW's output that falls in hours with curtailment (and so would be curtailed).
+        extra MW's output that falls in hours with curtailment (and so would be curtailed), and
+        ``average_curtailment_share`` the share of each technology's grid output curtailed this year.
     """
     return dispatch_many(
         [
@@ -747,7 +781,7 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
     # The units' hourly generation and every hourly series the results need share one buffer ((units +
     # series) x members x hours), weighted by the hours each hour stands for in place and summed in one
     # reduction: each row's sum over its hours is the one a sum of that row alone gives.
-    n_series = 16 + len(kinds)
+    n_series = 17 + len(kinds)
     weighted = np.empty((N + n_series, M, H))
     np.subtract(
         gen_flex[:, :N] + must,
@@ -771,6 +805,7 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
         re_avail,  # 13
         L - (demand - relief),  # 14
         demand,  # 15
+        wind_avail,  # 16
     ]
     # A kind none of whose PV is used on site keeps only its fed-in share (0 + x would be x: x is never -0).
     series += [fed[k] * solar_kept if self_used[k] is None else self_used[k] + fed[k] * solar_kept for k in kinds]
@@ -792,7 +827,7 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
         gen_i = row[:n]
         s = row[N:]
         wind_gen, solar_gen = s[0], s[1]
-        distributed_gen = {k: s[16 + j] for j, k in enumerate(kinds)}
+        distributed_gen = {k: s[17 + j] for j, k in enumerate(kinds)}
         thermal_gen = 0.0
         for g in gen_i:
             thermal_gen += g
@@ -810,6 +845,11 @@ def dispatch_many(requests: list[DispatchRequest]) -> list[dict]:
                 "distributed_generation_mwh": distributed_gen,
                 "self_consumed_mwh": s[5],
                 "marginal_curtailment_share": {"wind": s[2] / s[3], "solar": s[4] / SOLAR_SHAPE_HOURS},
+                "average_curtailment_share": {
+                    "wind": 1.0 - wind_gen / s[16] if s[16] > 0 else 0.0,
+                    # the grid's solar pool: utility solar and distributed PV fed in (available - wind)
+                    "solar": 1.0 - (s[13] - s[12] - wind_gen) / (s[13] - s[16]) if s[13] - s[16] > 0 else 0.0,
+                },
                 "import_mwh": s[8] + s[9],
                 "export_mwh": s[10],
                 "unserved_mwh": s[9],

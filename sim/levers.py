@@ -157,23 +157,12 @@ def lever_effects(
     return pd.DataFrame(rows)
 
 
-_ELECTROLYSER_LOAD = {
-    "en": "part of what it avoids comes from the refineries' electrolyser load on the grid; see docs/limitations.md.",
-    "zh": "其减排量部分来自炼厂电解槽的电网负荷；详见docs/limitations.md。",
-}
-FAMILY_LIMITATIONS: dict[str, dict[str, str]] = {
-    "green_h2_subsidy": {
-        "en": "the refineries' electrolysers draw grid power in this model (coal at the margin), so this subsidy can "
-        "raise emissions; see docs/limitations.md.",
-        "zh": "本模型中炼厂电解槽使用电网电力（边际电源为煤电），因此该补贴可能增加排放；详见docs/limitations.md。",
-    },
-    "renewable_target": _ELECTROLYSER_LOAD,
-    "pv_for_oil": _ELECTROLYSER_LOAD,
-}
+FAMILY_LIMITATIONS: dict[str, dict[str, str]] = {}
 """Lever families whose effect a known model limitation distorts (``docs/limitations.md``), with what to keep
 in mind when reading it, in English and Chinese (as the registry keeps its labels). Shown beside the family's
 figures by ``citypeak levers`` and the app's Policy cost tab, so that the figures are not cited without it; an
-entry goes when its limitation is fixed."""
+entry goes when its limitation is fixed. Empty since the refineries' electrolysers left the grid and the grid
+access and target rules were reworked (``docs/limitations.md``), which fixed the three families noted before."""
 
 
 PILOT_TARGETS_2025: dict[str, tuple[float, str]] = {

@@ -1007,6 +1007,8 @@ class RunResult:
                 "retired_reason": u.retired_reason,
                 "efficiency_retrofit_year": u.efficiency_retrofit_year,
                 "flex_retrofit_year": u.flex_retrofit_year,
+                "ccs_year": u.ccs_year,
+                "capture_rate": u.capture_rate,
             }
             for u in model.power_units
         ]

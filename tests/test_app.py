@@ -45,6 +45,15 @@ def small_app(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CITYPEAK_LANG", raising=False)
 
 
+TEST_LIMITATION = {
+    "green_h2_subsidy": {
+        "en": "a note the team keeps on this family; see docs/limitations.md.",
+        "zh": "关于该政策族的说明；详见docs/limitations.md。",
+    }
+}
+"""A known-limitation entry for the tests of how one is shown (sim.levers.FAMILY_LIMITATIONS is empty now)."""
+
+
 def start(query: dict[str, str] | None = None) -> AppTest:
     """Run the app once (optionally opened from a link) and check it drew without an exception."""
     at = AppTest.from_file(str(APP), default_timeout=120)
@@ -589,7 +598,8 @@ def test_an_output_that_does_not_vary_names_the_outputs_that_can_be_ranked() -> 
 
 
 def test_morris_whiskers_stop_at_zero_where_the_normal_interval_would_go_below() -> None:
-    at = start({"tab": "sensitivity"})
+    # Current policies: in the tests' small Morris design the pilot plan peaks in 2024 in every run.
+    at = start({"tab": "sensitivity", "preset": "baseline"})
     spec = at.get("vega_lite_chart")[0].proto
     frames = [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in spec.datasets]
     whiskers = next(f for f in frames if {"lo", "hi"} <= set(f.columns))
@@ -634,20 +644,32 @@ def test_policy_cost_tab_costs_the_active_lever_families() -> None:
         assert not np.any((values == 0) & np.signbit(values)), column
 
 
-def test_policy_cost_tab_notes_a_known_limitation_under_the_families_it_distorts() -> None:
-    # The pilot plan sets the green-hydrogen subsidy, whose electrolysers draw grid power (docs/limitations.md).
+def test_policy_cost_tab_notes_a_known_limitation_under_the_families_it_distorts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sim.levers
+
+    monkeypatch.setattr(sim.levers, "FAMILY_LIMITATIONS", TEST_LIMITATION)
     at = start({"tab": "cost", "preset": "pilot"})
     table = next(d.value for d in at.dataframe if "Lever family" in d.value.columns)
     assert "Green hydrogen subsidy" in set(table["Lever family"])
     notes = [c.value for c in at.caption if "docs/limitations.md" in c.value]
-    assert len(notes) == 1 and "**Green hydrogen subsidy**: the refineries' electrolysers draw grid power" in notes[0]
+    assert len(notes) == 1 and "**Green hydrogen subsidy**: a note the team keeps on this family" in notes[0]
     zh = start({"tab": "cost", "preset": "pilot", "lang": "zh"})
-    assert any("**绿氢补贴**：本模型中炼厂电解槽使用电网电力" in c.value for c in zh.caption)
+    assert any("**绿氢补贴**：关于该政策族的说明" in c.value for c in zh.caption)
+
+
+def test_policy_cost_tab_shows_no_limitation_note_when_none_is_known() -> None:
+    at = start({"tab": "cost", "preset": "pilot"})
+    assert any("Lever family" in d.value.columns for d in at.dataframe)
+    assert not [c.value for c in at.caption if "docs/limitations.md" in c.value]
 
 
 def test_every_known_limitation_names_a_lever_family_and_reads_in_both_languages() -> None:
     from sim.levers import FAMILY_LIMITATIONS, LEVER_FAMILIES
 
+    if not FAMILY_LIMITATIONS:
+        pytest.skip("no lever family has a known limitation noted at present")
     assert set(FAMILY_LIMITATIONS) <= set(LEVER_FAMILIES)
     for family, note in FAMILY_LIMITATIONS.items():
         assert set(note) == set(i18n.LANGS) and all(note[lang].strip() for lang in i18n.LANGS), family
@@ -1115,7 +1137,10 @@ def assert_tooltips_are_chinese(specs: list[dict], where: str) -> None:
 
 @pytest.mark.parametrize("tab", ["results", "compare", "sensitivity", "cost"])
 def test_every_chart_tooltip_names_its_values_in_chinese_on_a_chinese_page(tab: str) -> None:
-    at = start({"tab": tab, "lang": "zh", "preset": "pilot"})
+    # The Morris chart ranks the peak year, which the pilot plan's runs of the tests' small design all put in
+    # 2024 (nothing to rank): the Sensitivity tab is read under current policies.
+    preset = "baseline" if tab == "sensitivity" else "pilot"
+    at = start({"tab": tab, "lang": "zh", "preset": preset})
     specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
     assert_tooltips_are_chinese(specs, tab)
 

@@ -145,3 +145,62 @@ def test_afforestation_books_planting_and_upkeep_as_fiscal_cost(baseline):
     expected = ha_per_yr * spec.planting_cny_per_ha + ha_per_yr * years_since * spec.upkeep_cny_per_ha_yr
     np.testing.assert_allclose(cost[planting], expected, rtol=1e-12)
     assert (cost[~planting] == 0).all()
+
+
+# ------------------------------------------------------------------------------------------ coal-unit capture
+def _capture_candidate(baseline, subsidy_last_year: int = 2060):
+    """A built city where CCUS support of 400 CNY/t runs 2025-``subsidy_last_year``, and one coal unit that
+    is not the named demonstration unit, emitting 3 Mt a year."""
+    model = CityModel(baseline, 0, {"ccus_subsidy_cny_per_t": 400, "ccus_subsidy_budget_mcny": 20000}, FAST)
+    support = model.policies.subsidies["ccus"]
+    support.first_year, support.last_year = 2025, subsidy_last_year
+    demo = model.inputs.ccus.power_demo_unit
+    unit = next(u for u in model._thermal_units if u.technology in ("coal", "coal_chp") and u.name != demo)
+    unit.last_emissions_t = 3e6
+    return model, unit
+
+
+def test_coal_unit_capture_is_sized_to_the_room_the_co2_network_has_and_grows_with_it(baseline, monkeypatch):
+    model, unit = _capture_candidate(baseline)
+    network = model.ccus_network
+    full = model.inputs.ccus.power_capture_rate
+    penalty = model.inputs.ccus.power_energy_penalty_share
+    heat_rate = unit.heat_rate_gj_per_mwh
+    capacity_mt = {2030: 1.5, 2031: 1.5, 2032: 20.0}
+    monkeypatch.setattr(network, "capacity_mt", lambda year: capacity_mt[year])
+    network.granted_t = 0.3e6  # last year's grants: 1.2 Mt of room
+    unit._consider_ccs(2030)
+    assert unit.ccs_year == 2030
+    assert unit.capture_rate == pytest.approx(1.2e6 / 3e6)
+    assert unit.heat_rate_gj_per_mwh == pytest.approx(heat_rate * (1 + penalty * unit.capture_rate / full))
+    network.granted_t = 1.5e6 - 0.05e6  # a full network (50 kt left): no train is that small
+    unit._consider_ccs(2031)
+    assert unit.capture_rate == pytest.approx(0.4)
+    network.granted_t = 1.5e6  # the cluster has grown: the unit reaches the full rate, once
+    unit._consider_ccs(2032)
+    assert unit.capture_rate == full and unit.ccs_year == 2030
+    assert unit.heat_rate_gj_per_mwh == pytest.approx(heat_rate * (1 + penalty))
+
+
+def test_coal_unit_capture_needs_support_over_its_payback_years_not_only_this_year(baseline):
+    from agents.power import CAPTURE_PAYBACK_YEARS
+
+    short, unit = _capture_candidate(baseline, subsidy_last_year=2030)
+    p = short.policies
+    this_year = p.carbon_price("power_heat", 2030) + p.abatement_support_cny_per_t("ccus_power", 2030)
+    assert unit.capture_cost_cny_per_t(2030) <= this_year  # support ending this year would pay it, this year
+    short.ccus_network.granted_t = 0.0
+    unit._consider_ccs(2030)
+    assert unit.capture_rate == 0.0 and unit.ccs_year is None
+    long, unit = _capture_candidate(baseline, subsidy_last_year=2030 + CAPTURE_PAYBACK_YEARS)
+    long.ccus_network.granted_t = 0.0
+    unit._consider_ccs(2030)
+    assert unit.capture_rate > 0 and unit.ccs_year == 2030
+
+
+def test_a_runs_units_table_says_which_coal_units_capture_from_when_and_how_much(baseline):
+    overrides = {"ccus_power_demo_year": 2028, "ccus_cluster_mt_2030": 10}
+    result = run(baseline, 0, overrides, FAST)
+    demo = next(u for u in result.units if u["name"] == baseline.ccus.power_demo_unit)
+    assert demo["ccs_year"] == 2028 and demo["capture_rate"] == baseline.ccus.power_capture_rate
+    assert all(u["ccs_year"] is None and u["capture_rate"] == 0.0 for u in result.units if u["technology"] == "wind")
