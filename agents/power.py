@@ -193,11 +193,12 @@ class PowerPlant(mesa.Agent):
 
     def _consider_ccs(self, year: int) -> None:
         """Fit post-combustion capture: the named demonstration unit when its lever date comes, any coal unit
-        when carbon price plus CCUS support beats the capture cost and the network has room for its CO2.
+        when the carbon price plus CCUS support of the announced path, averaged over
+        :data:`CAPTURE_PAYBACK_YEARS`, beats the capture cost and the network has room for a train.
 
         Capture is added in trains sized to the room the network has (a unit's capture rate rises towards
         ``power_capture_rate`` as the network grows), not all or nothing: a train treats a slipstream of the
-        flue gas, as the 150 kt/yr Guohua Jinjie demonstration does on a 660 MW unit, and where a unit could
+        flue gas, as the 150 kt/yr Guohua Jinjie demonstration (2021) does on a coal unit, and where a unit could
         only be fitted whole, a network with room for most of one unit's CO2 stored none of it.
         """
         m = self.model
