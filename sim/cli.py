@@ -7,6 +7,8 @@ traceback); 1 failure while running.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -695,7 +697,6 @@ def _parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argp
     one line that says what is wrong, so it is dropped and that line kept, with a pointer to ``--help``.
     ``--help`` itself still prints (to stdout) and gives :data:`EXIT_OK`.
     """
-    import contextlib
     import io
 
     captured = io.StringIO()
@@ -717,7 +718,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run one sub-command and return its exit code; expected problems end as one line on stderr.
 
     Exit codes: 0 ok; 2 bad input (arguments, scenario files, batch folders); 1 a failure while running
-    (failed runs, a worker process that died, Ctrl-C). Finished runs are on disk in every case.
+    (failed runs, a worker process that died, Ctrl-C, a reader that closed the output pipe). Finished runs are on
+    disk in every case.
     """
     from concurrent.futures.process import BrokenProcessPool
 
@@ -739,6 +741,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+    except BrokenPipeError:
+        # The reader went away (`citypeak summary DIR | head`): stop without a traceback, as other command-line
+        # tools do, and point stdout at the null device so that Python's own flush at exit does not fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILURE
 
 

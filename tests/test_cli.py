@@ -68,3 +68,15 @@ def test_levers_prints_a_known_limitations_note_under_the_family_it_distorts(cap
     out = capsys.readouterr().out
     assert f"note on green_h2_subsidy: {TEST_LIMITATION['green_h2_subsidy']['en']}" in out
     assert out.count("note on ") == 1
+
+
+def test_output_pipe_closed_by_its_reader_ends_without_a_traceback():
+    # `citypeak params | head -1`: the reader is gone before the table is written.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "params"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    proc.stdout.close()
+    with proc.stderr:
+        err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
