@@ -27,8 +27,8 @@ class CCUSNetwork(mesa.Agent):
         self.spec = spec
         self.granted_t = 0.0
         self.capacity_t = 0.0
-        self._pledged: tuple[int, float] = (0, 0.0)
-        """(year, t CO2/yr) promised this year to the capture fitted in the year's decisions."""
+        self._pledges: list[tuple[int, float, mesa.Agent]] = []
+        """(first year in service, t CO2/yr, unit) of the capture trains decided on: what they will ask for."""
         self._capacity_mt: dict[tuple[int, float], float] = {}
         """Capacity by (year, cluster lever value): coal units ask for it whenever they consider capture."""
 
@@ -48,17 +48,21 @@ class CCUSNetwork(mesa.Agent):
             capacity = self._capacity_mt[key] = base + cluster_2030 * frac
         return capacity
 
-    def room_t(self, year: int) -> float:
-        """Capacity in ``year`` that neither last year's grants nor the capture fitted earlier in this year's
-        decisions take: what a new capture train may count on (t CO2/yr)."""
-        pledged_year, pledged_t = self._pledged
-        return self.capacity_mt(year) * 1e6 - self.granted_t - (pledged_t if pledged_year == year else 0.0)
+    def room_t(self, year: int, now: int) -> float:
+        """Capacity in ``year`` (t CO2/yr) that neither last year's grants nor the capture trains decided on and
+        not yet granted take, seen in ``now``: what a new train entering service in ``year`` may count on.
 
-    def pledge(self, year: int, tonnes: float) -> None:
-        """Count capture fitted this year against the room later decisions of the year see: without this,
-        every coal unit deciding in one year saw the same room and all were fitted for it."""
-        pledged_year, pledged_t = self._pledged
-        self._pledged = (year, (pledged_t if pledged_year == year else 0.0) + tonnes)
+        A train is in last year's grants from its first full year of service on (grants are made when the
+        year is accounted, after the decisions); before that its pledge counts, unless its unit has retired.
+        """
+        self._pledges = [p for p in self._pledges if p[0] >= now]
+        pledged_t = sum([t for _, t, unit in self._pledges if unit.retired_year is None])
+        return self.capacity_mt(year) * 1e6 - self.granted_t - pledged_t
+
+    def pledge(self, in_service: int, tonnes: float, unit: mesa.Agent) -> None:
+        """Count a capture train decided on against the room later decisions see until it is granted: without
+        this, every coal unit deciding in one year saw the same room and all were fitted for it."""
+        self._pledges.append((in_service, tonnes, unit))
 
     def begin_year(self, year: int) -> None:
         self.capacity_t = self.capacity_mt(year) * 1e6

@@ -8,6 +8,7 @@ regional price when fuel plus carbon cost is below it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
@@ -75,6 +76,10 @@ COHORT_TECHNOLOGIES = ("wind", "solar", "battery")
 CAPTURE_PAYBACK_YEARS = 15
 """Years of carbon price and support a coal unit's capture plant must be paid back over (assumption: the
 economic life investors give a retrofit on a unit of the city's fleet, commissioned 2005-2020)."""
+CAPTURE_LEAD_YEARS = 3
+"""Years from the decision to fit a coal unit's capture train to its first year in service (assumption: design,
+approval and construction of a post-combustion retrofit; China's 100-150 kt/yr demonstrations took two to three
+years to build)."""
 MIN_CAPTURE_TRAIN_T = 100_000.0
 """Smallest capture train worth building on a coal unit, t CO2/yr (assumption: the scale of China's post-combustion
 demonstrations, 100-150 kt/yr: Guohua Jinjie 150 kt/yr, 2021; Sinopec Shengli 40 kt/yr was an early pilot)."""
@@ -131,7 +136,10 @@ class PowerPlant(mesa.Agent):
         self.flex_retrofit_year: int | None = None
         self.loss_years = 0
         self.ccs_year: int | None = None
+        """First year a capture train of this unit is in service."""
         self.capture_rate = 0.0
+        self.capture_trains_pending: list[tuple[int, float]] = []
+        """Capture trains decided on and not yet in service: (first year in service, capture rate they add)."""
         self.last_emissions_t = 0.0
         self.last_generation_mwh = 0.0
         self.last_margin_cny = 0.0
@@ -193,54 +201,90 @@ class PowerPlant(mesa.Agent):
 
     def _consider_ccs(self, year: int) -> None:
         """Fit post-combustion capture: the named demonstration unit when its lever date comes, any coal unit
-        when the carbon price plus CCUS support of the announced path, averaged over
-        :data:`CAPTURE_PAYBACK_YEARS`, beats the capture cost and the network has room for a train.
+        when the carbon price plus CCUS support of the announced path, averaged over the
+        :data:`CAPTURE_PAYBACK_YEARS` after a train would enter service, beats the capture cost and the network
+        will have room for a train.
 
         Capture is added in trains sized to the room the network has (a unit's capture rate rises towards
         ``power_capture_rate`` as the network grows), not all or nothing: a train treats a slipstream of the
         flue gas, as the 150 kt/yr Guohua Jinjie demonstration (2021) does on a coal unit, and where a unit could
-        only be fitted whole, a network with room for most of one unit's CO2 stored none of it.
+        only be fitted whole, a network with room for most of one unit's CO2 stored none of it. A train decided
+        on enters service :data:`CAPTURE_LEAD_YEARS` later; the demonstration is in service in its lever's
+        year, which already dates its completion.
         """
         m = self.model
         spec = m.inputs.ccus
         if spec is None or m.ccus_network is None:
             return
+        while self.capture_trains_pending and self.capture_trains_pending[0][0] <= year:
+            self._capture_in_service(year, self.capture_trains_pending.pop(0)[1])
         full = spec.power_capture_rate
-        if self.capture_rate >= full:
+        planned = self.capture_rate + sum([rate for _, rate in self.capture_trains_pending])
+        if planned >= full:
             return
         demo = self.name == spec.power_demo_unit and year >= m.params["ccus_power_demo_year"]
         if demo:
-            rate = full
+            add, in_service = full - planned, year
         else:
-            # Whether capture pays is the same for every coal unit of the year's decisions, so it is weighed once
-            # per year (see :meth:`sim.model.CityModel._step_power_units`, which clears it before the units decide).
-            pays = m._capture_pays
-            if pays is None or pays[0] != year:
-                # A capture plant is paid for over years: it pays if the carbon price and CCUS support the
-                # announced policy path gives over its first CAPTURE_PAYBACK_YEARS, on average, cover its cost.
+            in_service = year + CAPTURE_LEAD_YEARS
+            # A capture plant is paid for over years: it pays if the carbon price and CCUS support the announced
+            # policy path gives over its first CAPTURE_PAYBACK_YEARS in service, on average, cover its cost. The
+            # support is the same for every coal unit of the year's decisions, so it is summed once per year (see
+            # :meth:`sim.model.CityModel._step_power_units`, which clears it before the units decide).
+            support = m._capture_support
+            if support is None or support[0] != year:
                 policies = m.policies
-                support = (
+                mean = (
                     sum(
                         policies.carbon_price("power_heat", y) + policies.abatement_support_cny_per_t("ccus_power", y)
-                        for y in range(year, year + CAPTURE_PAYBACK_YEARS)
+                        for y in range(in_service, in_service + CAPTURE_PAYBACK_YEARS)
                     )
                     / CAPTURE_PAYBACK_YEARS
                 )
-                pays = m._capture_pays = (year, self.capture_cost_cny_per_t(year) <= support)
-            if not pays[1]:  # not worth capturing
+                support = m._capture_support = (year, mean)
+            if not self.capture_cost_over_life_cny_per_t(year, in_service) <= support[1]:  # not worth capturing
                 return
-            headroom_t = m.ccus_network.room_t(year)
-            emitted_t = self.last_emissions_t * (1.0 - self.capture_rate)  # what the unit still releases
+            headroom_t = m.ccus_network.room_t(in_service, year)
+            emitted_t = self.last_emissions_t * (1.0 - planned)  # what the unit will still release
             if not (headroom_t >= MIN_CAPTURE_TRAIN_T and emitted_t > 0):  # no room for a train
                 return
-            rate = min(full, self.capture_rate + headroom_t / self.last_emissions_t)
-            if (rate - self.capture_rate) * self.last_emissions_t < MIN_CAPTURE_TRAIN_T:
+            add = min(full - planned, headroom_t / self.last_emissions_t)
+            if add * self.last_emissions_t < MIN_CAPTURE_TRAIN_T:
                 return
+        m.ccus_network.pledge(in_service, add * self.last_emissions_t, self)
+        if in_service <= year:
+            self._capture_in_service(year, add)
+        else:
+            self.capture_trains_pending.append((in_service, add))
+
+    def capture_cost_over_life_cny_per_t(self, year: int, in_service: int) -> float:
+        """The capture cost of a train decided in ``year``, with its capital recovered over the years the unit
+        still runs after ``in_service`` if they are fewer than :data:`CAPTURE_PAYBACK_YEARS` (infinite if none).
+
+        Why: the scenario's capture cost is levelised over a capture plant's economic life; on a unit that closes
+        soon after, the same capital is spread over fewer tonnes. Without this, a train could be fitted to a unit
+        two years before its end of life and take network room from a unit that runs on.
+        """
+        m = self.model
+        closes = self.commissioned + self.lifetime_yr
+        if self.technology == "coal":
+            closes = min(closes, m.policies.coal_phase_out_year)
+        years = min(closes - in_service, CAPTURE_PAYBACK_YEARS)
+        if years <= 0:
+            return math.inf
+        opex = m.inputs.ccus.capture_opex_share
+        rate = m.inputs.power.discount_rate
+        capital = (1.0 - opex) * crf(rate, years) / crf(rate, CAPTURE_PAYBACK_YEARS)
+        return self.capture_cost_cny_per_t(year) * (opex + capital)
+
+    def _capture_in_service(self, year: int, added_rate: float) -> None:
+        """A capture train starts: the unit captures ``added_rate`` more of its CO2 and burns more fuel."""
+        spec = self.model.inputs.ccus
         if self.ccs_year is None:
             self.ccs_year = year
-        m.ccus_network.pledge(year, (rate - self.capture_rate) * self.last_emissions_t)
         # The energy penalty scales with the share of the flue gas treated.
-        penalty = spec.power_energy_penalty_share / full
+        penalty = spec.power_energy_penalty_share / spec.power_capture_rate
+        rate = self.capture_rate + added_rate
         self.heat_rate_gj_per_mwh *= (1 + penalty * rate) / (1 + penalty * self.capture_rate)
         self.capture_rate = rate
 

@@ -482,8 +482,9 @@ class CityModel(mesa.Model):
         self._lockstep.step()
 
     _lockstep: Lockstep | None = None
-    _capture_pays: tuple[int, bool] | None = None
-    """(year, whether post-combustion capture pays a coal unit that year): see :meth:`PowerPlant._consider_ccs`."""
+    _capture_support: tuple[int, float] | None = None
+    """(year, mean carbon price plus CCUS support, CNY/t, over the payback years of a capture train decided that
+    year): see :meth:`PowerPlant._consider_ccs`."""
 
     def _decide_before_populations(self) -> None:
         year = self.year
@@ -511,7 +512,7 @@ class CityModel(mesa.Model):
         unit, so every shuffled unit is still in the set when its turn comes.
         """
         # Capture support is weighed again each year: a subsidy's rate depends on what it has paid so far.
-        self._capture_pays = None
+        self._capture_support = None
         units = list(self.agents_by_type[PowerPlant])
         shuffle_like_random(self.random, units)
         for u in units:

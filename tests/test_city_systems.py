@@ -161,29 +161,38 @@ def _capture_candidate(baseline, subsidy_last_year: int = 2060):
 
 
 def test_coal_unit_capture_is_sized_to_the_room_the_co2_network_has_and_grows_with_it(baseline, monkeypatch):
+    from agents.power import CAPTURE_LEAD_YEARS as LEAD
+
     model, unit = _capture_candidate(baseline)
+    other = next(u for u in model._thermal_units if u.technology in ("coal", "coal_chp") and u not in (unit,))
+    other.last_emissions_t = 3e6
     network = model.ccus_network
     full = model.inputs.ccus.power_capture_rate
     penalty = model.inputs.ccus.power_energy_penalty_share
     heat_rate = unit.heat_rate_gj_per_mwh
-    capacity_mt = {2030: 1.5, 2031: 1.5, 2032: 20.0}
-    monkeypatch.setattr(network, "capacity_mt", lambda year: capacity_mt[year])
+    capacity_mt = {2030 + LEAD: 1.5, 2031 + LEAD: 1.5, 2032 + LEAD: 20.0}
+    monkeypatch.setattr(network, "capacity_mt", lambda year: capacity_mt.get(year, 1.5))
     network.granted_t = 0.3e6  # last year's grants: 1.2 Mt of room
     unit._consider_ccs(2030)
-    assert unit.ccs_year == 2030
-    assert unit.capture_rate == pytest.approx(1.2e6 / 3e6)
-    assert unit.heat_rate_gj_per_mwh == pytest.approx(heat_rate * (1 + penalty * unit.capture_rate / full))
-    network.granted_t = 1.5e6 - 0.05e6  # a full network (50 kt left): no train is that small
-    unit._consider_ccs(2031)
-    assert unit.capture_rate == pytest.approx(0.4)
-    network.granted_t = 1.5e6  # the cluster has grown: the unit reaches the full rate, once
-    unit._consider_ccs(2032)
-    assert unit.capture_rate == full and unit.ccs_year == 2030
+    assert unit.capture_trains_pending == [(2030 + LEAD, pytest.approx(1.2e6 / 3e6))]
+    assert unit.capture_rate == 0.0 and unit.ccs_year is None  # decided, not yet built
+    other._consider_ccs(2030)  # the same year's next unit finds the room taken
+    assert other.capture_trains_pending == [] and other.capture_rate == 0.0
+    unit._consider_ccs(2031)  # still taken a year later, while the train is being built
+    assert len(unit.capture_trains_pending) == 1
+    unit._consider_ccs(2032)  # the cluster will have grown: a second train takes the unit to the full rate
+    assert [rate for _, rate in unit.capture_trains_pending] == [pytest.approx(0.4), pytest.approx(full - 0.4)]
+    unit._consider_ccs(2030 + LEAD)
+    assert unit.ccs_year == 2030 + LEAD and unit.capture_rate == pytest.approx(0.4)
+    assert unit.heat_rate_gj_per_mwh == pytest.approx(heat_rate * (1 + penalty * 0.4 / full))
+    unit._consider_ccs(2032 + LEAD)
+    assert unit.capture_rate == pytest.approx(full) and unit.ccs_year == 2030 + LEAD
     assert unit.heat_rate_gj_per_mwh == pytest.approx(heat_rate * (1 + penalty))
+    assert unit.capture_trains_pending == []
 
 
-def test_coal_unit_capture_needs_support_over_its_payback_years_not_only_this_year(baseline):
-    from agents.power import CAPTURE_PAYBACK_YEARS
+def test_coal_unit_capture_needs_support_over_its_payback_years_in_service_not_only_this_year(baseline):
+    from agents.power import CAPTURE_LEAD_YEARS, CAPTURE_PAYBACK_YEARS
 
     short, unit = _capture_candidate(baseline, subsidy_last_year=2030)
     p = short.policies
@@ -191,11 +200,12 @@ def test_coal_unit_capture_needs_support_over_its_payback_years_not_only_this_ye
     assert unit.capture_cost_cny_per_t(2030) <= this_year  # support ending this year would pay it, this year
     short.ccus_network.granted_t = 0.0
     unit._consider_ccs(2030)
-    assert unit.capture_rate == 0.0 and unit.ccs_year is None
-    long, unit = _capture_candidate(baseline, subsidy_last_year=2030 + CAPTURE_PAYBACK_YEARS)
+    assert unit.capture_trains_pending == [] and unit.capture_rate == 0.0
+    in_service = 2030 + CAPTURE_LEAD_YEARS
+    long, unit = _capture_candidate(baseline, subsidy_last_year=in_service + CAPTURE_PAYBACK_YEARS)
     long.ccus_network.granted_t = 0.0
     unit._consider_ccs(2030)
-    assert unit.capture_rate > 0 and unit.ccs_year == 2030
+    assert [year for year, _ in unit.capture_trains_pending] == [in_service]
 
 
 def test_a_runs_units_table_says_which_coal_units_capture_from_when_and_how_much(baseline):
@@ -204,3 +214,16 @@ def test_a_runs_units_table_says_which_coal_units_capture_from_when_and_how_much
     demo = next(u for u in result.units if u["name"] == baseline.ccus.power_demo_unit)
     assert demo["ccs_year"] == 2028 and demo["capture_rate"] == baseline.ccus.power_capture_rate
     assert all(u["ccs_year"] is None and u["capture_rate"] == 0.0 for u in result.units if u["technology"] == "wind")
+
+
+def test_capture_on_a_unit_near_its_end_of_life_costs_more_a_tonne_and_none_after_it(baseline):
+    from agents.power import CAPTURE_PAYBACK_YEARS
+
+    model, unit = _capture_candidate(baseline)
+    closes = unit.commissioned + unit.lifetime_yr
+    if unit.technology == "coal":
+        closes = min(closes, model.policies.coal_phase_out_year)
+    full_life = unit.capture_cost_over_life_cny_per_t(2030, closes - CAPTURE_PAYBACK_YEARS)
+    assert full_life == pytest.approx(unit.capture_cost_cny_per_t(2030))
+    assert unit.capture_cost_over_life_cny_per_t(2030, closes - 2) > 2 * full_life
+    assert unit.capture_cost_over_life_cny_per_t(2030, closes) == float("inf")

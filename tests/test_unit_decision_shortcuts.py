@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.power import CAPTURE_PAYBACK_YEARS
+from agents.power import CAPTURE_LEAD_YEARS, CAPTURE_PAYBACK_YEARS
 from sim.model import CityModel
 
 FAST = 0.02
@@ -22,21 +22,21 @@ def test_refinery_weighs_each_option_at_its_option_cost(baseline):
     assert seen > 0
 
 
-def test_capture_pays_is_the_unit_by_unit_comparison(baseline):
-    # Coal units weigh whether capture pays once per year: pin it to the comparison each unit would make.
+def test_capture_support_summed_once_a_year_is_the_sum_each_unit_would_make(baseline):
+    # Coal units weigh capture against the mean support over a train's payback years, summed once per year: pin it
+    # to the sum each unit would make over the years from its train's first year in service.
     overrides = {"ccus_subsidy_cny_per_t": 400, "ccus_cluster_mt_2030": 10}
     model = CityModel(baseline, 0, overrides, FAST)
-    outcomes = set()
+    seen = 0
     for _ in range(20):
         model.step()
-        if model._capture_pays is None:
+        if model._capture_support is None:
             continue
-        year, pays = model._capture_pays
+        year, mean = model._capture_support
         assert year == model.year
         p = model.policies
-        unit = model._thermal_units[0]
-        horizon = range(year, year + CAPTURE_PAYBACK_YEARS)
+        horizon = range(year + CAPTURE_LEAD_YEARS, year + CAPTURE_LEAD_YEARS + CAPTURE_PAYBACK_YEARS)
         support = sum(p.carbon_price("power_heat", y) + p.abatement_support_cny_per_t("ccus_power", y) for y in horizon)
-        assert pays == (unit.capture_cost_cny_per_t(year) <= support / CAPTURE_PAYBACK_YEARS)
-        outcomes.add(pays)
-    assert outcomes
+        assert mean == support / CAPTURE_PAYBACK_YEARS
+        seen += 1
+    assert seen
