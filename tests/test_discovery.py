@@ -40,6 +40,20 @@ def test_prim_recovers_a_threshold_in_one_lever():
     assert "peaks by 2030 in" in box.sentence("peaks by 2030")
 
 
+def test_a_boxs_statement_on_a_year_lever_names_only_years_inside_the_box():
+    from sim.discovery import _statement
+
+    # PRIM cuts whole-number data half-way: a box up to 2049.5 holds 2049, not 2050 (which rounding gave).
+    full = (2030.0, 2060.0)
+    assert _statement("coal_phase_out_year", 2030.0, 2049.5, full) == "coal_phase_out_year <= 2049 year"
+    assert _statement("coal_phase_out_year", 2032.5, 2060.0, full) == "coal_phase_out_year >= 2033 year"
+    assert _statement("coal_phase_out_year", 2034.5, 2047.5, full) == "coal_phase_out_year between 2035 and 2047 year"
+    # Other levers keep their limits as found.
+    assert _statement("carbon_price_2030_cny_per_t", 140.4, 400.0, (96.0, 400.0)) == (
+        "carbon_price_2030_cny_per_t >= 140 CNY/t"
+    )
+
+
 def test_prim_finds_nothing_when_the_outcome_never_happens():
     x = pd.DataFrame({"bus_electric_sales_share": np.linspace(0, 1, 200)})
     assert prim_boxes(x, np.zeros(200, dtype=bool)) == []
