@@ -48,14 +48,14 @@ class CCUSNetwork(mesa.Agent):
             capacity = self._capacity_mt[key] = base + cluster_2030 * frac
         return capacity
 
-    def room_t(self, year: int, now: int) -> float:
+    def room_t(self, year: int) -> float:
         """Capacity in ``year`` (t CO2/yr) that neither last year's grants nor the capture trains decided on and
-        not yet granted take, seen in ``now``: what a new train entering service in ``year`` may count on.
+        not yet granted take: what a new train entering service in ``year`` may count on.
 
-        A train is in last year's grants from its first full year of service on (grants are made when the
-        year is accounted, after the decisions); before that its pledge counts, unless its unit has retired.
+        A train is in last year's grants from its first year of service on (grants are made when the year is
+        accounted, after the decisions, and :meth:`begin_year` drops its pledge then); before that its pledge
+        counts, unless its unit has retired.
         """
-        self._pledges = [p for p in self._pledges if p[0] >= now]
         pledged_t = sum([t for _, t, unit in self._pledges if unit.retired_year is None])
         return self.capacity_mt(year) * 1e6 - self.granted_t - pledged_t
 
@@ -67,6 +67,8 @@ class CCUSNetwork(mesa.Agent):
     def begin_year(self, year: int) -> None:
         self.capacity_t = self.capacity_mt(year) * 1e6
         self.granted_t = 0.0
+        # Trains in service by this year ask for their CO2 in this year's grants, which next year's decisions see.
+        self._pledges = [p for p in self._pledges if p[0] > year]
 
     def request(self, tonnes: float) -> float:
         """Grant up to ``tonnes`` of this year's remaining capacity; returns what was granted."""

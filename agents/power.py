@@ -244,12 +244,10 @@ class PowerPlant(mesa.Agent):
                 support = m._capture_support = (year, mean)
             if not self.capture_cost_over_life_cny_per_t(year, in_service) <= support[1]:  # not worth capturing
                 return
-            headroom_t = m.ccus_network.room_t(in_service, year)
-            emitted_t = self.last_emissions_t * (1.0 - planned)  # what the unit will still release
-            if not (headroom_t >= MIN_CAPTURE_TRAIN_T and emitted_t > 0):  # no room for a train
+            if not self.last_emissions_t > 0:  # nothing to capture
                 return
-            add = min(full - planned, headroom_t / self.last_emissions_t)
-            if add * self.last_emissions_t < MIN_CAPTURE_TRAIN_T:
+            add = min(full - planned, m.ccus_network.room_t(in_service) / self.last_emissions_t)
+            if add * self.last_emissions_t < MIN_CAPTURE_TRAIN_T:  # no room for a train (or none at all)
                 return
         m.ccus_network.pledge(in_service, add * self.last_emissions_t, self)
         if in_service <= year:
