@@ -179,14 +179,12 @@ class Box:
 
 
 def _statement(name: str, lo: float, hi: float, full: tuple[float, float]) -> str:
-    """A box's limits on one lever in words. A whole-number lever's limits move to the whole numbers inside the
-    box: PRIM cuts integer data half-way, and "<= 2049.5" rounded to the nearest year read "<= 2050", a year
-    outside the box (the app shows the same limits, ``ui.discovery.shown_limits``)."""
+    """A box's limits on one lever in words, a whole-number lever's as the whole numbers inside the box
+    (:meth:`sim.registry.Parameter.limits_inside`, as the app shows them)."""
     p = registry.get(name)
     lower = lo > full[0] + 1e-9 * max(1.0, abs(full[0]))
     upper = hi < full[1] - 1e-9 * max(1.0, abs(full[1]))
-    if p.integer:
-        lo, hi = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
+    lo, hi = p.limits_inside(lo, hi)
     fmt = (lambda v: f"{v:.0f}") if (p.integer or abs(full[1]) >= 100) else (lambda v: f"{v:.3g}")
     unit = p.unit_suffix
     if lower and upper:

@@ -18,6 +18,7 @@ modelling judgement starts with ``assumption:`` and gives the reasoning.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -76,6 +77,14 @@ class Parameter:
         """The unit as it follows a number in a message: empty for a dimensionless value (unit ``-``), where
         a trailing "-" reads as a stray dash."""
         return "" if self.unit == "-" else f" {self.unit}"
+
+    def limits_inside(self, low: float, high: float) -> tuple[float, float]:
+        """Limits ``low``-``high`` as a statement about this parameter gives them: for a whole-number parameter
+        the whole numbers inside them. Why: PRIM cuts whole-number data half-way, and "<= 2049.5" rounded to the
+        nearest year read "<= 2050", a year outside the box."""
+        if self.integer:
+            return float(math.ceil(low - 1e-9)), float(math.floor(high + 1e-9))
+        return low, high
 
     @property
     def allowed_range(self) -> str:

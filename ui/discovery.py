@@ -353,15 +353,13 @@ def box_package(box: BoxView, ranges: Mapping[str, Sequence[float]] | None = Non
 
 
 def shown_limits(c: Condition) -> tuple[float, float]:
-    """A condition's limits as a statement shows them: a whole-number lever's limits move to the whole
-    numbers inside the box (PRIM cuts integer data half-way: "<= 2047.5" reads "<= 2047")."""
+    """A condition's limits as a statement shows them (:meth:`sim.registry.Parameter.limits_inside`: a
+    whole-number lever's are the whole numbers inside the box); a lever the registry does not know keeps its own."""
     try:
-        integer = registry.get(c.lever).integer
+        p = registry.get(c.lever)
     except KeyError:
-        integer = False
-    if integer:
-        return float(math.ceil(c.low - 1e-9)), float(math.floor(c.high + 1e-9))
-    return c.low, c.high
+        return c.low, c.high
+    return p.limits_inside(c.low, c.high)
 
 
 def format_value(name: str, value: float) -> str:
